@@ -2,7 +2,7 @@ import type { CommandPolicy } from './types.ts'
 
 /** The default allowlist (DESIGN.md §7): safe file viewing, building and running project programs. */
 export const DEFAULT_POLICY: CommandPolicy = {
-  allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', 'gcc', 'cc', './*', 'exit', 'history'],
+  allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', 'gcc', 'cc', './*', 'exit', 'history', 'stty'],
 }
 
 export type PolicyVerdict = { ok: true } | { ok: false; command: string; message: string }
