@@ -1,0 +1,51 @@
+# Shellfolio: `make start` serves the site, `make test` runs every suite. Both bootstrap Bun.
+SHELL := /bin/bash
+BUN_VERSION := 1.4.5
+TOOLS := $(CURDIR)/.tools
+BUN := $(TOOLS)/node_modules/.bin/bun
+export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
+
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts
+
+.PHONY: start test bench lint typecheck install build wasm clean
+
+start: install build
+	@bun run start
+
+test: install
+	@bun run test
+
+bench: install
+	@bun run bench
+
+lint: install
+	@bun run lint
+
+typecheck: install
+	@bun run typecheck
+
+install: node_modules/.installed
+
+build: web/dist/index.html
+
+wasm: install
+	@bun run wasm:build
+
+# Bun comes from the npm package `bun` (its binary ships inside the package), pinned.
+$(BUN):
+	@command -v npm >/dev/null || { echo "make: npm is needed once to install Bun $(BUN_VERSION) (apt-get install npm)"; exit 1; }
+	@echo "• installing Bun $(BUN_VERSION) into .tools/ from the npm registry…"
+	@npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION)
+	@$(BUN) --version >/dev/null
+
+node_modules/.installed: $(BUN) package.json bun.lock api/package.json runner/package.json web/package.json
+	@echo "• installing dependencies (bun install --frozen-lockfile)…"
+	@bun install --frozen-lockfile
+	@touch $@
+
+web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
+	@echo "• building the web app…"
+	@bun run build
+
+clean:
+	rm -rf web/dist node_modules api/node_modules runner/node_modules web/node_modules

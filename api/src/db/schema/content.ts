@@ -1,0 +1,132 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { users } from './users.ts'
+
+export const postStatus = pgEnum('post_status', ['draft', 'published'])
+
+export const posts = pgTable(
+  'posts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    slug: text('slug').notNull(),
+    title: text('title').notNull(),
+    summary: text('summary').notNull().default(''),
+    bodyMarkdown: text('body_markdown').notNull(),
+    /** Rendered and sanitized on write, never on read. */
+    bodyHtml: text('body_html').notNull(),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    status: postStatus('status').notNull().default('draft'),
+    publishedAt: timestamp('published_at', { withTimezone: true }),
+    authorId: uuid('author_id').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('posts_slug_live_idx').on(t.slug).where(sql`${t.deletedAt} is null`),
+    // Keyset pagination of the public list: newest first, id breaks ties.
+    index('posts_public_idx').on(t.publishedAt, t.id),
+  ],
+)
+
+export const projects = pgTable(
+  'projects',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    slug: text('slug').notNull(),
+    title: text('title').notNull(),
+    summary: text('summary').notNull().default(''),
+    description: text('description').notNull().default(''),
+    stack: text('stack').array().notNull().default(sql`'{}'::text[]`),
+    repoUrl: text('repo_url'),
+    /** Folder under wasm-projects/ holding the sources. */
+    sourcePath: text('source_path').notNull(),
+    runners: text('runners').array().notNull().default(sql`'{wasi,docker}'::text[]`),
+    commands: text('commands').array().notNull().default(sql`'{}'::text[]`),
+    policy: jsonb('policy').$type<{ allow: string[] }>().notNull(),
+    featured: boolean('featured').notNull().default(false),
+    sortOrder: integer('sort_order').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('projects_slug_live_idx').on(t.slug).where(sql`${t.deletedAt} is null`)],
+)
+
+export const media = pgTable('media', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  /** Random storage key; never derived from the client's file name. */
+  key: text('key').notNull().unique(),
+  contentType: text('content_type').notNull(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  originalName: text('original_name').notNull().default(''),
+  uploadedBy: uuid('uploaded_by').references(() => users.id),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }),
+})
+
+export const featureFlags = pgTable(
+  'feature_flags',
+  {
+    key: text('key').notNull(),
+    environment: text('environment').notNull(),
+    description: text('description').notNull().default(''),
+    enabled: boolean('enabled').notNull().default(false),
+    /** 0–100: share of subjects that see the flag on when enabled. */
+    rolloutPercent: integer('rollout_percent').notNull().default(100),
+    /** Forces the flag off everywhere, whatever `enabled` says. */
+    killSwitch: boolean('kill_switch').notNull().default(false),
+    defaultValue: boolean('default_value').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedBy: uuid('updated_by').references(() => users.id),
+  },
+  (t) => [uniqueIndex('feature_flags_key_env_idx').on(t.key, t.environment)],
+)
+
+/** Append-only: rows are inserted, never updated or deleted. */
+export const flagAudit = pgTable('flag_audit', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  key: text('key').notNull(),
+  environment: text('environment').notNull(),
+  actorId: uuid('actor_id').references(() => users.id),
+  before: jsonb('before'),
+  after: jsonb('after').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+})
+
+export const terminalSessions = pgTable(
+  'terminal_sessions',
+  {
+    id: uuid('id').primaryKey(),
+    projectSlug: text('project_slug').notNull(),
+    runner: text('runner').notNull(),
+    clientIp: text('client_ip').notNull().default(''),
+    instanceId: text('instance_id').notNull().default(''),
+    status: text('status').notNull().default('starting'),
+    exitCode: integer('exit_code'),
+    exitReason: text('exit_reason'),
+    recordingKey: text('recording_key'),
+    bytesOut: bigint('bytes_out', { mode: 'number' }).notNull().default(0),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp('ended_at', { withTimezone: true }),
+  },
+  (t) => [index('terminal_sessions_started_idx').on(t.startedAt)],
+)
+
+export type Post = typeof posts.$inferSelect
+export type Project = typeof projects.$inferSelect
+export type Media = typeof media.$inferSelect
+export type FeatureFlag = typeof featureFlags.$inferSelect
+export type TerminalSessionRow = typeof terminalSessions.$inferSelect

@@ -1,0 +1,66 @@
+import { createApp } from './app.ts'
+import { ensureAdmin } from './bootstrap.ts'
+import { openCache } from './cache/index.ts'
+import { ConfigError, loadConfig, withDevSecret } from './config.ts'
+import { openDatabase } from './db/index.ts'
+import { createLogger } from './logger.ts'
+
+/** The only async entry point: opens pools, migrates, seeds, listens, and shuts down cleanly. */
+async function main() {
+  let config: ReturnType<typeof loadConfig>
+  try {
+    config = withDevSecret(loadConfig())
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`shellfolio: ${err.message}`)
+      process.exit(78)
+    }
+    throw err
+  }
+  const logger = createLogger(config.logLevel)
+  const step = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+    const started = performance.now()
+    process.stderr.write(`• ${label}…`)
+    const result = await fn()
+    process.stderr.write(` done (${Math.round(performance.now() - started)} ms)\n`)
+    return result
+  }
+
+  const database = await step(
+    config.databaseUrl ? 'connecting to PostgreSQL' : `opening the embedded database in ${config.dataDir}`,
+    () => openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }),
+  )
+  await step('applying migrations', () => database.migrate())
+  const cache = await step(config.redisUrl ? 'connecting to Redis' : 'starting the in-process cache', () =>
+    openCache({ url: config.redisUrl, prefix: config.redisPrefix }),
+  )
+  const admin = await step('checking the admin account', () => ensureAdmin(database.db, config))
+  if (admin.generatedPassword) {
+    process.stderr.write(
+      `\n  Admin account created: ${config.adminEmail}\n  Password (shown once, store it now): ${admin.generatedPassword}\n\n`,
+    )
+  }
+
+  const app = createApp({ config, logger, database, cache })
+  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.uploadLimit + 1024 * 1024 })
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`
+  logger.info({ url, database: database.kind, cache: cache.kind }, 'listening')
+  process.stderr.write(`\nShellfolio is running at ${url}\n`)
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'shutting down: no new connections, draining')
+    const timer = setTimeout(() => process.exit(1), 15_000)
+    timer.unref()
+    await app.stop(false) // stop accepting; let in-flight requests finish
+    await Promise.allSettled([database.close(), cache.close()])
+    logger.info('stopped')
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+await main()

@@ -1,0 +1,204 @@
+/**
+ * `make test`: installs and starts what the suites need (idempotent), runs every suite, and ends
+ * with exactly one line `N passed, N failed` summed over all suites. A suite that cannot run counts
+ * as failed and says why; the exit code is non-zero on any failure.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+
+const ROOT = join(import.meta.dir, '..')
+const ARTIFACTS = join(ROOT, 'test-artifacts')
+const args = new Set(process.argv.slice(2))
+/** `bun run test --only api,runner` runs a subset (setup steps for others are skipped). */
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length)
+const only = onlyArg ? new Set(onlyArg.split(',')) : undefined
+
+interface Result {
+  name: string
+  passed: number
+  failed: number
+  skipped: number
+  problem?: string
+}
+const results: Result[] = []
+const env: Record<string, string> = { ...(process.env as Record<string, string>), APP_ENV: 'test', FORCE_COLOR: '0' }
+
+const started = performance.now()
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)}s`
+const say = (line: string) => console.log(`[test ${elapsed()}] ${line}`)
+
+async function run(
+  cmd: string[],
+  opts: { cwd?: string; quiet?: boolean } = {},
+): Promise<{ code: number; out: string }> {
+  const proc = Bun.spawn(cmd, {
+    cwd: opts.cwd ?? ROOT,
+    env,
+    stdout: opts.quiet ? 'pipe' : 'inherit',
+    stderr: opts.quiet ? 'pipe' : 'inherit',
+    stdin: 'ignore',
+  })
+  const out = opts.quiet ? (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) : ''
+  return { code: await proc.exited, out }
+}
+
+/** A setup step that fails is recorded as a failed check and the run goes on. */
+async function step(name: string, fn: () => Promise<void>): Promise<boolean> {
+  say(`setup: ${name}…`)
+  try {
+    await fn()
+    say(`setup: ${name} ✓`)
+    return true
+  } catch (err) {
+    const problem = err instanceof Error ? err.message : String(err)
+    say(`setup: ${name} ✗ ${problem}`)
+    results.push({ name: `setup: ${name}`, passed: 0, failed: 1, skipped: 0, problem })
+    return false
+  }
+}
+
+const wants = (suite: string) => !only || only.has(suite)
+
+async function ensureServices() {
+  // PostgreSQL and Redis are provided by the machine; start them if they stopped.
+  const pgUp = async () =>
+    (await run(['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-q'], { quiet: true })).code === 0
+  if (!(await pgUp())) {
+    const versions = existsSync('/etc/postgresql')
+      ? (await run(['ls', '/etc/postgresql'], { quiet: true })).out.trim()
+      : ''
+    if (versions)
+      await run(['pg_ctlcluster', '--skip-systemctl-redirect', versions.split('\n')[0]!, 'main', 'start'], {
+        quiet: true,
+      })
+    if (!(await pgUp())) throw new Error('PostgreSQL is not answering on 127.0.0.1:5432 and could not be started')
+  }
+  const redisUp = async () =>
+    (await run(['redis-cli', '-h', '127.0.0.1', 'ping'], { quiet: true })).out.includes('PONG')
+  if (!(await redisUp())) {
+    await run(
+      [
+        'redis-server',
+        '--daemonize',
+        'yes',
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        '6379',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+      ],
+      { quiet: true },
+    )
+    if (!(await redisUp())) throw new Error('Redis is not answering on 127.0.0.1:6379 and could not be started')
+  }
+}
+
+/** One database per test run so runs never see each other's data (suites make their own inside it too). */
+async function createRunDatabase(): Promise<() => Promise<void>> {
+  const base = process.env.TEST_PG_ADMIN_URL ?? 'postgres://root@127.0.0.1:5432/postgres'
+  const name = `shellfolio_run_${Date.now().toString(36)}`
+  const psql = (sql: string) => run(['psql', base, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { quiet: true })
+  const created = await psql(`create database ${name}`)
+  if (created.code !== 0) throw new Error(`could not create the test database: ${created.out.trim()}`)
+  const url = new URL(base)
+  url.pathname = `/${name}`
+  env.TEST_DATABASE_URL = url.toString()
+  env.TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+  return async () => {
+    await psql(`drop database if exists ${name} with (force)`)
+  }
+}
+
+async function ensureDocker() {
+  const script = join(ROOT, 'scripts/ensure-docker.sh')
+  if (!existsSync(script)) throw new Error('scripts/ensure-docker.sh is missing')
+  const { code } = await run(['bash', script])
+  if (code !== 0) throw new Error(`scripts/ensure-docker.sh exited with ${code}`)
+  const build = await run(['bun', 'run', 'runner/image/build.ts'])
+  if (build.code !== 0) throw new Error(`the sandbox image build failed (exit ${build.code})`)
+  env.DOCKER_AVAILABLE = '1'
+}
+
+async function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return
+  if (process.getuid?.() !== 0)
+    throw new Error('Chromium is missing and installing it needs root: apt-get install chromium')
+  const update = await run(['apt-get', 'update', '-qq'], { quiet: true })
+  if (update.code !== 0) throw new Error(`apt-get update failed: ${update.out.slice(-300)}`)
+  const install = await run(['apt-get', 'install', '-y', '-qq', 'chromium'], { quiet: true })
+  if (install.code !== 0) throw new Error(`apt-get install chromium failed: ${install.out.slice(-300)}`)
+}
+
+/** Runs one bun test suite and reads its counts from the JUnit report. */
+async function bunSuite(name: string, paths: string[], extra: string[] = []) {
+  if (!wants(name)) return
+  const report = join(ARTIFACTS, `junit-${name}.xml`)
+  rmSync(report, { force: true })
+  say(`suite ${name}: bun test ${paths.join(' ')}`)
+  const { code } = await run(['bun', 'test', ...paths, '--reporter=junit', `--reporter-outfile=${report}`, ...extra])
+  if (!existsSync(report)) {
+    results.push({ name, passed: 0, failed: 1, skipped: 0, problem: `bun test exited ${code} without a report` })
+    return
+  }
+  const xml = readFileSync(report, 'utf8')
+  const head = xml.match(/<testsuites[^>]*>/)?.[0] ?? ''
+  const num = (attr: string) => Number(head.match(new RegExp(`\\b${attr}="(\\d+)"`))?.[1] ?? '0')
+  const tests = num('tests')
+  const failed = num('failures') + num('errors')
+  const skipped = num('skipped')
+  const result: Result = { name, passed: tests - failed - skipped, failed, skipped }
+  if (tests === 0) Object.assign(result, { failed: 1, problem: 'no tests ran' })
+  else if (code !== 0 && failed === 0) Object.assign(result, { failed: 1, problem: `bun test exited ${code}` })
+  results.push(result)
+}
+
+async function check(name: string, cmd: string[]) {
+  if (!wants(name)) return
+  say(`check ${name}: ${cmd.join(' ')}`)
+  const { code, out } = await run(cmd, { quiet: true })
+  if (code === 0) results.push({ name, passed: 1, failed: 0, skipped: 0 })
+  else {
+    process.stdout.write(out)
+    results.push({ name, passed: 0, failed: 1, skipped: 0, problem: `exit ${code}` })
+  }
+}
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  let dropDatabase: (() => Promise<void>) | undefined
+  await step('PostgreSQL and Redis', async () => {
+    await ensureServices()
+    dropDatabase = await createRunDatabase()
+  })
+  if (wants('runner') || wants('e2e')) await step('Docker engine and sandbox image', ensureDocker)
+  if (wants('e2e')) await step('Chromium', ensureChromium)
+
+  await check('lint', ['bun', 'x', 'biome', 'check', '.'])
+  for (const ws of ['api', 'runner', 'web']) await check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])
+
+  await bunSuite('api', ['./api'])
+  await bunSuite('runner', ['./runner'])
+  if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'])
+  if (existsSync(join(ROOT, 'web/e2e'))) await bunSuite('e2e', ['./web/e2e'])
+
+  if (dropDatabase) await dropDatabase().catch(() => {})
+
+  console.log('')
+  for (const r of results) {
+    const mark = r.failed > 0 ? '✗' : '✓'
+    console.log(
+      `${mark} ${r.name}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''}${r.problem ? ` (${r.problem})` : ''}`,
+    )
+  }
+  const passed = results.reduce((n, r) => n + r.passed, 0)
+  const failed = results.reduce((n, r) => n + r.failed, 0)
+  const skipped = results.reduce((n, r) => n + r.skipped, 0)
+  console.log(`took ${elapsed()}`)
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+  process.exit(failed > 0 || args.has('--fail') ? 1 : 0)
+}
+
+await main()
