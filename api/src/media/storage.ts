@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, normalize, sep } from 'node:path'
 
 /** Where media files and terminal recordings live: S3 or DATA_DIR/media (DESIGN.md §3). */
@@ -33,7 +33,7 @@ export function createFilesystemStorage(root: string): MediaStorage {
       await mkdir(dirname(full), { recursive: true })
       // Write the data first, then the type: a reader never sees a type without data.
       await writeFile(`${full}.tmp`, body)
-      await Bun.$`mv ${`${full}.tmp`} ${full}`.quiet()
+      await rename(`${full}.tmp`, full)
       await writeFile(`${full}.type`, contentType)
     },
     async get(key) {

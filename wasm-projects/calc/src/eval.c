@@ -21,7 +21,7 @@
 #define PI 3.14159265358979323846
 #define E 2.71828182845904523536
 #define MAX_ARGS 4
-#define MAX_DEPTH 200
+#define MAX_DEPTH 64 /* keeps the stack small: the WASI default is 64 KiB */
 
 typedef struct {
     const char *src;
