@@ -1,0 +1,18 @@
+/**
+ * The Docker back end of the runner interface (DESIGN.md §7).
+ *
+ *   const runner = new DockerRunner({ poolSize: 2 })
+ *   if (await runner.available()) { const session = await runner.open({ project, size }) }
+ */
+export { CommandLineTracker, type PromptKind } from './line-tracker.ts'
+export { DockerRunner, type DockerRunnerOptions } from './runner.ts'
+export {
+  DEFAULT_LIMITS,
+  LABEL_EXPIRES,
+  LABEL_MANAGED,
+  LABEL_OWNER,
+  LABEL_SESSION,
+  reapOrphans,
+  type SandboxLimits,
+} from './sandbox.ts'
+export { DockerSession } from './session.ts'

@@ -1,0 +1,140 @@
+import type { Duplex } from 'node:stream'
+import type Docker from 'dockerode'
+import { RunnerError } from '../types.ts'
+import { type CreateSpec, containerOptions, DETACH_KEYS, destroyContainer } from './sandbox.ts'
+
+/** The entry script prints this (an OSC sequence terminals ignore) once it waits for the handshake. */
+const READY = Buffer.from('\x1b]6973;ready\x07', 'latin1')
+
+/**
+ * A sandbox container that is created, attached, started and waiting in its entry script for the
+ * handshake: what the warm pool keeps and what a session takes over.
+ */
+export class PreparedContainer {
+  /** Output that arrived after the ready marker and before a session took over. */
+  private backlog: Buffer[] = []
+  private sink: ((chunk: Buffer) => void) | null = null
+  private exitListener: ((code: number | null) => void) | null = null
+  private exitCode: number | null | undefined = undefined
+  /** Resolves when the attach stream has ended (all output delivered). */
+  readonly streamEnded: Promise<void>
+
+  private constructor(
+    readonly container: Docker.Container,
+    readonly stream: Duplex,
+    readonly sessionId: string,
+    readonly createdAt: number,
+  ) {
+    this.streamEnded = new Promise((resolve) => {
+      stream.once('end', resolve)
+      stream.once('close', resolve)
+      stream.once('error', () => resolve())
+    })
+  }
+
+  /** True while the container has not exited: a pooled container may have died while waiting. */
+  get alive(): boolean {
+    return this.exitCode === undefined && !this.stream.destroyed
+  }
+
+  /** Hands the output (backlog first) and the exit to a session. */
+  takeOver(onData: (chunk: Buffer) => void, onExit: (code: number | null) => void): void {
+    this.sink = onData
+    for (const chunk of this.backlog.splice(0)) onData(chunk)
+    this.exitListener = onExit
+    if (this.exitCode !== undefined) onExit(this.exitCode)
+  }
+
+  async destroy(): Promise<void> {
+    this.stream.destroy()
+    await destroyContainer(this.container)
+  }
+
+  /**
+   * create → attach (hijacked) → start → wait for the ready marker. Attaching before start is what
+   * keeps the first bytes of output; the TTY size is set later, after start (409 before).
+   */
+  static async create(docker: Docker, spec: CreateSpec, readyTimeoutMs = 20_000): Promise<PreparedContainer> {
+    let container: Docker.Container | undefined
+    try {
+      container = await docker.createContainer(containerOptions(spec))
+      const stream = (await container.attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+        detachKeys: DETACH_KEYS,
+      })) as unknown as Duplex
+      const prepared = new PreparedContainer(container, stream, spec.sessionId, Date.now())
+      const ready = prepared.waitReady(readyTimeoutMs)
+      await container.start()
+      // why: the default wait condition returns at once for a container that is not running yet,
+      // so it is only requested after start
+      container.wait().then(
+        (res: { StatusCode?: number }) => prepared.exited(typeof res?.StatusCode === 'number' ? res.StatusCode : null),
+        () => prepared.exited(null),
+      )
+      await ready
+      return prepared
+    } catch (err) {
+      if (container) await destroyContainer(container).catch(() => {})
+      if (err instanceof RunnerError) throw err
+      throw new RunnerError('SANDBOX_START_FAILED', `could not start a sandbox container: ${errorText(err)}`)
+    }
+  }
+
+  private exited(code: number | null): void {
+    if (this.exitCode !== undefined) return
+    this.exitCode = code
+    this.exitListener?.(code)
+  }
+
+  /** Collects output until the ready marker; later output goes to the backlog or the session. */
+  private waitReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let seen = Buffer.alloc(0)
+      let ready = false
+      const timer = setTimeout(() => {
+        reject(
+          new RunnerError(
+            'SANDBOX_START_FAILED',
+            `the sandbox entry script did not get ready within ${timeoutMs} ms; output: ${JSON.stringify(seen.toString('utf8').slice(-300))}`,
+          ),
+        )
+      }, timeoutMs)
+      this.stream.on('data', (chunk: Buffer) => {
+        if (ready) {
+          if (this.sink) this.sink(chunk)
+          else this.backlog.push(chunk)
+          return
+        }
+        seen = Buffer.concat([seen, chunk])
+        const at = seen.indexOf(READY)
+        if (at < 0) return
+        ready = true
+        clearTimeout(timer)
+        // Output before the marker (the entry script's own work) is not part of the session.
+        const rest = seen.subarray(at + READY.length)
+        if (rest.length > 0) this.backlog.push(Buffer.from(rest))
+        resolve()
+      })
+      this.stream.once('end', () => {
+        if (!ready) {
+          clearTimeout(timer)
+          reject(
+            new RunnerError(
+              'SANDBOX_START_FAILED',
+              `the sandbox ended before it was ready; output: ${JSON.stringify(seen.toString('utf8').slice(-300))}`,
+            ),
+          )
+        }
+      })
+    })
+  }
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message.trim()
+  return String(err)
+}

@@ -1,0 +1,177 @@
+import Docker from 'dockerode'
+import { sandboxImageTag } from '../../image/build.ts'
+import { type OpenOptions, type Runner, RunnerError, type RunnerSession } from '../types.ts'
+import { errorText, PreparedContainer } from './prepared.ts'
+import { type CreateSpec, DEFAULT_LIMITS, newInstanceId, reapOrphans, type SandboxLimits } from './sandbox.ts'
+import { DockerSession } from './session.ts'
+
+export interface DockerRunnerOptions {
+  /** The engine client; default `new Docker()` (the local socket, or DOCKER_HOST as dockerode reads it). */
+  docker?: Docker
+  /** Sandbox image tag; default the tag `runner/image/build.ts` builds for the current inputs. */
+  image?: string
+  /** Pre-started containers kept ready (default 2; 0 disables the pool). */
+  poolSize?: number
+  limits?: Partial<SandboxLimits>
+  /** Session hard limit when `open` gives none (default 30 min). */
+  defaultTimeLimitMs?: number
+  /** How often the reaper runs (default 60 s). */
+  reapIntervalMs?: number
+  /** How long a pooled container may wait for a session before it is replaced (default 30 min). */
+  poolMaxAgeMs?: number
+}
+
+const MINUTE = 60_000
+
+/**
+ * The Docker back end: one container per session from the sandbox image, a warm pool of started
+ * containers per runner, and a reaper for containers whose owner died.
+ */
+export class DockerRunner implements Runner {
+  readonly kind = 'docker' as const
+  readonly docker: Docker
+  readonly image: string
+  readonly instanceId = newInstanceId()
+  private readonly limits: SandboxLimits
+  private readonly poolSize: number
+  private readonly defaultTimeLimitMs: number
+  private readonly poolMaxAgeMs: number
+  private readonly pool: PreparedContainer[] = []
+  private filling = 0
+  private readonly sessions = new Set<DockerSession>()
+  private reapTimer: ReturnType<typeof setInterval> | undefined
+  private started: Promise<void> | null = null
+  private closed = false
+
+  constructor(options: DockerRunnerOptions = {}) {
+    this.docker = options.docker ?? new Docker()
+    this.image = options.image ?? sandboxImageTag()
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits }
+    this.poolSize = options.poolSize ?? 2
+    this.defaultTimeLimitMs = options.defaultTimeLimitMs ?? 30 * MINUTE
+    this.poolMaxAgeMs = options.poolMaxAgeMs ?? 30 * MINUTE
+    const interval = options.reapIntervalMs ?? MINUTE
+    this.reapTimer = setInterval(() => void this.reap().catch(() => {}), interval)
+    this.reapTimer.unref?.()
+  }
+
+  /** Why the runner cannot open sessions, or null when it can. */
+  async unavailableReason(): Promise<string | null> {
+    try {
+      await this.docker.ping()
+    } catch (err) {
+      return `the Docker engine does not answer (${errorText(err)}); run: bash scripts/ensure-docker.sh`
+    }
+    try {
+      await this.docker.getImage(this.image).inspect()
+    } catch {
+      return `the sandbox image ${this.image} is missing; run: bun run runner/image/build.ts`
+    }
+    return null
+  }
+
+  async available(): Promise<boolean> {
+    return (await this.unavailableReason()) === null
+  }
+
+  /** Reaps orphans once and starts filling the pool; `open` calls it on first use. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      await this.reap().catch(() => {})
+      this.fill()
+    })()
+    return this.started
+  }
+
+  /** Removes containers of dead runner instances, expired ones and stale pooled ones. */
+  async reap(): Promise<string[]> {
+    const now = Date.now()
+    for (const p of [...this.pool]) {
+      if (!p.alive || now - p.createdAt > this.poolMaxAgeMs) {
+        this.pool.splice(this.pool.indexOf(p), 1)
+        void p.destroy().catch(() => {})
+      }
+    }
+    this.fill()
+    return reapOrphans(this.docker, { instanceId: this.instanceId, now })
+  }
+
+  async open(options: OpenOptions): Promise<RunnerSession> {
+    if (this.closed) throw new RunnerError('RUNNER_CLOSED', 'the docker runner is closed')
+    await this.start()
+    const timeLimitMs = options.timeLimitMs ?? this.defaultTimeLimitMs
+    let prepared: PreparedContainer | undefined
+    while (this.pool.length > 0 && !prepared) {
+      const candidate = this.pool.shift() as PreparedContainer
+      if (candidate.alive) prepared = candidate
+      else void candidate.destroy().catch(() => {})
+    }
+    this.fill()
+    prepared ??= await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs))
+    const session = new DockerSession(prepared, {
+      policy: options.project.policy,
+      size: options.size,
+      timeLimitMs,
+      ...(options.env ? { env: options.env } : {}),
+      onEnd: () => this.sessions.delete(session),
+    })
+    this.sessions.add(session)
+    try {
+      await session.start()
+    } catch (err) {
+      await session.kill('error')
+      throw new RunnerError('SANDBOX_START_FAILED', `could not start the session: ${errorText(err)}`)
+    }
+    if (this.closed) await session.kill()
+    return session
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.reapTimer)
+    const pooled = this.pool.splice(0)
+    await Promise.all([...[...this.sessions].map((s) => s.kill()), ...pooled.map((p) => p.destroy().catch(() => {}))])
+  }
+
+  /** Sessions currently open on this runner. */
+  get liveSessions(): number {
+    return this.sessions.size
+  }
+
+  /** Pooled containers ready for a session. */
+  get pooled(): number {
+    return this.pool.length
+  }
+
+  private spec(size: { cols: number; rows: number }, timeLimitMs: number): CreateSpec {
+    return {
+      image: this.image,
+      sessionId: crypto.randomUUID(),
+      ownerId: this.instanceId,
+      // why: after this, any reaper (another instance's too) may remove it
+      expiresAt: Date.now() + timeLimitMs + 5 * MINUTE,
+      limits: this.limits,
+      size,
+    }
+  }
+
+  /** Tops the pool up in the background, one container at a time per missing slot. */
+  private fill(): void {
+    if (this.closed) return
+    while (this.pool.length + this.filling < this.poolSize) {
+      this.filling++
+      const spec = this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs)
+      PreparedContainer.create(this.docker, spec)
+        .then((p) => {
+          if (this.closed) void p.destroy().catch(() => {})
+          else this.pool.push(p)
+        })
+        .catch(() => {
+          // The engine is down or the image is missing: `open` reports it; do not spin here.
+        })
+        .finally(() => {
+          this.filling--
+        })
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import type Docker from 'dockerode'
+
+/** Resource limits of one sandbox container (DESIGN.md §7). */
+export interface SandboxLimits {
+  memoryBytes: number
+  nanoCpus: number
+  pids: number
+  /** Workspace tmpfs at /home/coder (counts against the memory limit). */
+  workspaceBytes: number
+  tmpBytes: number
+  nofile: number
+  /** Largest file a process may write (RLIMIT_FSIZE, bytes). */
+  fileSizeBytes: number
+}
+
+export const DEFAULT_LIMITS: SandboxLimits = {
+  memoryBytes: 512 * 1024 * 1024,
+  nanoCpus: 2e9,
+  pids: 100,
+  workspaceBytes: 128 * 1024 * 1024,
+  tmpBytes: 64 * 1024 * 1024,
+  nofile: 1024,
+  fileSizeBytes: 64 * 1024 * 1024,
+}
+
+export const LABEL_MANAGED = 'shellfolio.managed'
+export const LABEL_OWNER = 'shellfolio.owner'
+export const LABEL_SESSION = 'shellfolio.session'
+export const LABEL_CREATED = 'shellfolio.created'
+/** Epoch ms after which any reaper may remove the container, whoever owns it. */
+export const LABEL_EXPIRES = 'shellfolio.expires'
+
+/**
+ * The attach detach sequence. The daemon holds back input that matches a prefix of the detach keys
+ * (default Ctrl-P Ctrl-Q, so Ctrl-P vanished), even over the API: use a sequence nobody types.
+ */
+export const DETACH_KEYS = 'ctrl-^,ctrl-@,ctrl-^,ctrl-@,ctrl-^'
+
+export const HOME = '/home/coder'
+export const ENTRY = ['/opt/shellfolio/entry.sh', '--handshake']
+
+/** Process start time (clock ticks since boot) from /proc, or '0' where /proc is unavailable. */
+function processStartTicks(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // why: the command name (field 2) may contain spaces; fields after the last ')' are fixed
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return fields[19] ?? null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * This runner instance's id, stored in each container's owner label: `host/pid/start/random`. A
+ * reaper on the same host can tell from it whether the owner process is still alive.
+ */
+export function newInstanceId(): string {
+  const rand = crypto.randomUUID().slice(0, 8)
+  return `${hostname()}/${process.pid}/${processStartTicks(process.pid) ?? '0'}/${rand}`
+}
+
+/** True unless the id names a process on this host that is gone (or was replaced by another). */
+export function ownerMayBeAlive(owner: string): boolean {
+  const [host, pid, start] = owner.split('/')
+  if (!host || !pid || !start) return false
+  if (host !== hostname()) return true
+  const ticks = processStartTicks(Number(pid))
+  return ticks !== null && (start === '0' || ticks === start)
+}
+
+export interface CreateSpec {
+  image: string
+  sessionId: string
+  ownerId: string
+  expiresAt: number
+  limits: SandboxLimits
+  size: { cols: number; rows: number }
+}
+
+/** The create options of a sandbox container: TTY, stdin open, every limit of DESIGN.md §7. */
+export function containerOptions(spec: CreateSpec): Docker.ContainerCreateOptions {
+  const l = spec.limits
+  return {
+    Image: spec.image,
+    Cmd: ENTRY,
+    User: '1000:1000',
+    WorkingDir: HOME,
+    Hostname: 'shellfolio',
+    Tty: true,
+    OpenStdin: true,
+    StdinOnce: false,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    NetworkDisabled: true,
+    StopTimeout: 1,
+    // Only these: the server's environment (secrets included) never reaches the sandbox.
+    Env: [
+      'TERM=xterm-256color',
+      `COLUMNS=${spec.size.cols}`,
+      `LINES=${spec.size.rows}`,
+      'LANG=C.UTF-8',
+      `HOME=${HOME}`,
+    ],
+    Labels: {
+      [LABEL_MANAGED]: '1',
+      [LABEL_OWNER]: spec.ownerId,
+      [LABEL_SESSION]: spec.sessionId,
+      [LABEL_CREATED]: new Date().toISOString(),
+      [LABEL_EXPIRES]: String(spec.expiresAt),
+    },
+    HostConfig: {
+      Memory: l.memoryBytes,
+      MemorySwap: l.memoryBytes,
+      NanoCpus: l.nanoCpus,
+      PidsLimit: l.pids,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      Tmpfs: {
+        '/tmp': `rw,nosuid,nodev,noexec,size=${l.tmpBytes},mode=1777`,
+        // why: exec so programs built in the workspace run; uid/gid so coder owns the tmpfs root
+        [HOME]: `rw,nosuid,nodev,exec,size=${l.workspaceBytes},uid=1000,gid=1000,mode=0755`,
+      },
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Init: true,
+      IpcMode: 'private',
+      Ulimits: [
+        { Name: 'nofile', Soft: l.nofile, Hard: l.nofile },
+        { Name: 'fsize', Soft: l.fileSizeBytes, Hard: l.fileSizeBytes },
+      ],
+      LogConfig: { Type: 'none', Config: {} },
+      AutoRemove: false,
+    },
+  }
+}
+
+/** True for the engine's "no such container" / "already in progress" answers on cleanup. */
+function isGone(err: unknown): boolean {
+  const code = (err as { statusCode?: number })?.statusCode
+  return code === 404 || code === 409
+}
+
+/** Kills and removes a container, ignoring "already gone". */
+export async function destroyContainer(container: Docker.Container): Promise<void> {
+  try {
+    await container.remove({ force: true, v: true })
+  } catch (err) {
+    if (!isGone(err)) throw err
+  }
+}
+
+export interface ReapOptions {
+  /** This runner's own id: its containers are left to it. */
+  instanceId?: string
+  now?: number
+}
+
+/**
+ * Removes sandbox containers nobody will clean up: those whose owner process is gone, and those past
+ * their expiry label whoever owns them. Returns the removed container ids.
+ */
+export async function reapOrphans(docker: Docker, opts: ReapOptions = {}): Promise<string[]> {
+  const now = opts.now ?? Date.now()
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=1`] } })
+  const removed: string[] = []
+  await Promise.all(
+    list.map(async (info) => {
+      const owner = info.Labels[LABEL_OWNER] ?? ''
+      const expires = Number(info.Labels[LABEL_EXPIRES] ?? 0)
+      const orphan = owner !== opts.instanceId && !ownerMayBeAlive(owner)
+      const expired = expires > 0 && expires < now
+      if (!orphan && !expired) return
+      try {
+        await destroyContainer(docker.getContainer(info.Id))
+        removed.push(info.Id)
+      } catch {
+        // another reaper got there first, or the engine is busy: the next pass retries
+      }
+    }),
+  )
+  return removed
+}

@@ -1,0 +1,243 @@
+import type { CommandPolicy, ExitInfo, ExitReason, RunnerSession, TerminalSize } from '../types.ts'
+import { CommandLineTracker, type PromptKind } from './line-tracker.ts'
+import type { PreparedContainer } from './prepared.ts'
+
+const PROMPT_MARKERS: [Buffer, PromptKind][] = [
+  [Buffer.from('\x1b]6973;prompt\x07', 'latin1'), 'ps1'],
+  [Buffer.from('\x1b]6973;more\x07', 'latin1'), 'ps2'],
+]
+const MARKER_TAIL = 32
+/** Output kept while nobody listens yet; above this the container's output is paused. */
+const UNHEARD_LIMIT = 256 * 1024
+/** After a refusal, input waits this long at most for the fresh prompt before flowing again. */
+const HOLD_MS = 3_000
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+export interface DockerSessionOptions {
+  policy: CommandPolicy
+  size: TerminalSize
+  timeLimitMs: number
+  env?: Record<string, string>
+  /** Called once the session has ended and its container is gone. */
+  onEnd?: () => void
+}
+
+/**
+ * One terminal on one container. Output is raw (TTY: no multiplexing), handed on as it arrives;
+ * input goes through the command-policy line tracker.
+ */
+export class DockerSession implements RunnerSession {
+  readonly kind = 'docker' as const
+  readonly id: string
+  readonly exited: Promise<ExitInfo>
+  private resolveExit!: (info: ExitInfo) => void
+  private readonly listeners = new Set<(chunk: Uint8Array) => void>()
+  private unheard: Buffer[] = []
+  private unheardBytes = 0
+  private userPaused = false
+  private bufferPaused = false
+  private readonly tracker: CommandLineTracker
+  private tail = Buffer.alloc(0)
+  private notice: string | null = null
+  private held: Uint8Array[] | null = null
+  private holdTimer: ReturnType<typeof setTimeout> | undefined
+  private limitTimer: ReturnType<typeof setTimeout> | undefined
+  private ending: Promise<void> | null = null
+
+  constructor(
+    private readonly prepared: PreparedContainer,
+    private readonly opts: DockerSessionOptions,
+  ) {
+    this.id = prepared.sessionId
+    this.tracker = new CommandLineTracker(opts.policy)
+    this.exited = new Promise((resolve) => {
+      this.resolveExit = resolve
+    })
+  }
+
+  /** Resizes the TTY, sends the handshake that starts the shell and arms the time limit. */
+  async start(): Promise<void> {
+    await this.resize(this.opts.size)
+    const env: Record<string, string> = {
+      ...this.opts.env,
+      COLUMNS: String(this.opts.size.cols),
+      LINES: String(this.opts.size.rows),
+    }
+    const lines = Object.entries(env)
+      // why: one KEY=VALUE per line on a TTY; control characters could end the handshake early
+      .filter(([k, v]) => ENV_KEY.test(k) && [...v].every((c) => c >= ' ' && c !== '\x7f'))
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join('')
+    this.prepared.takeOver(
+      (chunk) => this.output(chunk),
+      (code) => void this.end(this.killReason ?? 'exit', code),
+    )
+    this.prepared.stream.write(`${lines}\n`)
+    this.limitTimer = setTimeout(() => void this.kill('timeout'), this.opts.timeLimitMs)
+  }
+
+  private killReason: ExitReason | null = null
+
+  write(data: Uint8Array | string): void {
+    if (this.ending) return
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
+    if (this.held) {
+      this.held.push(bytes)
+      return
+    }
+    this.send(bytes)
+  }
+
+  private send(bytes: Uint8Array): void {
+    const { forward, refused } = this.tracker.input(bytes)
+    if (forward.length > 0) this.prepared.stream.write(Buffer.from(forward))
+    if (refused !== undefined) {
+      this.notice = refused
+      // Hold further input until the shell shows its fresh prompt, so a quick second line is
+      // checked too instead of reaching the shell as unchecked type-ahead.
+      this.held = []
+      this.holdTimer = setTimeout(() => this.release(), HOLD_MS)
+    }
+  }
+
+  private release(): void {
+    clearTimeout(this.holdTimer)
+    const queue = this.held ?? []
+    this.held = null
+    for (let i = 0; i < queue.length; i++) {
+      // why: a line in the queue may itself be refused, which starts holding again
+      const holding = this.held as Uint8Array[] | null
+      if (holding) {
+        holding.push(...queue.slice(i))
+        return
+      }
+      this.send(queue[i] as Uint8Array)
+    }
+  }
+
+  async resize(size: TerminalSize): Promise<void> {
+    if (this.ending) return
+    // why: right after start the engine may still answer 409/500 "container is not running"
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.prepared.container.resize({ h: size.rows, w: size.cols })
+        return
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode
+        if (attempt >= 5 || (status !== 409 && status !== 500) || !this.prepared.alive) throw err
+        await Bun.sleep(20 * 2 ** attempt)
+      }
+    }
+  }
+
+  onData(listener: (chunk: Uint8Array) => void): () => void {
+    this.listeners.add(listener)
+    if (this.unheard.length > 0) {
+      const chunks = this.unheard
+      this.unheard = []
+      this.unheardBytes = 0
+      for (const chunk of chunks) listener(chunk)
+    }
+    if (this.bufferPaused) {
+      this.bufferPaused = false
+      this.applyFlow()
+    }
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  pause(): void {
+    this.userPaused = true
+    this.applyFlow()
+  }
+
+  resume(): void {
+    this.userPaused = false
+    this.applyFlow()
+  }
+
+  /** True while the container's output stream is paused (flow control or nobody listening). */
+  get paused(): boolean {
+    return this.prepared.stream.isPaused()
+  }
+
+  private applyFlow(): void {
+    const stream = this.prepared.stream
+    if (this.userPaused || this.bufferPaused) stream.pause()
+    else stream.resume()
+  }
+
+  private output(chunk: Buffer): void {
+    let out = chunk
+    const scan = Buffer.concat([this.tail, chunk])
+    let last: { at: number; kind: PromptKind; length: number } | null = null
+    for (const [marker, kind] of PROMPT_MARKERS) {
+      const at = scan.lastIndexOf(marker)
+      // only markers that end inside the new chunk: one seen before was already handled
+      if (at >= 0 && at + marker.length > this.tail.length && (!last || at > last.at)) {
+        last = { at, kind, length: marker.length }
+      }
+    }
+    this.tail = Buffer.from(scan.subarray(Math.max(0, scan.length - MARKER_TAIL)))
+    if (last) {
+      this.tracker.onPrompt(last.kind)
+      if (this.notice !== null) {
+        // Show the refusal just before the fresh prompt, on a line of its own.
+        const at = Math.max(0, last.at - (scan.length - chunk.length))
+        const message = Buffer.from(`shellfolio: ${this.notice}\r\n`, 'utf8')
+        out = Buffer.concat([chunk.subarray(0, at), message, chunk.subarray(at)])
+        this.notice = null
+      }
+      if (this.held) this.release()
+    }
+    if (this.listeners.size === 0) {
+      this.unheard.push(out)
+      this.unheardBytes += out.length
+      if (this.unheardBytes > UNHEARD_LIMIT && !this.bufferPaused) {
+        this.bufferPaused = true
+        this.applyFlow()
+      }
+      return
+    }
+    for (const listener of this.listeners) listener(out)
+  }
+
+  async kill(reason: ExitReason = 'killed'): Promise<void> {
+    if (!this.ending) {
+      this.killReason = reason
+      await this.end(reason, null)
+    }
+    await this.exited
+  }
+
+  /** Ends the session once: drains output (on a normal exit), removes the container, resolves. */
+  private end(reason: ExitReason, code: number | null): Promise<void> {
+    if (this.ending) return this.ending
+    this.ending = (async () => {
+      clearTimeout(this.limitTimer)
+      clearTimeout(this.holdTimer)
+      let message: string | undefined
+      if (reason === 'exit') {
+        // Let the last output through before the stream is torn down (bounded: a detached stream
+        // might never end).
+        this.userPaused = false
+        this.bufferPaused = false
+        this.applyFlow()
+        await Promise.race([this.prepared.streamEnded, Bun.sleep(2_000)])
+      }
+      try {
+        await this.prepared.destroy()
+      } catch (err) {
+        message = `container cleanup failed: ${err instanceof Error ? err.message : String(err)}`
+      }
+      const info: ExitInfo = { code: reason === 'exit' ? code : null, reason }
+      if (reason === 'timeout')
+        info.message = `session time limit of ${Math.round(this.opts.timeLimitMs / 1000)} s reached`
+      if (message) info.message = message
+      this.opts.onEnd?.()
+      this.resolveExit(info)
+    })()
+    return this.ending
+  }
+}
