@@ -53,6 +53,8 @@ export const projects = pgTable(
     repoUrl: text('repo_url'),
     /** Folder under wasm-projects/ holding the sources. */
     sourcePath: text('source_path').notNull(),
+    /** The program `make` builds (and the WASI runner executes). */
+    binary: text('binary').notNull().default(''),
     runners: text('runners').array().notNull().default(sql`'{wasi,docker}'::text[]`),
     commands: text('commands').array().notNull().default(sql`'{}'::text[]`),
     policy: jsonb('policy').$type<{ allow: string[] }>().notNull(),
@@ -71,6 +73,8 @@ export const media = pgTable('media', {
   key: text('key').notNull().unique(),
   contentType: text('content_type').notNull(),
   size: bigint('size', { mode: 'number' }).notNull(),
+  /** Hex SHA-256 of the bytes: the strong ETag. */
+  sha256: text('sha256').notNull().default(''),
   originalName: text('original_name').notNull().default(''),
   uploadedBy: uuid('uploaded_by').references(() => users.id),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
