@@ -51,20 +51,21 @@ export async function listProjects(): Promise<Project[]> {
 
 /** Compiles one project and returns the .wasm bytes; clang's diagnostics are passed through. */
 export async function compileProject(project: Project): Promise<Uint8Array> {
-  const { runClang } = await loadClang()
+  // why: `commands.clang` is the typed face of runClang (which api.d.ts does not declare); it prepends 'clang'.
+  const { commands } = await loadClang()
   const names = (await readdir(join(project.dir, 'src'))).filter((n) => n.endsWith('.c') || n.endsWith('.h')).sort()
   const src: Record<string, string> = {}
   for (const name of names) src[name] = await readFile(join(project.dir, 'src', name), 'utf8')
   const sources = names.filter((n) => n.endsWith('.c')).map((n) => `src/${n}`)
   const output = `${project.binary}.wasm`
-  const args = ['clang', ...CFLAGS, ...WASI_FLAGS, '-o', output, ...sources, '-lm']
+  const args = [...CFLAGS, ...WASI_FLAGS, '-o', output, ...sources, '-lm']
   const decoder = new TextDecoder()
   let diagnostics = ''
   const collect = (bytes: Uint8Array | null) => {
     if (bytes) diagnostics += decoder.decode(bytes, { stream: true })
   }
   try {
-    const files = await runClang(args, { src }, { stdout: collect, stderr: collect, fetchProgress: () => {} })
+    const files = await commands.clang(args, { src }, { stdout: collect, stderr: collect, fetchProgress: () => {} })
     const wasm = files?.[output]
     if (!(wasm instanceof Uint8Array)) throw new Error(`clang produced no ${output}`)
     if (diagnostics) process.stderr.write(diagnostics)
@@ -90,7 +91,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const outDir = check ? await mkdtemp(join(tmpdir(), 'wasm-check-')) : null
   const differing: string[] = []
-  console.log(`${check ? 'checking' : 'building'} ${projects.length} projects with @yowasp/clang (first compile loads LLVM)`)
+  console.log(
+    `${check ? 'checking' : 'building'} ${projects.length} projects with @yowasp/clang (first compile loads LLVM)`,
+  )
   try {
     for (const project of projects) {
       const started = performance.now()
@@ -116,7 +119,9 @@ async function main(argv: string[]): Promise<number> {
     if (outDir) await rm(outDir, { recursive: true, force: true })
   }
   if (differing.length > 0) {
-    console.error(`committed binaries differ from their rebuild (run \`bun run wasm:build\`):\n  ${differing.join('\n  ')}`)
+    console.error(
+      `committed binaries differ from their rebuild (run \`bun run wasm:build\`):\n  ${differing.join('\n  ')}`,
+    )
     return 1
   }
   return 0

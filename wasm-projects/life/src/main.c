@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <unistd.h>
 
 #ifndef __wasi__
@@ -16,19 +17,21 @@
 
 /* life: Conway's Game of Life, animated in the terminal.
  *
- * How a run stops differs by platform, on purpose:
+ * Between frames the program waits with poll() on stdin, using the frame
+ * delay as the timeout, so a key ends the wait at once and 'q' or Ctrl-C
+ * (byte 0x03) quits cleanly, restoring the screen. Per platform:
  *  - native (Docker sandbox, a real TTY): stdin is switched to
- *    non-canonical mode with VMIN=0, so each frame reads pending keys without
- *    blocking; 'q' or Ctrl-C (a byte 0x03 in raw mode, or SIGINT) ends the
- *    run and the terminal is restored. When stdin is not a TTY it is ignored.
- *  - WASI preview 1: there are no signals and no termios, and a read from
- *    stdin would block the animation. The program never reads stdin; the
- *    Shellfolio WASI shell sees 'q' / Ctrl-C itself, kills the program and
- *    restores the screen (leaves the alternate screen, shows the cursor).
+ *    non-canonical mode without echo (VMIN=0), so keys arrive without Enter;
+ *    SIGINT/SIGTERM also stop the loop. When stdin is not a TTY it is left
+ *    alone and only signals stop the animation.
+ *  - WASI preview 1: there are no signals and no termios, but wasi-libc's
+ *    poll() maps to poll_oneoff, which @wasmer/sdk answers for a piped
+ *    stdin. If poll fails or stdin hits EOF the program falls back to a
+ *    plain nanosleep() (also poll_oneoff) and runs until the host kills it;
+ *    the Shellfolio WASI shell handles Ctrl-C itself and restores the
+ *    screen (leaves the alternate screen, shows the cursor) after a kill.
  *  - with -n N both simply stop after N generations and print the result,
- *    without any escape sequences: that is what the tests compare.
- * The frame delay is nanosleep(), which wasi-libc implements with
- * poll_oneoff, so it works unchanged under WASI. */
+ *    without any escape sequences: that is what the tests compare. */
 
 static const char usage[] =
     "usage: life [-n generations] [-d delay_ms] [-s seed] [-w cols] [-h rows] [pattern.rle|pattern.cells]\n"
@@ -37,6 +40,8 @@ static const char usage[] =
     "  -d   delay between frames in milliseconds (default 80)\n"
     "  -w, -h   terminal size (default: $COLUMNS x $LINES, else 80x24)\n"
     "  keys: q or Ctrl-C to quit\n";
+
+static int stdin_live = 0; /* poll stdin for keys between frames */
 
 #ifndef __wasi__
 static volatile sig_atomic_t interrupted = 0;
@@ -48,8 +53,8 @@ static void on_signal(int sig) {
     interrupted = 1;
 }
 
-/* Non-canonical, no echo, reads return at once: keys without Enter, and no
- * blocking between frames. ISIG stays on so Ctrl-C still raises SIGINT. */
+/* Non-canonical, no echo: keys arrive without Enter. ISIG stays on so Ctrl-C
+ * still raises SIGINT, which stops the loop like 'q'. */
 static void keyboard_open(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -65,6 +70,7 @@ static void keyboard_open(void) {
         if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
             termios_saved = 1;
     }
+    stdin_live = termios_saved;
 }
 
 static void keyboard_close(void) {
@@ -72,24 +78,11 @@ static void keyboard_close(void) {
         tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
 }
 
-/* 1 when the user asked to quit. */
-static int keyboard_quit(void) {
-    unsigned char keys[64];
-    ssize_t n;
-    if (interrupted)
-        return 1;
-    if (!termios_saved)
-        return 0;
-    n = read(STDIN_FILENO, keys, sizeof(keys));
-    for (ssize_t i = 0; i < n; i++)
-        if (keys[i] == 'q' || keys[i] == 'Q' || keys[i] == 0x03)
-            return 1;
-    return 0;
-}
+static int interrupted_by_signal(void) { return interrupted; }
 #else
-static void keyboard_open(void) {}
+static void keyboard_open(void) { stdin_live = 1; }
 static void keyboard_close(void) {}
-static int keyboard_quit(void) { return 0; }
+static int interrupted_by_signal(void) { return 0; }
 #endif
 
 static void sleep_ms(int ms) {
@@ -97,6 +90,43 @@ static void sleep_ms(int ms) {
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (long)(ms % 1000) * 1000000L;
     nanosleep(&ts, NULL); /* EINTR is fine: the loop checks for a quit next */
+}
+
+/* Waits up to ms milliseconds; returns 1 as soon as the user asks to quit. */
+static int wait_for_quit(int ms) {
+    struct pollfd pfd;
+    unsigned char keys[64];
+    ssize_t n;
+    int ready;
+
+    if (interrupted_by_signal())
+        return 1;
+    if (!stdin_live) {
+        sleep_ms(ms);
+        return interrupted_by_signal();
+    }
+    pfd.fd = STDIN_FILENO;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ready = poll(&pfd, 1, ms);
+    if (ready < 0) {
+        if (interrupted_by_signal())
+            return 1;
+        stdin_live = 0; /* no poll on this host: just sleep from now on */
+        sleep_ms(ms);
+        return 0;
+    }
+    if (ready == 0)
+        return 0;
+    n = read(STDIN_FILENO, keys, sizeof(keys));
+    if (n <= 0) {
+        stdin_live = 0; /* EOF: nobody can type any more */
+        return 0;
+    }
+    for (ssize_t i = 0; i < n; i++)
+        if (keys[i] == 'q' || keys[i] == 'Q' || keys[i] == 0x03)
+            return 1;
+    return 0;
 }
 
 static int parse_int(const char *s, int lo, int hi) {
@@ -132,13 +162,14 @@ static int animate(Grid *g, int delay) {
     keyboard_open();
     /* alternate screen, hide the cursor, clear */
     fputs("\x1b[?1049h\x1b[?25l\x1b[2J", stdout);
-    while (!keyboard_quit()) {
+    for (;;) {
         size_t len = grid_text(g, frame);
         fputs("\x1b[H\x1b[32m", stdout);
         fwrite(frame, 1, len, stdout);
         printf("\x1b[0m\x1b[7m generation %ld  population %ld  q: quit \x1b[0m\x1b[K", gen, grid_population(g));
         fflush(stdout);
-        sleep_ms(delay);
+        if (wait_for_quit(delay))
+            break;
         grid_step(g);
         gen++;
     }
