@@ -149,6 +149,8 @@ static int load_rle(Loader *l, FILE *f, Grid *g) {
             case '\0':
                 return fail(l, "a run count must be followed by b, o or $");
             default:
+                if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+                    return fail(l, "unexpected byte 0x%02x in the RLE data", (unsigned char)*s);
                 return fail(l, "unexpected '%c' in the RLE data (expected b, o, $ or !)", *s);
             }
         }
@@ -173,6 +175,8 @@ static int load_cells(Loader *l, FILE *f) {
             if (buf[x] == 'O' || buf[x] == 'o' || buf[x] == '*') {
                 if (!add_cell(l, x, y))
                     return 0;
+            } else if ((unsigned char)buf[x] < 0x20 || (unsigned char)buf[x] >= 0x7f) {
+                return fail(l, "unexpected byte 0x%02x (is this a text file?)", (unsigned char)buf[x]);
             } else if (buf[x] != '.' && buf[x] != ' ') {
                 return fail(l, "unexpected '%c' (use '.' for dead and 'O' for live cells)", buf[x]);
             }
