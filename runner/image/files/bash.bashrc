@@ -14,8 +14,7 @@ PS2='\[\e]6973;more\a\]> '
 alias ls='ls --color=auto'
 alias ll='ls -l'
 
-if [ -z "${SHELLFOLIO_QUIET-}" ] && [ "$PWD" = "$HOME" ] && [ -z "${SHELLFOLIO_GREETED-}" ]; then
-  export SHELLFOLIO_GREETED=1
+if shopt -q login_shell && [ -z "${SHELLFOLIO_QUIET-}" ]; then
   printf 'Welcome to the Shellfolio sandbox. Projects are in ~/projects; try:\n'
   printf '  cd projects/<name> && make\n\n'
 fi

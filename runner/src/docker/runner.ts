@@ -37,7 +37,8 @@ export class DockerRunner implements Runner {
   private readonly defaultTimeLimitMs: number
   private readonly poolMaxAgeMs: number
   private readonly pool: PreparedContainer[] = []
-  private filling = 0
+  /** Pool containers being created; `close` waits for them so none is left behind. */
+  private readonly fills = new Set<Promise<void>>()
   private readonly sessions = new Set<DockerSession>()
   private reapTimer: ReturnType<typeof setInterval> | undefined
   private started: Promise<void> | null = null
@@ -158,20 +159,20 @@ export class DockerRunner implements Runner {
   /** Tops the pool up in the background, one container at a time per missing slot. */
   private fill(): void {
     if (this.closed) return
-    while (this.pool.length + this.filling < this.poolSize) {
-      this.filling++
+    while (this.pool.length + this.fills.size < this.poolSize) {
       const spec = this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs)
-      PreparedContainer.create(this.docker, spec)
-        .then((p) => {
-          if (this.closed) void p.destroy().catch(() => {})
+      const fill: Promise<void> = PreparedContainer.create(this.docker, spec)
+        .then(async (p) => {
+          if (this.closed) await p.destroy().catch(() => {})
           else this.pool.push(p)
         })
         .catch(() => {
           // The engine is down or the image is missing: `open` reports it; do not spin here.
         })
         .finally(() => {
-          this.filling--
+          this.fills.delete(fill)
         })
+      this.fills.add(fill)
     }
   }
 }

@@ -55,6 +55,11 @@ export class DockerSession implements RunnerSession {
     })
   }
 
+  /** The engine's id of this session's container (for admin views and tests). */
+  get containerId(): string {
+    return this.prepared.container.id
+  }
+
   /** Resizes the TTY, sends the handshake that starts the shell and arms the time limit. */
   async start(): Promise<void> {
     await this.resize(this.opts.size)

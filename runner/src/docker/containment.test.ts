@@ -1,0 +1,321 @@
+/**
+ * What the sandbox container must contain, against the real Docker engine. Sessions here use a
+ * permissive policy (`allow: ['*']`): the command policy is the friendly first line, these tests
+ * check the real boundary behind it.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { hostname } from 'node:os'
+import { outputLine, type Transcript, track, within } from '../contract.ts'
+import type { OpenOptions } from '../types.ts'
+import { requireDockerRunner, selftestProject } from './fixture.ts'
+import type { DockerRunner } from './runner.ts'
+import { LABEL_EXPIRES, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, reapOrphans } from './sandbox.ts'
+import type { DockerSession } from './session.ts'
+
+const PROMPT = /\$ $/
+/** Per-test timeout: containers start, programs build. */
+const T = 60_000
+const permissive = selftestProject({ allow: ['*'] })
+
+let runner: DockerRunner
+const open: DockerSession[] = []
+
+beforeAll(async () => {
+  runner = await requireDockerRunner({ poolSize: 2 })
+})
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((s) => s.kill()))
+})
+afterAll(async () => {
+  await runner?.close()
+})
+
+async function start(extra: Partial<OpenOptions> = {}): Promise<{ s: DockerSession; t: Transcript }> {
+  const s = (await runner.open({ project: permissive, size: { cols: 100, rows: 30 }, ...extra })) as DockerSession
+  open.push(s)
+  const t = track(s)
+  await t.waitFor(PROMPT, 20_000)
+  return { s, t }
+}
+
+/** Types a command followed by `; echo "<tag>=$?"` and resolves with its exit status. */
+async function status(s: DockerSession, t: Transcript, command: string, timeoutMs = 30_000): Promise<number> {
+  const tag = `rc${Math.random().toString(36).slice(2, 8)}`
+  s.write(`${command}; echo "${tag}=$?"\r`)
+  const m = await t.waitFor(new RegExp(`(?:^|[\\r\\n])${tag}=(\\d+)\\r?\\n`), timeoutMs)
+  await t.waitFor(PROMPT)
+  return Number(m[1])
+}
+
+async function containerGone(id: string): Promise<boolean> {
+  try {
+    await runner.docker.getContainer(id).inspect()
+    return false
+  } catch (err) {
+    return (err as { statusCode?: number }).statusCode === 404
+  }
+}
+
+describe('docker sandbox containment', () => {
+  test(
+    'the C program builds and runs in the workspace',
+    async () => {
+      const { s, t } = await start()
+      s.write('cd projects/selftest && make && ./flood 100\r')
+      await t.waitFor(/<<flood 100>>\r?\n/, 30_000)
+      await t.waitFor(/<<flood end>>\r?\n/)
+      expect(await status(s, t, 'pwd | grep -qx /home/coder/projects/selftest')).toBe(0)
+    },
+    T,
+  )
+
+  test(
+    'a fork bomb hits the pids limit and the session stays in control',
+    async () => {
+      const { s, t } = await start()
+      s.write(':(){ :|:& };:\r')
+      await t.waitFor(/fork: (retry: )?Resource temporarily unavailable|Cannot fork/, 30_000)
+      const stats = await runner.docker.getContainer(s.containerId).stats({ stream: false })
+      expect(stats.pids_stats?.current ?? 0).toBeLessThanOrEqual(100)
+      await s.kill()
+      expect(await within(s.exited, 20_000, 'the end of the fork-bombed session')).toEqual({
+        code: null,
+        reason: 'killed',
+      })
+      expect(await containerGone(s.containerId)).toBe(true)
+    },
+    T,
+  )
+
+  test(
+    'a memory bomb is killed at the memory limit and the shell survives',
+    async () => {
+      const { s, t } = await start()
+      const info = await runner.docker.getContainer(s.containerId).inspect()
+      expect(info.HostConfig.Memory).toBe(512 * 1024 * 1024)
+      expect(info.HostConfig.MemorySwap).toBe(512 * 1024 * 1024)
+      // why: tail keeps a newline-free input whole in memory, so it grows until the OOM killer acts
+      expect(await status(s, t, 'head -c 900m /dev/zero | tail > /dev/null')).toBe(137)
+      expect(await status(s, t, 'true')).toBe(0)
+    },
+    T,
+  )
+
+  test(
+    'the workspace tmpfs is sized and a file larger than fsize is refused',
+    async () => {
+      const { s, t } = await start()
+      s.write('df -k ~ /tmp | tail -n 2\r')
+      await t.waitFor(/tmpfs\s+131072\s/)
+      await t.waitFor(/tmpfs\s+65536\s/)
+      await t.waitFor(PROMPT)
+      // one file above the 64 MB fsize limit: SIGXFSZ (128 + 25)
+      expect(await status(s, t, 'head -c 100m /dev/zero > big')).toBe(153)
+      // several files under the limit fill the 128 MB tmpfs
+      const fill = 'rm -f big && head -c 60m /dev/zero > f1 && head -c 60m /dev/zero > f2 && head -c 60m /dev/zero > f3'
+      expect(await status(s, t, fill)).toBe(1)
+      expect(t.text).toContain('No space left on device')
+      expect(await status(s, t, 'rm -f f1 f2 f3 && echo ok > small')).toBe(0)
+    },
+    T,
+  )
+
+  test(
+    'an output flood with a paused consumer blocks the producer instead of growing memory',
+    async () => {
+      const { s, t } = await start()
+      s.write('yes shellfolio-flood\r')
+      await t.waitFor(/shellfolio-flood\r?\nshellfolio-flood/)
+      const rssBefore = process.memoryUsage().rss
+      s.pause()
+      const receivedAtPause = t.bytes
+      expect(s.paused).toBe(true)
+      // The producer must end up blocked writing to its TTY: backpressure reached the container.
+      const container = runner.docker.getContainer(s.containerId)
+      let sleeping = 0
+      const deadline = Date.now() + 20_000
+      while (sleeping < 5) {
+        if (Date.now() > deadline) throw new Error('`yes` never blocked while the session was paused')
+        const top = (await container.top({ ps_args: '-o pid,stat,comm' })) as { Processes: string[][] }
+        const yes = top.Processes.find((p) => p[2] === 'yes')
+        sleeping = yes?.[1]?.startsWith('S') ? sleeping + 1 : 0
+        await Bun.sleep(100) // why: polling interval of a predicate with a deadline, not a timing assumption
+      }
+      const growth = t.bytes - receivedAtPause
+      expect(growth).toBe(0)
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024)
+      s.resume()
+      const resumedFrom = t.bytes
+      t.cursor = t.text.length
+      await t.waitFor(/shellfolio-flood\r?\n/)
+      expect(t.bytes).toBeGreaterThan(resumedFrom)
+      s.write('\x03')
+      await t.waitFor(PROMPT, 10_000)
+    },
+    T,
+  )
+
+  test(
+    'there is no network',
+    async () => {
+      const { s, t } = await start()
+      expect(await status(s, t, 'exec 3<>/dev/tcp/1.1.1.1/80')).not.toBe(0)
+      expect(await status(s, t, 'getent hosts deb.debian.org')).not.toBe(0)
+      s.write('ls /sys/class/net\r')
+      await t.waitFor(outputLine('lo'))
+    },
+    T,
+  )
+
+  test(
+    'the root filesystem is read-only outside the workspace',
+    async () => {
+      const { s, t } = await start()
+      expect(await status(s, t, 'touch /usr/local/bin/x')).toBe(1)
+      expect(t.text).toContain('Read-only file system')
+      expect(await status(s, t, 'touch /etc/x /opt/shellfolio/x 2>/dev/null')).toBe(1)
+      expect(await status(s, t, 'touch ~/ok /tmp/ok')).toBe(0)
+    },
+    T,
+  )
+
+  test(
+    'no privilege escalation: no capabilities, no-new-privileges, no setuid helpers',
+    async () => {
+      const { s, t } = await start()
+      s.write('id -u; grep -E "^(CapEff|NoNewPrivs)" /proc/self/status\r')
+      await t.waitFor(outputLine('1000'))
+      await t.waitFor(/CapEff:\s+0000000000000000/)
+      await t.waitFor(/NoNewPrivs:\s+1/)
+      await t.waitFor(PROMPT)
+      expect(await status(s, t, 'sudo true')).toBe(127)
+      expect(await status(s, t, 'su -c true root < /dev/null')).not.toBe(0)
+      expect(await status(s, t, 'find / -xdev -perm /6000 -type f 2>/dev/null | grep -q .')).toBe(1)
+    },
+    T,
+  )
+
+  test(
+    'the environment holds no secrets from the server',
+    async () => {
+      process.env.SHELLFOLIO_FAKE_SECRET = 'sekrit-4d1b7e'
+      try {
+        const { s, t } = await start()
+        s.write('env | sort; echo env-done\r')
+        const from = t.cursor
+        await t.waitFor(outputLine('env-done'))
+        const listing = t.text.slice(from, t.cursor)
+        expect(listing).not.toContain('sekrit-4d1b7e')
+        expect(listing).not.toContain('SHELLFOLIO_FAKE_SECRET')
+        const keys = [...listing.matchAll(/(?:^|[\r\n])([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1])
+        const allowed = ['COLUMNS', 'HOME', 'HOSTNAME', 'LANG', 'LINES', 'OLDPWD', 'PATH', 'PWD', 'SHLVL', 'TERM', '_']
+        expect(keys.filter((k) => !allowed.includes(k as string))).toEqual([])
+      } finally {
+        delete process.env.SHELLFOLIO_FAKE_SECRET
+      }
+    },
+    T,
+  )
+
+  test(
+    'a session past its time limit ends with reason timeout and its container is removed',
+    async () => {
+      const { s, t } = await start({ timeLimitMs: 3_000 })
+      s.write('cd projects/selftest && make spin && ./spin\r')
+      await t.waitFor(outputLine('spinning'), 30_000)
+      const info = await within(s.exited, 20_000, 'the end of a session past its limit')
+      expect(info.reason).toBe('timeout')
+      expect(await containerGone(s.containerId)).toBe(true)
+    },
+    T,
+  )
+
+  test(
+    'Ctrl-C interrupts a running program; Ctrl-P reaches the program (detach keys moved)',
+    async () => {
+      const { s, t } = await start()
+      s.write('cd projects/selftest && make spin && ./spin\r')
+      await t.waitFor(outputLine('spinning'), 30_000)
+      s.write('\x03')
+      await t.waitFor(PROMPT, 10_000)
+      // why: wait until cat runs; type-ahead sent while readline owns the TTY keeps \r untranslated
+      s.write('echo cat-ready; cat -v\r')
+      await t.waitFor(outputLine('cat-ready'))
+      s.write('a\x10b\r')
+      await t.waitFor(outputLine('a^Pb'))
+      s.write('\x04')
+      await t.waitFor(PROMPT)
+    },
+    T,
+  )
+
+  test(
+    'each container serves one session and ends with it',
+    async () => {
+      const sessions = await Promise.all([start(), start(), start()])
+      const ids = sessions.map(({ s }) => s.containerId)
+      expect(new Set(ids).size).toBe(3)
+      await Promise.all(sessions.map(({ s }) => s.kill()))
+      for (const id of ids) expect(await containerGone(id)).toBe(true)
+    },
+    T,
+  )
+})
+
+describe('docker reaper', () => {
+  test(
+    'removes containers of a dead owner and expired ones, keeps live ones',
+    async () => {
+      const base = {
+        Image: runner.image,
+        Cmd: ['true'],
+        HostConfig: { NetworkMode: 'none', LogConfig: { Type: 'none', Config: {} } },
+      }
+      const labels = (owner: string, expires: number) => ({
+        [LABEL_MANAGED]: '1',
+        [LABEL_OWNER]: owner,
+        [LABEL_SESSION]: crypto.randomUUID(),
+        [LABEL_EXPIRES]: String(expires),
+      })
+      const later = Date.now() + 3_600_000
+      // pid 999999 is above this kernel's pid_max: that owner is certainly gone
+      const dead = await runner.docker.createContainer({
+        ...base,
+        Labels: labels(`${hostname()}/999999/1/dead`, later),
+      })
+      const expired = await runner.docker.createContainer({
+        ...base,
+        Labels: labels('other-host/1/1/x', Date.now() - 1),
+      })
+      const live = await runner.docker.createContainer({ ...base, Labels: labels('other-host/1/1/y', later) })
+      try {
+        const removed = await reapOrphans(runner.docker, { instanceId: runner.instanceId })
+        expect(removed).toContain(dead.id)
+        expect(removed).toContain(expired.id)
+        expect(removed).not.toContain(live.id)
+        expect(await containerGone(dead.id)).toBe(true)
+        expect(await containerGone(expired.id)).toBe(true)
+        expect(await containerGone(live.id)).toBe(false)
+      } finally {
+        await live.remove({ force: true })
+      }
+    },
+    T,
+  )
+
+  test(
+    'closing the runner leaves no containers of its own behind',
+    async () => {
+      const other = await requireDockerRunner({ poolSize: 2 })
+      const s = await other.open({ project: permissive, size: { cols: 80, rows: 24 } })
+      await track(s).waitFor(PROMPT, 20_000)
+      await other.close()
+      const left = await runner.docker.listContainers({
+        all: true,
+        filters: { label: [`${LABEL_OWNER}=${other.instanceId}`] },
+      })
+      expect(left).toEqual([])
+    },
+    T,
+  )
+})
