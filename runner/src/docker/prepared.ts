@@ -25,6 +25,9 @@ export class PreparedContainer {
     readonly sessionId: string,
     readonly createdAt: number,
   ) {
+    // why: a write racing the container's exit errors on the socket; the exit itself is reported by
+    // the engine's wait, so the error needs no handling beyond not crashing the process
+    stream.on('error', () => {})
     this.streamEnded = new Promise((resolve) => {
       stream.once('end', resolve)
       stream.once('close', resolve)
@@ -43,6 +46,11 @@ export class PreparedContainer {
     for (const chunk of this.backlog.splice(0)) onData(chunk)
     this.exitListener = onExit
     if (this.exitCode !== undefined) onExit(this.exitCode)
+  }
+
+  /** Sends terminal input to the container (dropped once the stream is gone). */
+  write(bytes: Uint8Array | string): void {
+    if (!this.stream.destroyed && this.stream.writable) this.stream.write(bytes)
   }
 
   async destroy(): Promise<void> {

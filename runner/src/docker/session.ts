@@ -77,7 +77,7 @@ export class DockerSession implements RunnerSession {
       (chunk) => this.output(chunk),
       (code) => void this.end(this.killReason ?? 'exit', code),
     )
-    this.prepared.stream.write(`${lines}\n`)
+    this.prepared.write(`${lines}\n`)
     this.limitTimer = setTimeout(() => void this.kill('timeout'), this.opts.timeLimitMs)
   }
 
@@ -95,7 +95,7 @@ export class DockerSession implements RunnerSession {
 
   private send(bytes: Uint8Array): void {
     const { forward, refused } = this.tracker.input(bytes)
-    if (forward.length > 0) this.prepared.stream.write(Buffer.from(forward))
+    if (forward.length > 0) this.prepared.write(Buffer.from(forward))
     if (refused !== undefined) {
       this.notice = refused
       // Hold further input until the shell shows its fresh prompt, so a quick second line is
