@@ -36,8 +36,8 @@ const VARIANT = 'minbase'
 
 /** Where project sources come from: every `wasm-projects/<slug>/` and `runner/fixtures/<slug>/`. */
 const PROJECT_ROOTS = ['wasm-projects', 'runner/fixtures']
-/** Build outputs and prebuilt binaries stay out of the image: visitors build from source. */
-const SKIP_DIRS = new Set(['prebuilt', 'dist', 'build', 'node_modules', '.git'])
+/** Build outputs, prebuilt binaries and test expectations stay out: visitors build from source. */
+const SKIP_DIRS = new Set(['prebuilt', 'dist', 'build', 'golden', 'node_modules', '.git'])
 
 function isBinaryOutput(path: string): boolean {
   if (path.endsWith('.wasm') || path.endsWith('.o')) return true
@@ -69,7 +69,10 @@ export function projectDirs(root = REPO_ROOT): { slug: string; dir: string }[] {
     const abs = join(root, projectRoot)
     if (!existsSync(abs)) continue
     for (const entry of readdirSync(abs, { withFileTypes: true })) {
-      if (entry.isDirectory() && !SKIP_DIRS.has(entry.name)) bySlug.set(entry.name, join(abs, entry.name))
+      const dir = join(abs, entry.name)
+      // a project is a folder with a Makefile or project.json (wasm-projects/test is not one)
+      const isProject = existsSync(join(dir, 'Makefile')) || existsSync(join(dir, 'project.json'))
+      if (entry.isDirectory() && !SKIP_DIRS.has(entry.name) && isProject) bySlug.set(entry.name, dir)
     }
   }
   return [...bySlug.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([slug, dir]) => ({ slug, dir }))
