@@ -1,4 +1,6 @@
 import { Elysia } from 'elysia'
+import { authModule } from './auth/index.ts'
+import type { LoginLimits } from './auth/login-guard.ts'
 import type { Cache } from './cache/index.ts'
 import type { Config } from './config.ts'
 import type { Database } from './db/index.ts'
@@ -6,6 +8,7 @@ import { docsModule } from './docs/index.ts'
 import { healthModule, type ReadinessCheck } from './health/index.ts'
 import { httpPlugin, type RouteInfo } from './http/plugin.ts'
 import type { Logger } from './logger.ts'
+import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
 import { webModule } from './web/index.ts'
 
 /** Everything the app needs, opened by index.ts (or a test) before the app is built. */
@@ -16,6 +19,10 @@ export interface AppDeps {
   cache: Cache
   /** Extra readiness checks (runners...). */
   readiness?: ReadinessCheck[]
+  /** Login throttling overrides (api/src/auth/login-guard.ts); tests use small numbers. */
+  auth?: { limits?: Partial<LoginLimits> }
+  /** Per-IP request budgets (api/src/rate-limit); defaults to DEFAULT_RATE_RULES. */
+  rateLimits?: readonly RateRule[]
 }
 
 /**
@@ -33,8 +40,10 @@ export function createApp(deps: AppDeps) {
   let routes: () => RouteInfo[] = () => []
   const app = new Elysia({ name: 'app' })
     .use(httpPlugin({ config, logger, routes: () => routes() }))
+    .use(rateLimitPlugin({ cache, config, logger, rules: deps.rateLimits }))
     .use(docsModule())
     .use(healthModule(() => checks))
+    .use(authModule(deps))
     .use(webModule(config.webDist))
   routes = () => app.routes.filter((r) => r.path !== '/*')
   return app

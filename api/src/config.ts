@@ -39,6 +39,12 @@ export interface Config {
   runnerToken: string | undefined
   trustProxyHops: number
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** OTLP/HTTP collector base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans are exported only when set. */
+  otelEndpoint: string | undefined
+  /** `service.name` of exported spans (OTEL_SERVICE_NAME, default shellfolio-api). */
+  otelServiceName: string
+  /** Bearer token GET /metrics requires when set (METRICS_TOKEN, at least 16 characters). */
+  metricsToken: string | undefined
   corsOrigins: string[]
   /** Largest accepted request body for JSON routes, in bytes. */
   bodyLimit: number
@@ -166,6 +172,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const publicOrigin = url('PUBLIC_ORIGIN', ['http:', 'https:'])
+  const otelEndpoint = url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:'])
+  const metricsToken = str('METRICS_TOKEN')
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    problems.push('METRICS_TOKEN: expected at least 16 characters')
+  }
 
   const config: Config = {
     port,
@@ -186,6 +197,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     runnerToken,
     trustProxyHops: int('TRUST_PROXY_HOPS', 0, 0, 10),
     logLevel,
+    otelEndpoint: otelEndpoint?.replace(/\/$/, ''),
+    otelServiceName: str('OTEL_SERVICE_NAME') ?? 'shellfolio-api',
+    metricsToken,
     corsOrigins,
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     uploadLimit: int('UPLOAD_LIMIT', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),

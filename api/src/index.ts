@@ -4,6 +4,7 @@ import { openCache } from './cache/index.ts'
 import { ConfigError, loadConfig, withDevSecret } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createLogger } from './logger.ts'
+import { exporterFromConfig } from './tracing/index.ts'
 
 /** The only async entry point: opens pools, migrates, seeds, listens, and shuts down cleanly. */
 async function main() {
@@ -41,7 +42,8 @@ async function main() {
     )
   }
 
-  const app = createApp({ config, logger, database, cache })
+  const spanExporter = exporterFromConfig(config, logger)
+  const app = createApp({ config, logger, database, cache, spanExporter })
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.uploadLimit + 1024 * 1024 })
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`
   logger.info({ url, database: database.kind, cache: cache.kind }, 'listening')
@@ -55,7 +57,7 @@ async function main() {
     const timer = setTimeout(() => process.exit(1), 15_000)
     timer.unref()
     await app.stop(false) // stop accepting; let in-flight requests finish
-    await Promise.allSettled([database.close(), cache.close()])
+    await Promise.allSettled([database.close(), cache.close(), spanExporter?.close()])
     logger.info('stopped')
     process.exit(0)
   }
