@@ -1,0 +1,442 @@
+/**
+ * Terminal input decoding and a readline-like line editor. The terminal is software: nothing
+ * echoes unless this code writes it, so every keystroke's effect is drawn here.
+ */
+
+export type Key =
+  | { type: 'text'; text: string }
+  | {
+      type:
+        | 'enter'
+        | 'backspace'
+        | 'delete'
+        | 'left'
+        | 'right'
+        | 'up'
+        | 'down'
+        | 'home'
+        | 'end'
+        | 'tab'
+        | 'ctrl-a'
+        | 'ctrl-b'
+        | 'ctrl-c'
+        | 'ctrl-d'
+        | 'ctrl-e'
+        | 'ctrl-f'
+        | 'ctrl-k'
+        | 'ctrl-l'
+        | 'ctrl-n'
+        | 'ctrl-p'
+        | 'ctrl-u'
+        | 'ctrl-w'
+        | 'word-left'
+        | 'word-right'
+        | 'ignored'
+    }
+
+type NamedKey = Exclude<Key['type'], 'text'>
+
+const CONTROL: Record<number, NamedKey> = {
+  1: 'ctrl-a',
+  2: 'ctrl-b',
+  3: 'ctrl-c',
+  4: 'ctrl-d',
+  5: 'ctrl-e',
+  6: 'ctrl-f',
+  8: 'backspace',
+  9: 'tab',
+  10: 'enter',
+  11: 'ctrl-k',
+  12: 'ctrl-l',
+  13: 'enter',
+  14: 'ctrl-n',
+  16: 'ctrl-p',
+  21: 'ctrl-u',
+  23: 'ctrl-w',
+  127: 'backspace',
+}
+
+const SEQUENCES: Record<string, NamedKey> = {
+  '[A': 'up',
+  '[B': 'down',
+  '[C': 'right',
+  '[D': 'left',
+  '[H': 'home',
+  '[F': 'end',
+  OA: 'up',
+  OB: 'down',
+  OC: 'right',
+  OD: 'left',
+  OH: 'home',
+  OF: 'end',
+  '[1~': 'home',
+  '[7~': 'home',
+  '[4~': 'end',
+  '[8~': 'end',
+  '[3~': 'delete',
+  '[1;5C': 'word-right',
+  '[1;5D': 'word-left',
+  b: 'word-left',
+  f: 'word-right',
+}
+
+/**
+ * Splits terminal input into keys. Stateful: an escape sequence or UTF-8 character split across
+ * two writes is completed by the next one. `\r\n` counts as one Enter.
+ */
+export class KeyDecoder {
+  readonly #text = new TextDecoder()
+  #pending = ''
+  #lastCr = false
+
+  decode(data: Uint8Array | string): Key[] {
+    const s = this.#pending + (typeof data === 'string' ? data : this.#text.decode(data, { stream: true }))
+    this.#pending = ''
+    const keys: Key[] = []
+    let text = ''
+    const flush = () => {
+      if (text) keys.push({ type: 'text', text })
+      text = ''
+    }
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c === 0x0a && this.#lastCr) {
+        this.#lastCr = false
+        continue
+      }
+      this.#lastCr = c === 0x0d
+      if (c === 0x1b) {
+        flush()
+        const rest = s.slice(i + 1)
+        if (rest === '') {
+          // a lone ESC at the end of a chunk may be the start of a sequence
+          this.#pending = '\x1b'
+          break
+        }
+        const m = /^(\[[0-9;]*[A-Za-z~]|O[A-Za-z]|[bf])/.exec(rest)
+        if (m) {
+          keys.push({ type: SEQUENCES[m[1]!] ?? 'ignored' })
+          i += m[1]!.length
+        } else if (/^(\[[0-9;]*|O)$/.test(rest)) {
+          this.#pending = `\x1b${rest}`
+          break
+        } else keys.push({ type: 'ignored' })
+        continue
+      }
+      const ctl = CONTROL[c]
+      if (ctl) {
+        flush()
+        keys.push({ type: ctl })
+      } else if (c < 0x20) {
+        flush()
+        keys.push({ type: 'ignored' })
+      } else text += s[i]
+    }
+    flush()
+    return keys
+  }
+}
+
+/** Visible width of a string with ANSI escapes removed (one column per code point). */
+export function visibleLength(s: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal escapes on purpose
+  return [...s.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')].length
+}
+
+export interface Completion {
+  /** Index in the line where the completed word starts. */
+  start: number
+  /** Candidate replacements for line.slice(start, cursor), e.g. `src/` or `main.c `. */
+  candidates: string[]
+}
+
+export interface LineEditorOptions {
+  write: (text: string) => void
+  prompt: () => string
+  columns: () => number
+  complete?: (line: string, cursor: number) => Completion
+}
+
+export type EditResult = { type: 'submit'; line: string } | { type: 'eof' } | { type: 'interrupt' } | null
+
+/** A single-line editor with history; `\r\n` line endings on output. */
+export class LineEditor {
+  line: string[] = []
+  cursor = 0
+  readonly history: string[] = []
+  #historyIndex = 0
+  #draft: string[] = []
+  /** Row of the cursor relative to the prompt's first row, for redraws over wrapped lines. */
+  #cursorRow = 0
+  #lastTab = false
+
+  constructor(readonly options: LineEditorOptions) {}
+
+  get text(): string {
+    return this.line.join('')
+  }
+
+  /** Starts a fresh line: prints the prompt. */
+  start(): void {
+    this.line = []
+    this.cursor = 0
+    this.#historyIndex = this.history.length
+    this.#cursorRow = 0
+    this.options.write(this.options.prompt())
+  }
+
+  addHistory(line: string): void {
+    if (line.trim() && this.history.at(-1) !== line) this.history.push(line)
+    if (this.history.length > 1000) this.history.shift()
+  }
+
+  handle(key: Key): EditResult {
+    const tab = key.type === 'tab'
+    const wasTab = this.#lastTab
+    this.#lastTab = tab
+    switch (key.type) {
+      case 'text':
+        return this.#insert(key.text)
+      case 'enter': {
+        const line = this.text
+        this.#moveToEnd()
+        this.options.write('\r\n')
+        return { type: 'submit', line }
+      }
+      case 'ctrl-c':
+        this.#moveToEnd()
+        this.options.write('^C\r\n')
+        return { type: 'interrupt' }
+      case 'ctrl-d':
+        if (this.line.length === 0) return { type: 'eof' }
+        return this.#deleteAt(this.cursor)
+      case 'backspace':
+        if (this.cursor === 0) return null
+        this.cursor--
+        return this.#deleteAt(this.cursor)
+      case 'delete':
+        return this.#deleteAt(this.cursor)
+      case 'left':
+      case 'ctrl-b':
+        if (this.cursor > 0) this.#moveTo(this.cursor - 1)
+        return null
+      case 'right':
+      case 'ctrl-f':
+        if (this.cursor < this.line.length) this.#moveTo(this.cursor + 1)
+        return null
+      case 'home':
+      case 'ctrl-a':
+        this.#moveTo(0)
+        return null
+      case 'end':
+      case 'ctrl-e':
+        this.#moveTo(this.line.length)
+        return null
+      case 'word-left':
+        this.#moveTo(this.#wordStart())
+        return null
+      case 'word-right': {
+        let i = this.cursor
+        while (i < this.line.length && this.line[i] === ' ') i++
+        while (i < this.line.length && this.line[i] !== ' ') i++
+        this.#moveTo(i)
+        return null
+      }
+      case 'ctrl-u':
+        this.line.splice(0, this.cursor)
+        this.cursor = 0
+        this.#refresh()
+        return null
+      case 'ctrl-k':
+        this.line.splice(this.cursor)
+        this.#refresh()
+        return null
+      case 'ctrl-w': {
+        const start = this.#wordStart()
+        this.line.splice(start, this.cursor - start)
+        this.cursor = start
+        this.#refresh()
+        return null
+      }
+      case 'ctrl-l':
+        this.options.write('\x1b[H\x1b[2J')
+        this.#cursorRow = 0
+        this.options.write(this.options.prompt())
+        this.#cursorRow = 0
+        this.#refresh(true)
+        return null
+      case 'up':
+      case 'ctrl-p':
+        this.#recall(-1)
+        return null
+      case 'down':
+      case 'ctrl-n':
+        this.#recall(1)
+        return null
+      case 'tab':
+        this.#complete(wasTab)
+        return null
+      default:
+        return null
+    }
+  }
+
+  #wordStart(): number {
+    let i = this.cursor
+    while (i > 0 && this.line[i - 1] === ' ') i--
+    while (i > 0 && this.line[i - 1] !== ' ') i--
+    return i
+  }
+
+  #insert(text: string): EditResult {
+    const chars = [...text]
+    const atEnd = this.cursor === this.line.length
+    this.line.splice(this.cursor, 0, ...chars)
+    this.cursor += chars.length
+    if (atEnd) {
+      // fast path: the common case of typing at the end is a plain echo
+      this.options.write(text)
+      this.#fixWrap()
+      this.#cursorRow = this.#rowOf(this.cursor)
+    } else this.#refresh()
+    return null
+  }
+
+  #deleteAt(index: number): EditResult {
+    if (index < 0 || index >= this.line.length) {
+      this.#refresh()
+      return null
+    }
+    this.line.splice(index, 1)
+    this.#refresh()
+    return null
+  }
+
+  #recall(step: number): void {
+    const next = this.#historyIndex + step
+    if (next < 0 || next > this.history.length) return
+    if (this.#historyIndex === this.history.length) this.#draft = this.line
+    this.#historyIndex = next
+    this.line = next === this.history.length ? this.#draft : [...this.history[next]!]
+    this.cursor = this.line.length
+    this.#refresh()
+  }
+
+  #complete(listOnAmbiguity: boolean): void {
+    const complete = this.options.complete
+    if (!complete) return
+    const text = this.text
+    const cursorIndex = this.line.slice(0, this.cursor).join('').length
+    const { start, candidates } = complete(text, cursorIndex)
+    if (candidates.length === 0) {
+      this.options.write('\x07')
+      return
+    }
+    const typed = text.slice(start, cursorIndex)
+    const common = commonPrefix(candidates)
+    if (common.length > typed.length) {
+      this.#insert(common.slice(typed.length))
+      return
+    }
+    if (candidates.length === 1) return
+    if (!listOnAmbiguity) {
+      this.options.write('\x07')
+      return
+    }
+    this.#moveToEnd()
+    this.options.write(`\r\n${columns(candidates.map(displayName), this.options.columns())}`)
+    this.#cursorRow = 0
+    this.options.write(this.options.prompt())
+    this.#refresh(true)
+  }
+
+  #promptWidth(): number {
+    return visibleLength(this.options.prompt())
+  }
+
+  #rowOf(index: number): number {
+    return Math.floor((this.#promptWidth() + index) / Math.max(1, this.options.columns()))
+  }
+
+  /** why: at the last column a terminal defers the wrap; force it so row arithmetic holds. */
+  #fixWrap(): void {
+    const cols = Math.max(1, this.options.columns())
+    const width = this.#promptWidth() + this.line.length
+    if (this.cursor === this.line.length && width > 0 && width % cols === 0) this.options.write(' \r')
+  }
+
+  #moveTo(index: number): void {
+    if (this.#rowOf(index) !== this.#rowOf(this.cursor)) {
+      this.cursor = index
+      this.#refresh()
+      return
+    }
+    const delta = index - this.cursor
+    if (delta < 0) this.options.write(`\x1b[${-delta}D`)
+    else if (delta > 0) this.options.write(`\x1b[${delta}C`)
+    this.cursor = index
+  }
+
+  #moveToEnd(): void {
+    if (this.cursor !== this.line.length) this.#moveTo(this.line.length)
+  }
+
+  /** Redraws prompt and line, then places the cursor. `fromPrompt`: the prompt is already drawn. */
+  #refresh(fromPrompt = false): void {
+    const cols = Math.max(1, this.options.columns())
+    let out = ''
+    if (!fromPrompt) {
+      if (this.#cursorRow > 0) out += `\x1b[${this.#cursorRow}A`
+      out += `\r${this.options.prompt()}`
+    }
+    out += `${this.text}\x1b[J`
+    const promptWidth = this.#promptWidth()
+    const endWidth = promptWidth + this.line.length
+    if (endWidth > 0 && endWidth % cols === 0) out += ' \r'
+    const endRow = Math.floor(endWidth / cols)
+    const target = promptWidth + this.cursor
+    const row = Math.floor(target / cols)
+    const col = target % cols
+    if (endRow > row) out += `\x1b[${endRow - row}A`
+    out += '\r'
+    if (col > 0) out += `\x1b[${col}C`
+    this.options.write(out)
+    this.#cursorRow = row
+  }
+}
+
+export function commonPrefix(words: string[]): string {
+  if (words.length === 0) return ''
+  let prefix = words[0]!
+  for (const w of words) {
+    while (!w.startsWith(prefix)) prefix = prefix.slice(0, -1)
+  }
+  return prefix
+}
+
+function displayName(candidate: string): string {
+  const trimmed = candidate.endsWith(' ') ? candidate.slice(0, -1) : candidate
+  const slash = trimmed.lastIndexOf('/', trimmed.length - 2)
+  return trimmed.slice(slash + 1)
+}
+
+/** Lays names out in columns like `ls`, `\r\n`-terminated. */
+export function columns(names: string[], width: number, colour?: (name: string) => string): string {
+  if (names.length === 0) return ''
+  const w = Math.max(...names.map((n) => [...n].length)) + 2
+  const perRow = Math.max(1, Math.floor(width / w))
+  const rows = Math.ceil(names.length / perRow)
+  let out = ''
+  for (let r = 0; r < rows; r++) {
+    let line = ''
+    for (let c = 0; c < perRow; c++) {
+      const name = names[c * rows + r]
+      if (name === undefined) continue
+      const isLast = (c + 1) * rows + r >= names.length
+      const shown = colour ? colour(name) : name
+      line += isLast ? shown : shown + ' '.repeat(w - [...name].length)
+    }
+    out += `${line}\r\n`
+  }
+  return out
+}

@@ -1,0 +1,147 @@
+import type { Command } from '@yowasp/clang'
+import type { MemFs, Tree } from './memfs.ts'
+
+/** why: `runClang` is exported by the bundle but missing from the package's typings. */
+type ClangModule = {
+  runClang: (args: string[] | null, files?: Tree, options?: Parameters<Command>[2]) => ReturnType<Command>
+}
+
+/** Default cap on a program's linear memory (also applied to precompiled binaries). */
+export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
+
+/** Flags that only make sense for a native target; silently dropped for wasm32-wasip1. */
+const DROPPED_FLAGS = new Set(['-march=native', '-mtune=native', '-pthread', '-lpthread', '-fPIE', '-pie', '-no-pie'])
+
+const HIDDEN_DIR = '.shellfolio-cc'
+
+/**
+ * why: wasi-libc emulates the working directory and always starts at `/`; it never asks the host.
+ * Linked into every program built here, this constructor moves to `$PWD` (set by the runner) so
+ * relative paths like `scenes/demo.rt` or `out.ppm` resolve in the session's current directory.
+ */
+const CWD_SHIM = `#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void shellfolio_enter_pwd(void) {
+  const char *pwd = getenv("PWD");
+  if (pwd) chdir(pwd);
+}
+`
+
+/** Counts permits; waiters queue in order. */
+export class Semaphore {
+  #free: number
+  #queue: (() => void)[] = []
+  constructor(permits: number) {
+    this.#free = permits
+  }
+  async acquire(): Promise<() => void> {
+    if (this.#free > 0) this.#free--
+    else await new Promise<void>((resolve) => this.#queue.push(resolve))
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const next = this.#queue.shift()
+      if (next) next()
+      else this.#free++
+    }
+  }
+}
+
+export interface CompileRequest {
+  /** argv as typed: `cc -O2 -c -o x.o x.c` (argv[0] is cc, gcc, clang...). */
+  argv: string[]
+  fs: MemFs
+  /** Absolute workspace directory the command runs in; its subtree is the compiler's view. */
+  cwd: string
+  /** Compiler diagnostics (raw bytes; bare `\n`). */
+  output: (bytes: Uint8Array) => void
+  memoryLimit?: number
+}
+
+/**
+ * Clang/LLD from @yowasp/clang, shared by every session of the process: the first compile loads
+ * ~100 MB of LLVM, later ones reuse it. Concurrent compiles are bounded by a semaphore.
+ */
+export class Toolchain {
+  #clang: Promise<ClangModule> | undefined
+  #shim: Promise<Uint8Array> | undefined
+  readonly #gate: Semaphore
+
+  constructor(concurrency = 2) {
+    this.#gate = new Semaphore(concurrency)
+  }
+
+  #load(): Promise<ClangModule> {
+    this.#clang ??= (import('@yowasp/clang') as unknown as Promise<ClangModule>).then(async (mod) => {
+      // why: the first call fetches ~100 MB of LLVM and logs progress to the console unless a
+      // callback is given, and runClang's internal `-###` step never passes one: prefetch quietly
+      await mod.runClang(null, {}, { fetchProgress: () => {} })
+      return mod
+    })
+    return this.#clang
+  }
+
+  async #run(args: string[], tree: Tree, output: (b: Uint8Array) => void): Promise<{ code: number; tree: Tree }> {
+    const { runClang } = await this.#load()
+    const sink = (bytes: Uint8Array | null) => {
+      if (bytes && bytes.length > 0) output(bytes)
+    }
+    try {
+      const result = await runClang(args, tree, { stdout: sink, stderr: sink, fetchProgress: () => {} })
+      return { code: 0, tree: (result ?? tree) as Tree }
+    } catch (error) {
+      const e = error as { code?: unknown; files?: Tree; message?: string }
+      if (typeof e.code === 'number') return { code: e.code, tree: e.files ?? tree }
+      output(new TextEncoder().encode(`cc: internal compiler failure: ${e.message ?? String(error)}\n`))
+      return { code: 70, tree }
+    }
+  }
+
+  #cwdShim(): Promise<Uint8Array> {
+    this.#shim ??= this.#run(['clang', '-O2', '-c', 'shim.c', '-o', 'shim.o'], { 'shim.c': CWD_SHIM }, () => {}).then(
+      ({ code, tree }) => {
+        const obj = tree['shim.o']
+        if (code !== 0 || !(obj instanceof Uint8Array)) throw new Error('could not build the cwd shim')
+        return obj
+      },
+    )
+    return this.#shim
+  }
+
+  /** Loads LLVM ahead of the first `make` (optional). */
+  async warm(): Promise<void> {
+    await this.#cwdShim()
+  }
+
+  /** Runs one compiler command; returns its exit status. Produced files land in `fs`. */
+  async compile(req: CompileRequest): Promise<number> {
+    const args = ['clang', '-fcolor-diagnostics']
+    for (const arg of req.argv.slice(1)) {
+      if (DROPPED_FLAGS.has(arg)) continue
+      if (arg.startsWith('--target=') || arg.startsWith('-fsanitize')) continue
+      args.push(arg)
+    }
+    const linking = !req.argv.some((a) => a === '-c' || a === '-S' || a === '-E' || a === '-M' || a === '-MM')
+    const inputs = req.argv.slice(1).filter((a) => !a.startsWith('-'))
+    if (req.argv.length < 2 || inputs.length === 0) {
+      req.output(new TextEncoder().encode(`${req.argv[0]}: fatal error: no input files\n`))
+      return 1
+    }
+    const release = await this.#gate.acquire()
+    try {
+      const tree = req.fs.toTree(req.cwd)
+      if (linking) {
+        const limit = req.memoryLimit ?? DEFAULT_MEMORY_LIMIT
+        tree[HIDDEN_DIR] = { 'cwd.o': await this.#cwdShim() }
+        args.push(`${HIDDEN_DIR}/cwd.o`, `-Wl,--max-memory=${limit}`, '-Wl,-z,stack-size=1048576')
+      }
+      const { code, tree: result } = await this.#run(args, tree, req.output)
+      delete result[HIDDEN_DIR]
+      req.fs.applyTree(req.cwd, result)
+      return code
+    } finally {
+      release()
+    }
+  }
+}
