@@ -8,7 +8,9 @@ import { docsModule } from './docs/index.ts'
 import { healthModule, type ReadinessCheck } from './health/index.ts'
 import { httpPlugin, type RouteInfo } from './http/plugin.ts'
 import type { Logger } from './logger.ts'
+import { metricsModule } from './metrics/index.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
+import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { webModule } from './web/index.ts'
 
 /** Everything the app needs, opened by index.ts (or a test) before the app is built. */
@@ -19,6 +21,8 @@ export interface AppDeps {
   cache: Cache
   /** Extra readiness checks (runners...). */
   readiness?: ReadinessCheck[]
+  /** Receives finished request spans when OTEL_EXPORTER_OTLP_ENDPOINT is set (api/src/tracing). */
+  spanExporter?: Pick<OtlpExporter, 'add'> | undefined
   /** Login throttling overrides (api/src/auth/login-guard.ts); tests use small numbers. */
   auth?: { limits?: Partial<LoginLimits> }
   /** Per-IP request budgets (api/src/rate-limit); defaults to DEFAULT_RATE_RULES. */
@@ -39,7 +43,9 @@ export function createApp(deps: AppDeps) {
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
   const app = new Elysia({ name: 'app' })
-    .use(httpPlugin({ config, logger, routes: () => routes() }))
+    .use(httpPlugin({ config, logger: withTraceIds(logger), routes: () => routes() }))
+    .use(tracingPlugin({ exporter: deps.spanExporter }))
+    .use(metricsModule({ token: config.metricsToken }))
     .use(rateLimitPlugin({ cache, config, logger, rules: deps.rateLimits }))
     .use(docsModule())
     .use(healthModule(() => checks))
