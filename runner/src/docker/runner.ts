@@ -131,7 +131,12 @@ export class DockerRunner implements Runner {
     this.closed = true
     clearInterval(this.reapTimer)
     const pooled = this.pool.splice(0)
-    await Promise.all([...[...this.sessions].map((s) => s.kill()), ...pooled.map((p) => p.destroy().catch(() => {}))])
+    await Promise.all([
+      ...[...this.sessions].map((s) => s.kill()),
+      ...pooled.map((p) => p.destroy().catch(() => {})),
+      // in-flight pool fills see `closed` and destroy what they created
+      ...this.fills,
+    ])
   }
 
   /** Sessions currently open on this runner. */
