@@ -22,6 +22,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from 'node:fs'
 import { basename, join, relative, resolve } from 'node:path'
 
@@ -266,6 +267,55 @@ async function customize(dir: string, root: string): Promise<void> {
   await run(['find', dir, '-xdev', '-type', 'f', '-perm', '/6000', '-exec', 'chmod', 'ug-s', '{}', '+'])
 }
 
+/**
+ * One build at a time per checkout: two test runs starting together would otherwise debootstrap
+ * into the same directory. The lock is a directory holding the owner's pid; a dead owner's is taken over.
+ */
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(CACHE_DIR, { recursive: true })
+  const lock = join(CACHE_DIR, 'build.lock')
+  let announced = false
+  for (;;) {
+    try {
+      mkdirSync(lock)
+      writeFileSync(join(lock, 'pid'), String(process.pid))
+      break
+    } catch {
+      const pid = Number(existsSync(join(lock, 'pid')) ? readFileSync(join(lock, 'pid'), 'utf8') : 0)
+      if (pid > 0 && !existsSync(`/proc/${pid}`)) {
+        rmSync(lock, { recursive: true, force: true })
+        continue
+      }
+      if (!announced) stage(`waiting for another build (pid ${pid || '?'}) to finish`)
+      announced = true
+      await Bun.sleep(500) // why: polling a lock held by another process; there is nothing to await
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    rmSync(lock, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Removes older sandbox images (each import is a full copy): keeps the current one and the two most
+ * recent others, and never one a container still uses (the engine refuses, which is ignored).
+ */
+async function pruneOldImages(current: string): Promise<void> {
+  const out = await run(['docker', 'image', 'ls', IMAGE_REPOSITORY, '--format', '{{.Repository}}:{{.Tag}}'])
+  const others = out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((t) => t && t !== current && !t.endsWith(':<none>'))
+  // `docker image ls` lists newest first
+  for (const old of others.slice(2)) {
+    // why: removing a 265 MB image takes seconds; nothing waits for it, so it runs on after exit
+    Bun.spawn(['docker', 'image', 'rm', old], { stdout: 'ignore', stderr: 'ignore' }).unref()
+    stage(`removing old image ${old} in the background`)
+  }
+}
+
 /** Builds the image for the current inputs unless it exists; returns the tag. */
 export async function buildSandboxImage(root = REPO_ROOT): Promise<string> {
   const tag = sandboxImageTag(root)
@@ -275,6 +325,19 @@ export async function buildSandboxImage(root = REPO_ROOT): Promise<string> {
     return tag
   }
   if (process.getuid?.() !== 0) throw new Error('building the sandbox image needs root (debootstrap, chown)')
+  return withBuildLock(async () => {
+    // another build may have produced it while this one waited for the lock
+    if (await imageExists(tag)) {
+      stage('built by another process')
+      return tag
+    }
+    await buildUnlocked(tag, root)
+    await pruneOldImages(tag).catch(() => {})
+    return tag
+  })
+}
+
+async function buildUnlocked(tag: string, root: string): Promise<void> {
   const source = aptSource()
   const tarball = await baseRootfs(source)
   const work = join(CACHE_DIR, `work-${tag.split(':')[1]}`)
@@ -304,7 +367,6 @@ export async function buildSandboxImage(root = REPO_ROOT): Promise<string> {
     throw new Error(`docker import failed (tar ${tarCode}, import ${impCode}): ${impErr}`)
   const size = (await run(['docker', 'image', 'inspect', '--format', '{{.Size}}', tag])).trim()
   stage(`built ${tag} (${(Number(size) / 1e6).toFixed(0)} MB)`)
-  return tag
 }
 
 if (import.meta.main) {
