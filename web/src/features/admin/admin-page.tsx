@@ -1,0 +1,92 @@
+import { A, useParams } from '@solidjs/router'
+import { For, lazy, Match, Suspense, Switch } from 'solid-js'
+import { Loading } from '../../components/loading.tsx'
+import { useAuth } from '../../lib/auth.tsx'
+import { useTitle } from '../../lib/title.ts'
+import { SignIn } from './sign-in.tsx'
+
+const PostsAdmin = lazy(() => import('./posts-admin.tsx'))
+const ProjectsAdmin = lazy(() => import('./projects-admin.tsx'))
+const MediaAdmin = lazy(() => import('./media-admin.tsx'))
+const FlagsAdmin = lazy(() => import('./flags-admin.tsx'))
+// The recording player (asciinema-player) loads only with this section.
+const SessionsAdmin = lazy(() => import('./sessions-admin.tsx'))
+
+const SECTIONS = [
+  { path: 'posts', label: 'Posts' },
+  { path: 'projects', label: 'Projects' },
+  { path: 'media', label: 'Media' },
+  { path: 'flags', label: 'Feature flags' },
+  { path: 'sessions', label: 'Live sessions' },
+] as const
+
+export default function AdminPage() {
+  const auth = useAuth()
+  const params = useParams()
+  const section = () => params.section?.split('/')[0] || 'posts'
+  useTitle(() =>
+    auth.state.status === 'signed-in'
+      ? `Admin: ${SECTIONS.find((s) => s.path === section())?.label ?? 'Admin'}`
+      : 'Sign in',
+  )
+  return (
+    <Switch>
+      <Match when={auth.state.status === 'unknown'}>
+        <div class="page">
+          <Loading label="Checking your session…" />
+        </div>
+      </Match>
+      <Match when={auth.state.status === 'signed-out'}>
+        <SignIn />
+      </Match>
+      <Match when={auth.state.status === 'signed-in'}>
+        <div class="page wide admin-layout">
+          <nav class="admin-nav" aria-label="Admin">
+            <ul>
+              <For each={SECTIONS}>
+                {(s) => (
+                  <li>
+                    <A
+                      href={`/admin/${s.path}`}
+                      class={section() === s.path ? 'active' : ''}
+                      aria-current={section() === s.path ? 'page' : undefined}
+                    >
+                      {s.label}
+                    </A>
+                  </li>
+                )}
+              </For>
+            </ul>
+            <p class="admin-user">
+              Signed in as <strong>{auth.state.user?.email}</strong>
+            </p>
+            <button type="button" class="button" onClick={() => void auth.signOut()}>
+              Sign out
+            </button>
+          </nav>
+          <div class="admin-content">
+            <Suspense fallback={<Loading />}>
+              <Switch fallback={<p>Unknown section. Pick one from the menu.</p>}>
+                <Match when={section() === 'posts'}>
+                  <PostsAdmin />
+                </Match>
+                <Match when={section() === 'projects'}>
+                  <ProjectsAdmin />
+                </Match>
+                <Match when={section() === 'media'}>
+                  <MediaAdmin />
+                </Match>
+                <Match when={section() === 'flags'}>
+                  <FlagsAdmin />
+                </Match>
+                <Match when={section() === 'sessions'}>
+                  <SessionsAdmin />
+                </Match>
+              </Switch>
+            </Suspense>
+          </div>
+        </div>
+      </Match>
+    </Switch>
+  )
+}

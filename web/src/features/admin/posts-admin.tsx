@@ -1,0 +1,324 @@
+import { A } from '@solidjs/router'
+import { createSignal, For, Show } from 'solid-js'
+import { createStore } from 'solid-js/store'
+import { ErrorView } from '../../components/error-view.tsx'
+import { Loading } from '../../components/loading.tsx'
+import type { AdminPost, PostInput } from '../../lib/contract.ts'
+import { messageFor } from '../../lib/errors.ts'
+import { MarkdownPreview } from './markdown-preview.tsx'
+import { createAdminPosts, createPost, deletePost, restorePost, updatePost } from './queries.ts'
+
+interface Draft {
+  id: string | undefined
+  title: string
+  slug: string
+  summary: string
+  tags: string
+  markdown: string
+  status: 'draft' | 'published'
+  /** Server-rendered, sanitized HTML of the last save. */
+  html: string
+}
+
+const EMPTY: Draft = {
+  id: undefined,
+  title: '',
+  slug: '',
+  summary: '',
+  tags: '',
+  markdown: '',
+  status: 'draft',
+  html: '',
+}
+
+export function slugify(title: string): string {
+  return title
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 100)
+}
+
+const draftOf = (p: AdminPost): Draft => ({
+  id: p.id,
+  title: p.title,
+  slug: p.slug,
+  summary: p.summary,
+  tags: p.tags.join(', '),
+  markdown: p.markdown,
+  status: p.status,
+  html: p.html,
+})
+
+/** Posts: the list (drafts, published, deleted) and the editor with a safe live preview. */
+export default function PostsAdmin() {
+  const [posts, { refetch, mutate }] = createAdminPosts()
+  const [draft, setDraft] = createStore<Draft>({ ...EMPTY })
+  const [editing, setEditing] = createSignal(false)
+  const [slugTouched, setSlugTouched] = createSignal(false)
+  const [busy, setBusy] = createSignal(false)
+  const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
+  const [tab, setTab] = createSignal<'preview' | 'server'>('preview')
+
+  const replace = (post: AdminPost) =>
+    mutate((list) => {
+      const rest = (list ?? []).filter((p) => p.id !== post.id)
+      return [post, ...rest]
+    })
+
+  const open = (post?: AdminPost) => {
+    setDraft(post ? draftOf(post) : { ...EMPTY })
+    setSlugTouched(Boolean(post))
+    setMessage(undefined)
+    setTab('preview')
+    setEditing(true)
+  }
+
+  const run = async (label: string, fn: () => Promise<void>) => {
+    setBusy(true)
+    setMessage(undefined)
+    try {
+      await fn()
+      setMessage({ ok: true, text: label })
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const save = (status: 'draft' | 'published') =>
+    run(status === 'published' ? 'Published.' : 'Saved as a draft.', async () => {
+      const input: PostInput = {
+        title: draft.title.trim(),
+        slug: draft.slug.trim() || slugify(draft.title),
+        summary: draft.summary.trim(),
+        markdown: draft.markdown,
+        tags: draft.tags
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+        status,
+      }
+      const saved = draft.id ? await updatePost(draft.id, input) : await createPost(input)
+      setDraft(draftOf(saved))
+      replace(saved)
+      setTab('server')
+    })
+
+  const remove = (post: AdminPost) =>
+    run(`“${post.title}” was deleted. You can restore it.`, async () => {
+      await deletePost(post.id)
+      await refetch()
+      if (draft.id === post.id) setEditing(false)
+    })
+
+  const restore = (post: AdminPost) =>
+    run(`“${post.title}” was restored.`, async () => {
+      replace(await restorePost(post.id))
+    })
+
+  return (
+    <section aria-labelledby="posts-title">
+      <h1 id="posts-title">Posts</h1>
+      <Show when={message()}>
+        <p class={message()!.ok ? 'success-box' : 'error-box'} role={message()!.ok ? 'status' : 'alert'}>
+          {message()!.text}
+        </p>
+      </Show>
+
+      <Show when={editing()}>
+        <form
+          class="post-editor"
+          aria-label={draft.id ? 'Edit post' : 'New post'}
+          onSubmit={(ev) => {
+            ev.preventDefault()
+            void save(draft.status)
+          }}
+        >
+          <h2>{draft.id ? 'Edit post' : 'New post'}</h2>
+          <label for="post-title">Title</label>
+          <input
+            id="post-title"
+            type="text"
+            required
+            maxLength={200}
+            value={draft.title}
+            onInput={(e) => {
+              setDraft('title', e.currentTarget.value)
+              if (!slugTouched()) setDraft('slug', slugify(e.currentTarget.value))
+            }}
+          />
+          <label for="post-slug">Slug</label>
+          <input
+            id="post-slug"
+            type="text"
+            required
+            pattern="[a-z0-9]+(-[a-z0-9]+)*"
+            aria-describedby="post-slug-hint"
+            value={draft.slug}
+            onInput={(e) => {
+              setSlugTouched(true)
+              setDraft('slug', e.currentTarget.value)
+            }}
+          />
+          <p id="post-slug-hint" class="hint">
+            The address: /blog/{draft.slug || 'your-slug'} — lower-case words joined by dashes.
+          </p>
+          <label for="post-summary">Summary</label>
+          <input
+            id="post-summary"
+            type="text"
+            maxLength={500}
+            value={draft.summary}
+            onInput={(e) => setDraft('summary', e.currentTarget.value)}
+          />
+          <label for="post-tags">Tags</label>
+          <input
+            id="post-tags"
+            type="text"
+            aria-describedby="post-tags-hint"
+            value={draft.tags}
+            onInput={(e) => setDraft('tags', e.currentTarget.value)}
+          />
+          <p id="post-tags-hint" class="hint">
+            Comma-separated, e.g. c, raytracing
+          </p>
+          <div class="editor">
+            <div>
+              <label for="post-body">Markdown</label>
+              <textarea
+                id="post-body"
+                required
+                value={draft.markdown}
+                onInput={(e) => setDraft('markdown', e.currentTarget.value)}
+              />
+            </div>
+            <div>
+              <div role="tablist" aria-label="Preview" class="row-actions">
+                <button
+                  type="button"
+                  role="tab"
+                  class="button"
+                  aria-selected={tab() === 'preview'}
+                  onClick={() => setTab('preview')}
+                >
+                  Live preview
+                </button>
+                <button
+                  type="button"
+                  role="tab"
+                  class="button"
+                  aria-selected={tab() === 'server'}
+                  disabled={!draft.html}
+                  onClick={() => setTab('server')}
+                >
+                  As published (last save)
+                </button>
+              </div>
+              <div class="preview" role="tabpanel" aria-label={tab() === 'preview' ? 'Live preview' : 'As published'}>
+                <Show when={tab() === 'preview'} fallback={<div class="prose" innerHTML={draft.html} />}>
+                  <MarkdownPreview markdown={draft.markdown} />
+                </Show>
+              </div>
+            </div>
+          </div>
+          <p class="hint">
+            Status: <span class={`badge ${draft.status}`}>{draft.status}</span>
+          </p>
+          <div class="form-actions">
+            <button type="button" class="button" disabled={busy()} onClick={() => void save('draft')}>
+              {draft.status === 'published' ? 'Unpublish (save as draft)' : 'Save draft'}
+            </button>
+            <button type="button" class="button primary" disabled={busy()} onClick={() => void save('published')}>
+              {draft.status === 'published' ? 'Update' : 'Publish'}
+            </button>
+            <Show when={draft.status === 'published' && draft.slug}>
+              <A href={`/blog/${draft.slug}`} class="button">
+                View on the blog
+              </A>
+            </Show>
+            <button type="button" class="button" onClick={() => setEditing(false)}>
+              Close
+            </button>
+          </div>
+        </form>
+      </Show>
+
+      <Show when={!editing()}>
+        <p>
+          <button type="button" class="button primary" onClick={() => open()}>
+            New post
+          </button>
+        </p>
+      </Show>
+
+      <h2>All posts</h2>
+      <Show when={!posts.loading || posts.latest} fallback={<Loading label="Loading posts…" />}>
+        <Show when={!posts.error} fallback={<ErrorView error={posts.error} retry={() => void refetch()} />}>
+          <div class="table-wrap">
+            <table>
+              <caption class="sr-only">Posts, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Title</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Updated</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                <For
+                  each={posts()}
+                  fallback={
+                    <tr>
+                      <td colSpan={4}>No posts yet.</td>
+                    </tr>
+                  }
+                >
+                  {(p) => (
+                    <tr data-post={p.slug}>
+                      <td>{p.title}</td>
+                      <td>
+                        <span class={`badge ${p.deletedAt ? 'deleted' : p.status}`}>
+                          {p.deletedAt ? 'deleted' : p.status}
+                        </span>
+                      </td>
+                      <td>{new Date(p.updatedAt).toLocaleString()}</td>
+                      <td>
+                        <div class="row-actions">
+                          <Show
+                            when={!p.deletedAt}
+                            fallback={
+                              <button type="button" class="button" disabled={busy()} onClick={() => void restore(p)}>
+                                Restore<span class="sr-only"> {p.title}</span>
+                              </button>
+                            }
+                          >
+                            <button type="button" class="button" onClick={() => open(p)}>
+                              Edit<span class="sr-only"> {p.title}</span>
+                            </button>
+                            <button
+                              type="button"
+                              class="button danger"
+                              disabled={busy()}
+                              onClick={() => void remove(p)}
+                            >
+                              Delete<span class="sr-only"> {p.title}</span>
+                            </button>
+                          </Show>
+                        </div>
+                      </td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </div>
+        </Show>
+      </Show>
+    </section>
+  )
+}

@@ -1,0 +1,227 @@
+import { createSignal, For, Show } from 'solid-js'
+import { createStore } from 'solid-js/store'
+import { ErrorView } from '../../components/error-view.tsx'
+import { Loading } from '../../components/loading.tsx'
+import type { Project, ProjectInput, RunnerKind } from '../../lib/contract.ts'
+import { messageFor } from '../../lib/errors.ts'
+import { createAdminProjects, updateProject } from './queries.ts'
+
+const RUNNERS: RunnerKind[] = ['wasi', 'docker']
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+
+/** Projects: the list and an edit form (text, stack, runners, suggested commands, featured, order). */
+export default function ProjectsAdmin() {
+  const [projects, { refetch, mutate }] = createAdminProjects()
+  const [form, setForm] = createStore({
+    id: '',
+    title: '',
+    summary: '',
+    description: '',
+    stack: '',
+    repoUrl: '',
+    commands: '',
+    runners: [] as RunnerKind[],
+    featured: false,
+    order: 0,
+  })
+  const [editing, setEditing] = createSignal(false)
+  const [busy, setBusy] = createSignal(false)
+  const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
+
+  const edit = (p: Project) => {
+    setForm({
+      id: p.id,
+      title: p.title,
+      summary: p.summary,
+      description: p.description,
+      stack: p.stack.join(', '),
+      repoUrl: p.repoUrl ?? '',
+      commands: p.commands.join('\n'),
+      runners: [...p.runners],
+      featured: p.featured,
+      order: p.order,
+    })
+    setMessage(undefined)
+    setEditing(true)
+  }
+
+  const save = async (ev: SubmitEvent) => {
+    ev.preventDefault()
+    setBusy(true)
+    setMessage(undefined)
+    const patch: ProjectInput = {
+      title: form.title.trim(),
+      summary: form.summary.trim(),
+      description: form.description.trim(),
+      stack: form.stack
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+      repoUrl: form.repoUrl.trim() || null,
+      commands: lines(form.commands),
+      runners: form.runners,
+      featured: form.featured,
+      order: form.order,
+    }
+    try {
+      const saved = await updateProject(form.id, patch)
+      mutate((list) => (list ?? []).map((p) => (p.id === saved.id ? { ...p, ...saved } : p)))
+      setMessage({ ok: true, text: `Saved “${saved.title}”.` })
+      setEditing(false)
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <section aria-labelledby="projects-title">
+      <h1 id="projects-title">Projects</h1>
+      <Show when={message()}>
+        <p class={message()!.ok ? 'success-box' : 'error-box'} role={message()!.ok ? 'status' : 'alert'}>
+          {message()!.text}
+        </p>
+      </Show>
+      <Show when={editing()}>
+        <form onSubmit={save} aria-label={`Edit ${form.title}`}>
+          <h2>Edit {form.title}</h2>
+          <label for="project-title">Title</label>
+          <input
+            id="project-title"
+            type="text"
+            required
+            value={form.title}
+            onInput={(e) => setForm('title', e.currentTarget.value)}
+          />
+          <label for="project-summary">Summary</label>
+          <input
+            id="project-summary"
+            type="text"
+            value={form.summary}
+            onInput={(e) => setForm('summary', e.currentTarget.value)}
+          />
+          <label for="project-description">Description</label>
+          <textarea
+            id="project-description"
+            value={form.description}
+            onInput={(e) => setForm('description', e.currentTarget.value)}
+          />
+          <label for="project-stack">Stack</label>
+          <input
+            id="project-stack"
+            type="text"
+            aria-describedby="project-stack-hint"
+            value={form.stack}
+            onInput={(e) => setForm('stack', e.currentTarget.value)}
+          />
+          <p id="project-stack-hint" class="hint">
+            Comma-separated.
+          </p>
+          <label for="project-repo">Repository URL</label>
+          <input
+            id="project-repo"
+            type="url"
+            value={form.repoUrl}
+            onInput={(e) => setForm('repoUrl', e.currentTarget.value)}
+          />
+          <label for="project-commands">Suggested commands</label>
+          <textarea
+            id="project-commands"
+            aria-describedby="project-commands-hint"
+            value={form.commands}
+            onInput={(e) => setForm('commands', e.currentTarget.value)}
+          />
+          <p id="project-commands-hint" class="hint">
+            One per line.
+          </p>
+          <fieldset>
+            <legend>Runners</legend>
+            <For each={RUNNERS}>
+              {(r) => (
+                <label class="inline">
+                  <input
+                    type="checkbox"
+                    checked={form.runners.includes(r)}
+                    onChange={(e) =>
+                      setForm('runners', (list) =>
+                        e.currentTarget.checked ? [...new Set([...list, r])] : list.filter((x) => x !== r),
+                      )
+                    }
+                  />{' '}
+                  {r}
+                </label>
+              )}
+            </For>
+          </fieldset>
+          <label class="inline">
+            <input
+              type="checkbox"
+              checked={form.featured}
+              onChange={(e) => setForm('featured', e.currentTarget.checked)}
+            />{' '}
+            Featured on the home page
+          </label>
+          <label for="project-order">Order</label>
+          <input
+            id="project-order"
+            type="number"
+            min="0"
+            max="10000"
+            value={form.order}
+            onInput={(e) => setForm('order', Number(e.currentTarget.value) || 0)}
+          />
+          <div class="form-actions">
+            <button type="submit" class="button primary" disabled={busy()}>
+              Save
+            </button>
+            <button type="button" class="button" onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      </Show>
+      <Show when={!projects.loading || projects.latest} fallback={<Loading label="Loading projects…" />}>
+        <Show when={!projects.error} fallback={<ErrorView error={projects.error} retry={() => void refetch()} />}>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Project</th>
+                  <th scope="col">Runners</th>
+                  <th scope="col">Featured</th>
+                  <th scope="col">Actions</th>
+                </tr>
+              </thead>
+              <tbody>
+                <For each={projects()}>
+                  {(p) => (
+                    <tr>
+                      <td>
+                        <strong>{p.title}</strong>
+                        <br />
+                        <span class="muted small">{p.slug}</span>
+                      </td>
+                      <td>{p.runners.join(', ')}</td>
+                      <td>{p.featured ? 'yes' : 'no'}</td>
+                      <td>
+                        <button type="button" class="button" onClick={() => edit(p)}>
+                          Edit<span class="sr-only"> {p.title}</span>
+                        </button>
+                      </td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </div>
+        </Show>
+      </Show>
+    </section>
+  )
+}

@@ -1,0 +1,108 @@
+import { createResource } from 'solid-js'
+import { apiFetch, pending, toApiError, unwrap } from '../../lib/api.ts'
+import type { AdminPost, Flag, LiveSession, Media, PostInput, Project, ProjectInput } from '../../lib/contract.ts'
+import { ApiError } from '../../lib/errors.ts'
+
+// Reads ------------------------------------------------------------------------------------------
+
+/** Every post (drafts and soft-deleted ones too): the admin view of the posts list. */
+export async function fetchAdminPosts(): Promise<AdminPost[]> {
+  const env = await unwrap(pending.api.v1.posts.get({ query: { include: 'deleted', limit: '100' } }))
+  return env.data as unknown as AdminPost[]
+}
+
+export async function fetchAdminProjects(): Promise<Project[]> {
+  return (await unwrap(pending.api.v1.projects.get())).data
+}
+
+export async function fetchFlags(): Promise<Flag[]> {
+  const data = (await unwrap(pending.api.v1.flags.get())).data
+  return Array.isArray(data) ? data : []
+}
+
+export async function fetchLiveSessions(): Promise<LiveSession[]> {
+  return (await unwrap(pending.api.v1.terminal.sessions.get())).data
+}
+
+export const createAdminPosts = () => createResource(fetchAdminPosts)
+export const createAdminProjects = () => createResource(fetchAdminProjects)
+export const createFlags = () => createResource(fetchFlags)
+export const createLiveSessions = () => createResource(fetchLiveSessions)
+
+// Writes -----------------------------------------------------------------------------------------
+
+export async function createPost(input: PostInput): Promise<AdminPost> {
+  return (await unwrap(pending.api.v1.posts.post(input))).data
+}
+
+export async function updatePost(id: string, patch: Partial<PostInput>): Promise<AdminPost> {
+  return (await unwrap(pending.api.v1.posts({ id }).patch(patch))).data
+}
+
+export async function deletePost(id: string): Promise<void> {
+  await unwrap(pending.api.v1.posts({ id }).delete())
+}
+
+export async function restorePost(id: string): Promise<AdminPost> {
+  return (await unwrap(pending.api.v1.posts({ id }).restore.post())).data
+}
+
+export async function updateProject(id: string, patch: ProjectInput): Promise<Project> {
+  return (await unwrap(pending.api.v1.projects({ id }).patch(patch))).data
+}
+
+export async function putFlag(
+  key: string,
+  changes: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>,
+): Promise<Flag> {
+  return (await unwrap(pending.api.v1.flags({ key }).put(changes))).data
+}
+
+export async function killSession(id: string): Promise<void> {
+  await unwrap(pending.api.v1.terminal.sessions({ id }).delete())
+}
+
+/** The asciicast v2 text of a session (not an envelope: the player parses it). */
+export async function fetchRecording(id: string): Promise<string> {
+  const res = await apiFetch(`/api/v1/terminal/sessions/${encodeURIComponent(id)}/recording`)
+  if (!res.ok) throw toApiError(res.status, await res.json().catch(() => null))
+  return res.text()
+}
+
+/**
+ * Uploads a file with progress. XMLHttpRequest, not the Eden client: fetch has no upload progress
+ * events. The bearer token comes from the same auth hooks (refreshed once on a 401).
+ */
+export function uploadMedia(
+  file: File,
+  token: () => Promise<string | undefined>,
+  refresh: () => Promise<boolean>,
+  onProgress: (fraction: number) => void,
+): { done: Promise<Media>; abort: () => void } {
+  let xhr: XMLHttpRequest | undefined
+  const send = (bearer: string | undefined) =>
+    new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      xhr = new XMLHttpRequest()
+      xhr.open('POST', '/api/v1/media')
+      if (bearer) xhr.setRequestHeader('authorization', `Bearer ${bearer}`)
+      xhr.responseType = 'json'
+      xhr.upload.onprogress = (ev) => {
+        if (ev.lengthComputable) onProgress(ev.loaded / ev.total)
+      }
+      xhr.onload = () => resolve({ status: xhr!.status, body: xhr!.response })
+      xhr.onerror = () => reject(new ApiError(navigator.onLine ? 'NETWORK' : 'OFFLINE', 'upload failed'))
+      xhr.onabort = () => reject(new ApiError('ABORTED', 'upload cancelled'))
+      xhr.ontimeout = () => reject(new ApiError('TIMEOUT', 'upload timed out'))
+      xhr.timeout = 10 * 60_000
+      const form = new FormData()
+      form.append('file', file, file.name)
+      xhr.send(form)
+    })
+  const done = (async () => {
+    let res = await send(await token())
+    if (res.status === 401 && (await refresh())) res = await send(await token())
+    if (res.status < 200 || res.status >= 300) throw toApiError(res.status, res.body)
+    return (res.body as { data: Media }).data
+  })()
+  return { done, abort: () => xhr?.abort() }
+}

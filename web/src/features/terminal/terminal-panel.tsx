@@ -1,0 +1,286 @@
+import '@xterm/xterm/css/xterm.css'
+import { FitAddon } from '@xterm/addon-fit'
+import { WebLinksAddon } from '@xterm/addon-web-links'
+import { Terminal } from '@xterm/xterm'
+import { createSignal, For, onCleanup, onMount, Show } from 'solid-js'
+import { createStore } from 'solid-js/store'
+import type { Project, RunnerKind } from '../../lib/contract.ts'
+import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
+import { type ConnState, TerminalConnection } from './connection.ts'
+
+declare global {
+  interface Window {
+    /** Test hook, set only when the page URL has `?e2e` (read by web/e2e through page.evaluate). */
+    __shellfolio?: { term: Terminal; sessionId: () => string | undefined; state: () => ConnState }
+  }
+}
+
+const RUNNER_LABELS: Record<RunnerKind, string> = {
+  docker: 'Docker (real Linux container)',
+  wasi: 'WASI (WebAssembly sandbox)',
+}
+
+const STATE_LABELS: Record<ConnState, string> = {
+  idle: 'not started',
+  starting: 'starting…',
+  connecting: 'connecting…',
+  connected: 'connected',
+  reconnecting: 'reconnecting…',
+  exited: 'session ended',
+  failed: 'disconnected',
+}
+
+interface PanelState {
+  conn: ConnState
+  retryIn: number | undefined
+  runner: RunnerKind | undefined
+  sessionId: string | undefined
+  expiresAt: number | undefined
+  /** A friendly explanation when the terminal cannot run (flag off, quota, session gone…). */
+  problem: string | undefined
+  /** Why the connection failed last (decides whether "Reconnect" can help). */
+  failCode: string | undefined
+  canCopy: boolean
+}
+
+function formatLeft(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000))
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
+}
+
+/**
+ * A live terminal for a project: xterm.js with fit and web links, a status bar (runner, connection
+ * state, time left), a runner choice, copy and paste, and automatic resume after a drop or reload.
+ */
+export function TerminalPanel(props: { project: Project }) {
+  const runners = () => props.project.availableRunners
+  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
+  const [state, setState] = createStore<PanelState>({
+    conn: 'idle',
+    retryIn: undefined,
+    runner: undefined,
+    sessionId: undefined,
+    expiresAt: undefined,
+    problem: undefined,
+    failCode: undefined,
+    canCopy: false,
+  })
+  const [now, setNow] = createSignal(Date.now())
+  const clock = setInterval(() => setNow(Date.now()), 1000)
+  onCleanup(() => clearInterval(clock))
+
+  let host!: HTMLDivElement
+  let panel!: HTMLDivElement
+  const term = new Terminal({
+    cursorBlink: true,
+    fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, monospace',
+    fontSize: 14,
+    scrollback: 5000,
+    theme: { background: '#010409', foreground: '#e6edf3', cursor: '#3fb950', selectionBackground: '#264f78' },
+  })
+  const fit = new FitAddon()
+  term.loadAddon(fit)
+  term.loadAddon(new WebLinksAddon((_event, uri) => window.open(uri, '_blank', 'noopener,noreferrer')))
+
+  const conn = new TerminalConnection(props.project.slug, {
+    state(conn, detail) {
+      setState({ conn, retryIn: detail.retryIn })
+      if (conn === 'failed') {
+        setState({
+          failCode: detail.code,
+          problem: detail.code ? messageForCode(detail.code, detail.message) : detail.message,
+        })
+      }
+    },
+    ready(info) {
+      setState({
+        runner: info.runner,
+        sessionId: info.sessionId,
+        expiresAt: Date.parse(info.expiresAt),
+        problem: undefined,
+        failCode: undefined,
+      })
+      term.focus()
+    },
+    replay() {
+      // The server replays recent scrollback from a clean boundary: start from a blank screen.
+      term.reset()
+    },
+    output(bytes, done) {
+      // Bytes straight to xterm: it decodes UTF-8 across frame boundaries itself.
+      term.write(bytes, done)
+    },
+    notice(message) {
+      term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`)
+    },
+    exit(code, reason) {
+      const why = reason === 'timeout' ? 'time limit reached' : reason === 'idle' ? 'idle for too long' : reason
+      term.write(`\r\n\x1b[2m[session ended: ${why}${code !== null ? `, exit code ${code}` : ''}]\x1b[0m\r\n`)
+    },
+  })
+
+  const start = async () => {
+    const runner = choice()
+    if (!runner) return
+    setState({ problem: undefined })
+    term.reset()
+    try {
+      await conn.start(runner)
+    } catch (err) {
+      setState({ conn: 'idle', problem: messageFor(err) })
+      if (!(err instanceof ApiError)) throw err
+    }
+  }
+
+  const copy = async () => {
+    const text = term.getSelection()
+    if (text) await navigator.clipboard.writeText(text)
+    term.focus()
+  }
+  const paste = async () => {
+    try {
+      const text = await navigator.clipboard.readText()
+      if (text) term.paste(text)
+    } catch {
+      term.write('\r\n\x1b[2m[paste was blocked by the browser: use Ctrl+V or Ctrl+Shift+V]\x1b[0m\r\n')
+    }
+    term.focus()
+  }
+
+  let lastEscape = 0
+  term.attachCustomKeyEventHandler((ev) => {
+    if (ev.type !== 'keydown') return true
+    if (ev.key === 'Escape') lastEscape = Date.now()
+    // Escape then Tab leaves the terminal (Tab alone completes in the shell): keyboard users are never trapped.
+    if (ev.key === 'Tab' && Date.now() - lastEscape < 1500) return false
+    if (ev.ctrlKey && ev.shiftKey && (ev.key === 'C' || ev.key === 'c')) {
+      void copy()
+      ev.preventDefault()
+      return false
+    }
+    if (ev.ctrlKey && ev.shiftKey && (ev.key === 'V' || ev.key === 'v')) {
+      // Let the browser's paste event reach xterm's textarea (works without clipboard permission).
+      return false
+    }
+    return true
+  })
+  term.onData((data) => conn.input(data))
+  term.onBinary((data) => conn.input(Uint8Array.from(data, (c) => c.charCodeAt(0))))
+  term.onResize(({ cols, rows }) => conn.resize(cols, rows))
+  term.onSelectionChange(() => setState('canCopy', term.hasSelection()))
+
+  onMount(() => {
+    term.open(host)
+    fit.fit()
+    conn.resize(term.cols, term.rows)
+    // Refit whenever the panel changes size (window resize, sidebar, font load); xterm's onResize sends it.
+    let frame = 0
+    const observer = new ResizeObserver(() => {
+      cancelAnimationFrame(frame)
+      frame = requestAnimationFrame(() => fit.fit())
+    })
+    observer.observe(panel)
+    onCleanup(() => {
+      observer.disconnect()
+      cancelAnimationFrame(frame)
+    })
+    if (new URLSearchParams(location.search).has('e2e')) {
+      window.__shellfolio = { term, sessionId: () => state.sessionId, state: () => state.conn }
+    }
+    const saved = conn.saved()
+    if (saved) {
+      setChoice(saved.runner)
+      conn.resume(saved)
+    }
+  })
+  onCleanup(() => {
+    conn.close()
+    term.dispose()
+    if (window.__shellfolio?.term === term) window.__shellfolio = undefined
+  })
+
+  const busy = () => ['starting', 'connecting', 'connected', 'reconnecting'].includes(state.conn)
+  const timeLeft = () => (state.expiresAt && state.conn === 'connected' ? formatLeft(state.expiresAt - now()) : '—')
+  const stateText = () =>
+    state.conn === 'reconnecting' && state.retryIn !== undefined && state.retryIn > 0
+      ? `reconnecting in ${state.retryIn}s…`
+      : STATE_LABELS[state.conn]
+
+  return (
+    <section class="terminal" aria-labelledby="terminal-title">
+      <div class="terminal-toolbar">
+        <h2 id="terminal-title">Live terminal</h2>
+        <Show
+          when={runners().length > 0}
+          fallback={<p class="muted">No runner can run this project right now. Please come back later.</p>}
+        >
+          <Show when={runners().length > 1}>
+            <fieldset class="runner-choice" disabled={busy()}>
+              <legend>Runner</legend>
+              <For each={runners()}>
+                {(r) => (
+                  <label>
+                    <input
+                      type="radio"
+                      name="runner"
+                      value={r}
+                      checked={choice() === r}
+                      onChange={() => setChoice(r)}
+                    />{' '}
+                    {RUNNER_LABELS[r]}
+                  </label>
+                )}
+              </For>
+            </fieldset>
+          </Show>
+          <div class="terminal-actions">
+            <Show when={!busy()}>
+              <button type="button" class="button primary" onClick={() => void start()}>
+                {state.conn === 'idle' ? 'Start terminal' : 'Start a new session'}
+              </button>
+            </Show>
+            <Show
+              when={
+                state.conn === 'reconnecting' ||
+                (state.conn === 'failed' && ['NETWORK', 'SESSION_REPLACED'].includes(state.failCode ?? ''))
+              }
+            >
+              <button type="button" class="button" onClick={() => conn.reconnectNow()}>
+                Reconnect now
+              </button>
+            </Show>
+            <button type="button" class="button" disabled={!state.canCopy} onClick={() => void copy()}>
+              Copy
+            </button>
+            <button type="button" class="button" onClick={() => void paste()}>
+              Paste
+            </button>
+          </div>
+        </Show>
+      </div>
+      <Show when={state.problem}>
+        <p class="error-box" role="alert">
+          {state.problem}
+        </p>
+      </Show>
+      <div class="terminal-frame" ref={panel}>
+        <div class="terminal-host" ref={host} />
+      </div>
+      <div class="terminal-status">
+        <span>
+          Runner: <strong>{state.runner ?? choice() ?? '—'}</strong>
+        </span>
+        <span role="status" aria-live="polite" data-state={state.conn}>
+          <span class={`dot ${state.conn}`} aria-hidden="true" /> {stateText()}
+        </span>
+        <span>
+          Time left: <strong>{timeLeft()}</strong>
+        </span>
+      </div>
+      <p class="muted small">
+        Copy: select text, then Ctrl+Shift+C. Paste: Ctrl+Shift+V. To leave the terminal with the keyboard, press Escape
+        then Tab.
+      </p>
+    </section>
+  )
+}

@@ -1,0 +1,187 @@
+import type { Envelope } from './api.ts'
+
+/**
+ * Shapes of the API modules that have not landed in `App` yet, written from the documented
+ * contract (DESIGN.md §5). Each one goes away when its module lands and Eden infers it.
+ */
+
+export type RunnerKind = 'wasi' | 'docker'
+
+export interface TokenPair {
+  accessToken: string
+  refreshToken: string
+  tokenType: string
+  expiresIn: number
+}
+
+export interface Me {
+  id: string
+  email: string
+  displayName?: string
+  role: string
+}
+
+export interface Author {
+  id: string
+  name: string
+}
+
+/** A published post in the public list. */
+export interface PostSummary {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  tags: string[]
+  publishedAt: string
+  author: Author | null
+}
+
+/** A published post's page: sanitized HTML rendered by the server on write. */
+export interface PostPage extends PostSummary {
+  html: string
+  updatedAt: string
+}
+
+/** A post as the admin sees it (drafts, deleted ones, the markdown source). */
+export interface AdminPost {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  markdown: string
+  html: string
+  tags: string[]
+  status: 'draft' | 'published'
+  publishedAt: string | null
+  author: Author | null
+  createdAt: string
+  updatedAt: string
+  deletedAt: string | null
+}
+
+export interface PostInput {
+  slug: string
+  title: string
+  summary?: string
+  markdown: string
+  tags?: string[]
+  status?: 'draft' | 'published'
+}
+
+export interface Project {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  description: string
+  stack: string[]
+  repoUrl: string | null
+  sourcePath: string
+  binary: string
+  runners: RunnerKind[]
+  /** Runners that are up and switched on right now (public view). */
+  availableRunners: RunnerKind[]
+  commands: string[]
+  policy: { allow: string[] }
+  featured: boolean
+  order: number
+  updatedAt: string
+}
+
+export type ProjectInput = Partial<
+  Pick<
+    Project,
+    'title' | 'summary' | 'description' | 'stack' | 'repoUrl' | 'runners' | 'commands' | 'featured' | 'order'
+  >
+>
+
+export interface Flag {
+  key: string
+  environment: string
+  description: string
+  enabled: boolean
+  rolloutPercent: number
+  killSwitch: boolean
+  defaultValue: boolean
+  updatedAt: string
+  updatedBy: string | null
+}
+
+export interface Media {
+  id: string
+  url: string
+  contentType: string
+  size: number
+  originalName?: string
+}
+
+export interface TerminalSession {
+  sessionId: string
+  ticket: string
+  runner: RunnerKind
+  expiresAt: string
+}
+
+export interface LiveSession {
+  id: string
+  project: string
+  runner: string
+  ip: string
+  instance: string
+  status: string
+  startedAt: string
+  expiresAt: string
+}
+
+export interface PageMeta {
+  nextCursor: string | null
+}
+
+type Call<T, M = unknown> = Promise<{
+  data: Envelope<T, M> | null
+  error: { status: unknown; value: unknown } | null
+  status: number
+}>
+
+/** Eden Treaty's shape for the pending routes (same runtime proxy, hand-written types). */
+export interface PendingRoutes {
+  api: {
+    v1: {
+      auth: {
+        token: { post(body: { email: string; password: string }): Call<TokenPair> }
+        refresh: { post(body: { refreshToken: string }): Call<TokenPair> }
+        logout: { post(body: { refreshToken?: string }): Call<unknown> }
+        me: { get(): Call<Me> }
+      }
+      posts: ((params: { slug: string } | { id: string }) => {
+        get(): Call<PostPage>
+        patch(body: Partial<PostInput>): Call<AdminPost>
+        delete(): Call<unknown>
+        restore: { post(): Call<AdminPost> }
+      }) & {
+        get(options?: { query?: Record<string, string | undefined> }): Call<PostSummary[], PageMeta>
+        post(body: PostInput): Call<AdminPost>
+      }
+      projects: ((params: { slug: string } | { id: string }) => {
+        get(): Call<Project>
+        patch(body: ProjectInput): Call<Project>
+      }) & {
+        get(options?: { query?: Record<string, string | number | undefined> }): Call<Project[]>
+      }
+      flags: ((params: { key: string }) => {
+        put(body: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>): Call<Flag>
+      }) & {
+        get(options?: { query?: Record<string, string | undefined> }): Call<Flag[] | Record<string, boolean>>
+      }
+      terminal: {
+        sessions: ((params: { id: string }) => {
+          delete(): Call<unknown>
+        }) & {
+          get(): Call<LiveSession[]>
+          post(body: { project: string; runner: RunnerKind }): Call<TerminalSession>
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The one place that turns API error codes (and transport failures) into words for people.
+ * Codes are the API's stable UPPER_SNAKE strings (DESIGN.md §5); the client adds NETWORK,
+ * OFFLINE and TIMEOUT for failures that never reached the server.
+ */
+
+/** An API failure: the envelope's error, or a transport failure with a client-side code. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 0,
+    readonly requestId?: string,
+    readonly details?: unknown,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+const MESSAGES: Record<string, string> = {
+  // transport
+  NETWORK: 'The server could not be reached. Check your connection and try again.',
+  OFFLINE: 'You are offline. This will work again once your connection is back.',
+  TIMEOUT: 'The server took too long to answer. Please try again.',
+  // auth
+  INVALID_CREDENTIALS: 'That email and password do not match an account.',
+  UNAUTHORIZED: 'Please sign in to continue.',
+  TOKEN_EXPIRED: 'Your session has expired. Please sign in again.',
+  TOKEN_INVALID: 'Your session is no longer valid. Please sign in again.',
+  TOKEN_REVOKED: 'You were signed out. Please sign in again.',
+  REFRESH_REUSED: 'For your safety you were signed out everywhere. Please sign in again.',
+  FORBIDDEN: 'Your account is not allowed to do that.',
+  // generic HTTP
+  NOT_FOUND: 'We could not find that.',
+  VALIDATION_FAILED: 'Some fields are not valid. Check them and try again.',
+  MALFORMED_BODY: 'The request could not be read.',
+  CONFLICT: 'That conflicts with something that already exists.',
+  SLUG_TAKEN: 'That slug is already used by another item.',
+  PAYLOAD_TOO_LARGE: 'That file is too large.',
+  UNSUPPORTED_MEDIA_TYPE: 'That file type is not accepted.',
+  RATE_LIMITED: 'Too many requests in a short time. Wait a moment and try again.',
+  TOO_MANY_REQUESTS: 'Too many requests in a short time. Wait a moment and try again.',
+  SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Please try again shortly.',
+  INTERNAL: 'Something went wrong on our side. Please try again.',
+  WEB_NOT_BUILT: 'The site has not been built yet.',
+  // terminal
+  TERMINAL_DISABLED: 'Live terminals are switched off at the moment. Please come back later.',
+  FEATURE_DISABLED: 'This feature is switched off at the moment. Please come back later.',
+  QUOTA_EXCEEDED: 'You have reached the limit of live terminals for now. Close another one or try again later.',
+  SESSION_QUOTA: 'You have reached the limit of live terminals for now. Close another one or try again later.',
+  TOO_MANY_SESSIONS: 'You have reached the limit of live terminals for now. Close another one or try again later.',
+  CAPACITY_REACHED: 'All terminals are busy right now. Please try again in a minute.',
+  RUNNER_BUSY: 'All terminals are busy right now. Please try again in a minute.',
+  RUNNER_UNAVAILABLE: 'That runner is not available right now. Try the other one, or come back later.',
+  RUNNER_NOT_AVAILABLE: 'That runner is not available right now. Try the other one, or come back later.',
+  PROJECT_NOT_FOUND: 'That project does not exist (any more).',
+  RUNNER_NOT_SUPPORTED: 'This project does not run on that runner. Pick another one.',
+  SESSION_LIMIT_IP:
+    'You already have the maximum number of live terminals open. Close one (or wait for it to end) and try again.',
+  SESSION_LIMIT_GLOBAL: 'All terminals are in use right now. Please try again in a minute.',
+  SESSION_GONE: 'That terminal session has ended or was idle too long. Start a new one.',
+  SESSION_REPLACED: 'This terminal was opened in another tab or window. Reconnect here to take it back.',
+  ORIGIN_REFUSED: 'Terminals can only be opened from this site.',
+  RUNNER_ERROR: 'The terminal could not be started. Please try again.',
+  SESSION_NOT_FOUND: 'That terminal session has ended.',
+  SESSION_ENDED: 'That terminal session has ended.',
+  TICKET_INVALID: 'The terminal link expired before it was used. Start a new session.',
+  RESUME_INVALID: 'That terminal session can no longer be resumed.',
+  COMMAND_REFUSED: 'That command is not allowed in this sandbox.',
+}
+
+/** Words for a person, from any thrown value. Unknown codes fall back to the server's message. */
+export function messageFor(err: unknown): string {
+  if (err instanceof ApiError) return MESSAGES[err.code] ?? err.message ?? MESSAGES.INTERNAL!
+  if (err instanceof Error && err.name === 'AbortError') return MESSAGES.TIMEOUT!
+  return MESSAGES.INTERNAL!
+}
+
+/** Words for an error code alone (terminal control messages carry a code and a message). */
+export function messageForCode(code: string, fallback?: string): string {
+  return MESSAGES[code] ?? fallback ?? MESSAGES.INTERNAL!
+}
+
+/** True for failures worth retrying for an idempotent read. */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return false
+  return (
+    err.code === 'NETWORK' ||
+    err.code === 'TIMEOUT' ||
+    err.status === 502 ||
+    err.status === 503 ||
+    err.status === 504 ||
+    err.status === 429
+  )
+}
