@@ -56,7 +56,7 @@ wait_for_engine() {
 }
 
 start_dockerd() {
-  say "starting dockerd $* (log: $LOG)"
+  say "starting dockerd${*:+ $*} (log: $LOG)"
   # why: setsid detaches dockerd from this shell so it outlives the caller (tests, CI step)
   setsid dockerd "$@" >>"$LOG" 2>&1 </dev/null &
   DOCKERD_PID=$!
