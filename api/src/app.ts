@@ -10,6 +10,9 @@ import { httpPlugin, type RouteInfo } from './http/plugin.ts'
 import type { Logger } from './logger.ts'
 import { metricsModule } from './metrics/index.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
+import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/index.ts'
+import type { SessionManager } from './terminal/manager.ts'
+import type { RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { webModule } from './web/index.ts'
 
@@ -27,6 +30,10 @@ export interface AppDeps {
   auth?: { limits?: Partial<LoginLimits> }
   /** Per-IP request budgets (api/src/rate-limit); defaults to DEFAULT_RATE_RULES. */
   rateLimits?: readonly RateRule[]
+  /** The runners of this instance (api/src/terminal/runners.ts); readiness reports them. */
+  runners?: RunnerRegistry
+  /** Terminal sessions of this instance; the terminal routes are mounted only when given. */
+  terminal?: SessionManager
 }
 
 /**
@@ -39,6 +46,14 @@ export function createApp(deps: AppDeps) {
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
     ...(deps.readiness ?? []),
+    // Docker is optional (DESIGN.md §3): reported, never makes the instance unready.
+    ...((deps.runners ? config.runners : []).map((kind) => ({
+      name: `runner.${kind}`,
+      optional: kind === 'docker',
+      check: async () => {
+        if (!deps.runners?.availability()[kind]) throw new Error(`${kind} unavailable`)
+      },
+    })) satisfies ReadinessCheck[]),
   ]
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
@@ -50,6 +65,17 @@ export function createApp(deps: AppDeps) {
     .use(docsModule())
     .use(healthModule(() => checks))
     .use(authModule(deps))
+    .use(
+      deps.terminal
+        ? terminalModule({
+            config,
+            manager: deps.terminal,
+            tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
+            resolveProject: projectsFromDatabase(database.db),
+            auth: deps,
+          })
+        : new Elysia({ name: 'module.terminal.off' }),
+    )
     .use(webModule(config.webDist))
   routes = () => app.routes.filter((r) => r.path !== '/*')
   return app

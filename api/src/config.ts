@@ -52,6 +52,27 @@ export interface Config {
   uploadLimit: number
   publicOrigin: string | undefined
   webDist: string
+  terminal: TerminalConfig
+}
+
+/** Limits of browser terminal sessions (api/src/terminal). Durations in ms. */
+export interface TerminalConfig {
+  /** Live sessions per client IP (TERMINAL_MAX_PER_IP, default 3). */
+  maxPerIp: number
+  /** Live sessions on the whole deployment (TERMINAL_MAX_SESSIONS, default 50). */
+  maxSessions: number
+  /** Session ends after this long without input (TERMINAL_IDLE_MS, default 10 min). */
+  idleMs: number
+  /** Hard limit of a session (TERMINAL_TIME_LIMIT_MS, default 30 min). */
+  timeLimitMs: number
+  /** How long a session outlives its socket, waiting for a resume (TERMINAL_GRACE_MS, default 60 s). */
+  graceMs: number
+  /** Lifetime of a WebSocket ticket (TERMINAL_TICKET_TTL_MS, default 30 s). */
+  ticketTtlMs: number
+  /** Largest stored recording (TERMINAL_RECORDING_LIMIT, default 5 MB). */
+  recordingLimit: number
+  /** Pre-started Docker containers (DOCKER_POOL_SIZE, default 2). */
+  dockerPoolSize: number
 }
 
 export class ConfigError extends Error {
@@ -205,6 +226,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     uploadLimit: int('UPLOAD_LIMIT', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     publicOrigin: publicOrigin?.replace(/\/$/, ''),
     webDist: resolve(str('WEB_DIST') ?? join(ROOT, 'web/dist')),
+    terminal: {
+      maxPerIp: int('TERMINAL_MAX_PER_IP', 3, 1, 1000),
+      maxSessions: int('TERMINAL_MAX_SESSIONS', 50, 1, 100_000),
+      idleMs: int('TERMINAL_IDLE_MS', 10 * 60_000, 50, 24 * 3_600_000),
+      timeLimitMs: int('TERMINAL_TIME_LIMIT_MS', 30 * 60_000, 50, 24 * 3_600_000),
+      graceMs: int('TERMINAL_GRACE_MS', 60_000, 10, 3_600_000),
+      ticketTtlMs: int('TERMINAL_TICKET_TTL_MS', 30_000, 50, 600_000),
+      recordingLimit: int('TERMINAL_RECORDING_LIMIT', 5 * 1024 * 1024, 4096, 1024 * 1024 * 1024),
+      dockerPoolSize: int('DOCKER_POOL_SIZE', 2, 0, 64),
+    },
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(config)

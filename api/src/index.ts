@@ -1,9 +1,13 @@
+import { join } from 'node:path'
 import { createApp } from './app.ts'
 import { ensureAdmin } from './bootstrap.ts'
 import { openCache } from './cache/index.ts'
 import { ConfigError, loadConfig, withDevSecret } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createLogger } from './logger.ts'
+import { createFilesystemStorage } from './media/storage.ts'
+import { createRunnerRegistry } from './terminal/runners.ts'
+import { SessionManager } from './terminal/manager.ts'
 import { exporterFromConfig } from './tracing/index.ts'
 
 /** The only async entry point: opens pools, migrates, seeds, listens, and shuts down cleanly. */
@@ -43,7 +47,19 @@ async function main() {
   }
 
   const spanExporter = exporterFromConfig(config, logger)
-  const app = createApp({ config, logger, database, cache, spanExporter })
+  const runners = await step(`starting runners (${config.runners.join(', ')})`, () =>
+    createRunnerRegistry(config, { logger }),
+  )
+  logger.info({ runners: runners.availability() }, 'runner availability')
+  const terminal = new SessionManager({
+    config: config.terminal,
+    runners,
+    cache,
+    db: database.db,
+    storage: createFilesystemStorage(join(config.dataDir, 'media')),
+    logger,
+  })
+  const app = createApp({ config, logger, database, cache, spanExporter, runners, terminal })
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.uploadLimit + 1024 * 1024 })
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`
   logger.info({ url, database: database.kind, cache: cache.kind }, 'listening')
@@ -57,6 +73,9 @@ async function main() {
     const timer = setTimeout(() => process.exit(1), 15_000)
     timer.unref()
     await app.stop(false) // stop accepting; let in-flight requests finish
+    // Sessions end with an exit message and their recordings are stored before the pools close.
+    await terminal.close().catch(() => {})
+    await runners.close().catch(() => {})
     await Promise.allSettled([database.close(), cache.close(), spanExporter?.close()])
     logger.info('stopped')
     process.exit(0)

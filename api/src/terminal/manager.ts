@@ -1,0 +1,543 @@
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import type { CommandPolicy, ExitReason, RunnerKind, RunnerSession, TerminalSize } from '@shellfolio/runner'
+import { eq } from 'drizzle-orm'
+import type { Cache } from '../cache/index.ts'
+import type { TerminalConfig } from '../config.ts'
+import type { Db } from '../db/index.ts'
+import { terminalSessions } from '../db/schema/index.ts'
+import type { Logger } from '../logger.ts'
+import type { MediaStorage } from '../media/storage.ts'
+import { ASCIICAST_CONTENT_TYPE, AsciicastRecorder } from './recording.ts'
+import { createSessionRegistry, type SessionRecord, type SessionRegistry } from './registry.ts'
+import type { RunnerRegistry } from './runners.ts'
+import { Scrollback } from './scrollback.ts'
+import type { TicketPayload } from './tickets.ts'
+
+/** A project as the terminal needs it (resolved from the projects table by default). */
+export interface TerminalProject {
+  slug: string
+  /** Absolute host path of the project's sources (wasm-projects/<slug>). */
+  sourceDir: string
+  policy: CommandPolicy
+  runners: RunnerKind[]
+}
+
+/**
+ * The transport a session writes to: the WebSocket adapter in index.ts, or a test double.
+ * `sendBinary` returns Bun's `ws.send` result: bytes sent, -1 when queued under backpressure,
+ * 0 when dropped.
+ */
+export interface TerminalSocket {
+  sendBinary(data: Uint8Array): number
+  sendText(text: string): number
+  /** Bytes queued in the socket, not yet written to the network. */
+  bufferedAmount(): number
+  close(code: number, reason: string): void
+}
+
+/** Server → client control messages (DESIGN.md §6). */
+export type ServerMessage =
+  | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken: string }
+  | { type: 'exit'; code: number | null; reason: string }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'notice'; message: string }
+  | { type: 'pong' }
+
+/** Why a session ended, as stored in history: a runner reason, or abandoned after the grace period. */
+export type EndReason = ExitReason | 'abandoned'
+
+export interface FlowControl {
+  /** Pause the runner when this many bytes are sent but not acknowledged (default 2 MB). */
+  highWatermark: number
+  /** Resume once unacknowledged and socket-buffered bytes are both below this (default 512 KB). */
+  lowWatermark: number
+}
+
+export interface SessionManagerOptions {
+  config: TerminalConfig
+  runners: RunnerRegistry
+  cache: Cache
+  db: Db
+  storage: MediaStorage
+  logger: Logger
+  flow?: Partial<FlowControl>
+  /** Scrollback kept for a resume (default 256 KB). */
+  scrollbackBytes?: number
+  /** How often this instance refreshes its registry records (default 10 s). */
+  heartbeatMs?: number
+  now?: () => number
+}
+
+/** WebSocket close codes sent to the client, each with a reason naming the problem. */
+export const CLOSE = {
+  normal: 1000,
+  badRequest: 4400,
+  unauthorized: 4401,
+  forbidden: 4403,
+  gone: 4404,
+  replaced: 4409,
+  unavailable: 4503,
+} as const
+
+const KILL_CHANNEL = 'terminal:kill'
+
+const noticeLead = (limitMs: number) => Math.min(60_000, Math.floor(limitMs / 2))
+const minutes = (ms: number) =>
+  ms >= 60_000 ? `${Math.round(ms / 60_000)} minute${ms >= 90_000 ? 's' : ''}` : `${Math.ceil(ms / 1000)} seconds`
+
+/** One terminal session on this instance: a runner session plus everything around it. */
+export class LiveSession {
+  readonly resumeToken = randomBytes(24).toString('base64url')
+  readonly scrollback: Scrollback
+  readonly recorder: AsciicastRecorder
+  socket: TerminalSocket | null = null
+  /** Bytes sent on the current socket and not acknowledged yet. */
+  unacked = 0
+  paused = false
+  /** Output that arrived after pausing (the runner stops soon after `pause()`), sent on resume. */
+  private pending: Uint8Array[] = []
+  pendingBytes = 0
+  endReason: EndReason | undefined
+  exit: { code: number | null; reason: EndReason } | undefined
+  private timers = new Map<string, ReturnType<typeof setTimeout>>()
+  private unsubscribe: () => void = () => {}
+  /** Resolves once the session ended and its recording and history row are stored. */
+  readonly finished: Promise<void>
+  private finish!: () => void
+
+  constructor(
+    readonly manager: SessionManager,
+    readonly record: SessionRecord,
+    readonly runner: RunnerSession,
+    readonly size: TerminalSize,
+  ) {
+    this.scrollback = new Scrollback(manager.scrollbackBytes)
+    this.recorder = new AsciicastRecorder(size, manager.config.recordingLimit, { title: record.project })
+    this.finished = new Promise((resolve) => {
+      this.finish = resolve
+    })
+  }
+
+  get id(): string {
+    return this.record.id
+  }
+
+  get ended(): boolean {
+    return this.exit !== undefined
+  }
+
+  /** @internal wiring done by the manager once the session is registered. */
+  start(): void {
+    const { config } = this.manager
+    this.unsubscribe = this.runner.onData((chunk) => this.output(chunk))
+    this.timer('hard', config.timeLimitMs, () => void this.end('timeout'))
+    const lead = noticeLead(config.timeLimitMs)
+    this.timer('hard-notice', config.timeLimitMs - lead, () =>
+      this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` }),
+    )
+    this.touch()
+    this.runner.exited.then(
+      (info) => void this.finalize(info.code, info.reason),
+      () => void this.finalize(null, 'error'),
+    )
+  }
+
+  /** Attaches a socket: `ready`, then the scrollback replay; a previous socket is replaced. */
+  attach(socket: TerminalSocket, replay: boolean): void {
+    const previous = this.socket
+    if (previous && previous !== socket) previous.close(CLOSE.replaced, 'replaced by a newer connection')
+    this.clearTimer('grace')
+    this.socket = socket
+    this.unacked = 0
+    this.pending = []
+    this.pendingBytes = 0
+    this.send({
+      type: 'ready',
+      sessionId: this.id,
+      runner: this.record.runner,
+      expiresAt: new Date(this.record.expiresAt).toISOString(),
+      resumeToken: this.resumeToken,
+    })
+    if (replay) {
+      const snapshot = this.scrollback.snapshot()
+      if (snapshot.length > 0) this.deliver(snapshot)
+    }
+    this.maybeResume()
+    void this.manager.updateRecord(this, 'attached')
+  }
+
+  /** The socket went away: keep the session for the grace period, paused. */
+  detach(socket: TerminalSocket): void {
+    if (this.socket !== socket) return
+    this.socket = null
+    this.pending = []
+    this.pendingBytes = 0
+    if (this.ended) return
+    this.pauseRunner()
+    this.timer('grace', this.manager.config.graceMs, () => void this.end('abandoned'))
+    void this.manager.updateRecord(this, 'detached')
+  }
+
+  input(data: Uint8Array): void {
+    if (this.ended) return
+    this.touch()
+    this.runner.write(data)
+  }
+
+  async resize(cols: number, rows: number): Promise<void> {
+    if (this.ended) return
+    this.size.cols = cols
+    this.size.rows = rows
+    this.recorder.resize(cols, rows)
+    await this.runner.resize({ cols, rows })
+  }
+
+  /** The client processed `bytes` more bytes (xterm's write callback). */
+  ack(bytes: number): void {
+    this.unacked = Math.max(0, this.unacked - bytes)
+    this.maybeResume()
+  }
+
+  /** The socket drained its send buffer. */
+  drained(): void {
+    this.maybeResume()
+  }
+
+  send(message: ServerMessage): void {
+    this.socket?.sendText(JSON.stringify(message))
+  }
+
+  /** Ends the session (idempotent); the client gets `exit` with this reason. */
+  async end(reason: EndReason): Promise<void> {
+    if (this.ended || this.endReason) return
+    this.endReason = reason
+    await this.runner.kill(reason === 'abandoned' ? 'idle' : reason).catch(() => {})
+  }
+
+  private output(chunk: Uint8Array): void {
+    this.scrollback.append(chunk)
+    this.recorder.output(chunk)
+    if (!this.socket) return
+    if (this.paused) {
+      this.pending.push(chunk)
+      this.pendingBytes += chunk.length
+      return
+    }
+    this.deliver(chunk)
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    const socket = this.socket
+    if (!socket) return
+    const sent = socket.sendBinary(chunk)
+    this.unacked += chunk.length
+    // -1: Bun queued it under backpressure; stop the source until `drain`.
+    if (sent === -1 || this.unacked >= this.manager.flow.highWatermark) this.pauseRunner()
+  }
+
+  private pauseRunner(): void {
+    if (this.paused) return
+    this.paused = true
+    this.runner.pause()
+  }
+
+  private maybeResume(): void {
+    const socket = this.socket
+    if (!this.paused || !socket || this.ended) return
+    const { lowWatermark } = this.manager.flow
+    if (this.unacked > lowWatermark || socket.bufferedAmount() > lowWatermark) return
+    this.paused = false
+    while (this.pending.length > 0 && !this.paused) {
+      const chunk = this.pending.shift() as Uint8Array
+      this.pendingBytes -= chunk.length
+      this.deliver(chunk)
+    }
+    if (!this.paused) this.runner.resume()
+  }
+
+  /** Input arrived: restart the idle countdown (and its notice). */
+  private touch(): void {
+    const { idleMs } = this.manager.config
+    const lead = noticeLead(idleMs)
+    this.timer('idle-notice', idleMs - lead, () =>
+      this.send({ type: 'notice', message: `this session ends in ${minutes(lead)} without input` }),
+    )
+    this.timer('idle', idleMs, () => void this.end('idle'))
+  }
+
+  private timer(name: string, ms: number, fn: () => void): void {
+    this.clearTimer(name)
+    const t = setTimeout(fn, Math.max(0, ms))
+    t.unref?.()
+    this.timers.set(name, t)
+  }
+
+  private clearTimer(name: string): void {
+    const t = this.timers.get(name)
+    if (t) clearTimeout(t)
+    this.timers.delete(name)
+  }
+
+  private async finalize(code: number | null, runnerReason: ExitReason): Promise<void> {
+    if (this.exit) return
+    const reason = this.endReason ?? runnerReason
+    this.exit = { code, reason }
+    for (const t of this.timers.values()) clearTimeout(t)
+    this.timers.clear()
+    this.unsubscribe()
+    const socket = this.socket
+    if (socket) {
+      this.send({ type: 'exit', code, reason })
+      socket.close(CLOSE.normal, `session ended: ${reason}`)
+      this.socket = null
+    }
+    try {
+      await this.manager.finalize(this)
+    } finally {
+      this.finish()
+    }
+  }
+}
+
+/**
+ * Owns this instance's terminal sessions: opens them on a runner, wires sockets, timers, flow
+ * control, recordings and history, and keeps the shared registry current.
+ */
+export class SessionManager {
+  readonly instanceId = randomUUID()
+  readonly registry: SessionRegistry
+  readonly config: TerminalConfig
+  readonly flow: FlowControl
+  readonly scrollbackBytes: number
+  private readonly sessions = new Map<string, LiveSession>()
+  /** Ended sessions kept for the grace period, so a late resume still gets its `exit`. */
+  private readonly tombstones = new Map<string, { token: string; exit: { code: number | null; reason: string } }>()
+  private readonly heartbeat: ReturnType<typeof setInterval>
+  /** Slots this instance reserved for tickets, released on shutdown. */
+  private readonly reserved = new Set<string>()
+  private readonly staleAfterMs: number
+  private unsubscribeKill: Promise<() => Promise<void>>
+  private readonly now: () => number
+
+  constructor(private readonly options: SessionManagerOptions) {
+    this.config = options.config
+    this.now = options.now ?? Date.now
+    this.registry = createSessionRegistry(options.cache, this.now)
+    this.flow = { highWatermark: 2 * 1024 * 1024, lowWatermark: 512 * 1024, ...options.flow }
+    this.scrollbackBytes = options.scrollbackBytes ?? 256 * 1024
+    const heartbeatMs = options.heartbeatMs ?? 10_000
+    this.staleAfterMs = heartbeatMs * 3
+    this.heartbeat = setInterval(() => void this.beat(), heartbeatMs)
+    this.heartbeat.unref?.()
+    this.unsubscribeKill = options.cache.subscribe(KILL_CHANNEL, (id) => {
+      void this.sessions.get(id)?.end('killed')
+    })
+  }
+
+  get runners(): RunnerRegistry {
+    return this.options.runners
+  }
+
+  /** Sessions running on this instance. */
+  get local(): LiveSession[] {
+    return [...this.sessions.values()]
+  }
+
+  get(id: string): LiveSession | undefined {
+    return this.sessions.get(id)
+  }
+
+  /** Reserves a registry slot for a ticket; throws nothing, answers which cap refused it. */
+  async reserve(ticket: TicketPayload) {
+    const now = this.now()
+    this.reserved.add(ticket.sessionId)
+    const t = setTimeout(() => this.reserved.delete(ticket.sessionId), ticket.expiresAt + 2000 - now)
+    t.unref?.()
+    return this.registry.reserve(
+      {
+        id: ticket.sessionId,
+        project: ticket.project,
+        runner: ticket.runner,
+        ip: ticket.ip,
+        instance: this.instanceId,
+        status: 'pending',
+        startedAt: now,
+        expiresAt: now + this.config.timeLimitMs,
+        // A ticket not redeemed in time frees its slot.
+        staleAt: ticket.expiresAt + 2000,
+      },
+      { perIp: this.config.maxPerIp, global: this.config.maxSessions },
+    )
+  }
+
+  /** Opens the runner session for a redeemed ticket and attaches the socket. */
+  async open(ticket: TicketPayload, project: TerminalProject, size: TerminalSize, socket: TerminalSocket) {
+    const runner = this.options.runners.get(ticket.runner)
+    if (!runner) throw new Error(`runner ${ticket.runner} is not configured`)
+    const startedAt = this.now()
+    const record: SessionRecord = {
+      id: ticket.sessionId,
+      project: ticket.project,
+      runner: ticket.runner,
+      ip: ticket.ip,
+      instance: this.instanceId,
+      status: 'attached',
+      startedAt,
+      expiresAt: startedAt + this.config.timeLimitMs,
+      staleAt: startedAt + this.staleAfterMs,
+    }
+    await this.registry.put(record)
+    let runnerSession: RunnerSession
+    try {
+      runnerSession = await runner.open({
+        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy },
+        size: { ...size },
+        timeLimitMs: this.config.timeLimitMs,
+      })
+    } catch (err) {
+      await this.registry.remove(record.id).catch(() => {})
+      throw err
+    }
+    this.reserved.delete(record.id)
+    const session = new LiveSession(this, record, runnerSession, { ...size })
+    this.sessions.set(record.id, session)
+    // Subscribe before anything else awaits: output produced meanwhile lands in the scrollback
+    // and reaches the client with the first attach.
+    session.start()
+    await this.options.db
+      .insert(terminalSessions)
+      .values({
+        id: record.id,
+        projectSlug: record.project,
+        runner: record.runner,
+        clientIp: record.ip,
+        instanceId: this.instanceId,
+        status: 'running',
+        startedAt: new Date(startedAt),
+      })
+      .catch((err: unknown) =>
+        this.options.logger.error({ err, sessionId: record.id }, 'terminal history insert failed'),
+      )
+    session.attach(socket, true)
+    this.options.logger.info(
+      { sessionId: record.id, project: record.project, runner: record.runner },
+      'terminal session started',
+    )
+    return session
+  }
+
+  /**
+   * A resume: the session must live on this instance and the token must match. Returns what the
+   * caller should tell the client when it cannot be resumed.
+   */
+  async resume(
+    sessionId: string,
+    token: string,
+    socket: TerminalSocket,
+  ): Promise<
+    | { ok: true; session: LiveSession }
+    | { ok: false; code: number; reason: string; exit?: { code: number | null; reason: string } }
+  > {
+    const session = this.sessions.get(sessionId)
+    if (session && !session.ended && sameToken(session.resumeToken, token)) {
+      session.attach(socket, true)
+      return { ok: true, session }
+    }
+    const tomb = this.tombstones.get(sessionId)
+    if (tomb && sameToken(tomb.token, token)) {
+      return { ok: false, code: CLOSE.normal, reason: 'the session has ended', exit: tomb.exit }
+    }
+    if (!session) {
+      const record = await this.registry.get(sessionId).catch(() => null)
+      if (record && record.instance !== this.instanceId) {
+        return { ok: false, code: CLOSE.gone, reason: 'the session runs on another server instance' }
+      }
+    }
+    return { ok: false, code: CLOSE.gone, reason: 'the session is gone (ended or past its reconnect grace period)' }
+  }
+
+  /** Kills a session on whichever instance runs it; false when no such live session exists. */
+  async kill(id: string): Promise<boolean> {
+    const local = this.sessions.get(id)
+    if (local) {
+      await local.end('killed')
+      return true
+    }
+    const record = await this.registry.get(id)
+    if (!record || record.status === 'pending') return false
+    await this.options.cache.publish(KILL_CHANNEL, id)
+    return true
+  }
+
+  /** The recording of a session: live from memory on this instance, else from storage. */
+  async recording(id: string): Promise<Uint8Array | null> {
+    const live = this.sessions.get(id)
+    if (live) return live.recorder.toBytes()
+    const stored = await this.options.storage.get(recordingKey(id))
+    return stored?.body ?? null
+  }
+
+  /** @internal */
+  async updateRecord(session: LiveSession, status: SessionRecord['status']): Promise<void> {
+    if (session.ended) return
+    session.record.status = status
+    session.record.staleAt = this.now() + this.staleAfterMs
+    await this.registry.put(session.record).catch(() => {})
+  }
+
+  /** @internal stores the recording and history once a session ended. */
+  async finalize(session: LiveSession): Promise<void> {
+    const { id } = session
+    const exit = session.exit as { code: number | null; reason: EndReason }
+    this.sessions.delete(id)
+    this.tombstones.set(id, { token: session.resumeToken, exit })
+    const t = setTimeout(() => this.tombstones.delete(id), this.config.graceMs)
+    t.unref?.()
+    await this.registry.remove(id).catch(() => {})
+    const key = recordingKey(id)
+    let stored: string | null = key
+    try {
+      await this.options.storage.put(key, session.recorder.toBytes(), ASCIICAST_CONTENT_TYPE)
+    } catch (err) {
+      stored = null
+      this.options.logger.error({ err, sessionId: id }, 'terminal recording could not be stored')
+    }
+    await this.options.db
+      .update(terminalSessions)
+      .set({
+        status: 'ended',
+        exitCode: exit.code,
+        exitReason: exit.reason,
+        recordingKey: stored,
+        bytesOut: session.recorder.bytesOut,
+        endedAt: new Date(this.now()),
+      })
+      .where(eq(terminalSessions.id, id))
+      .catch((err: unknown) => this.options.logger.error({ err, sessionId: id }, 'terminal history update failed'))
+    this.options.logger.info({ sessionId: id, ...exit, bytesOut: session.recorder.bytesOut }, 'terminal session ended')
+  }
+
+  /** Ends every local session (reason `killed`, with a notice) and stops timers. */
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat)
+    const sessions = this.local
+    for (const s of sessions) s.send({ type: 'notice', message: 'the server is shutting down' })
+    await Promise.allSettled(sessions.map((s) => s.end('killed')))
+    await Promise.allSettled(sessions.map((s) => s.finished))
+    const unused = [...this.reserved].filter((id) => !this.sessions.has(id))
+    await Promise.allSettled(unused.map((id) => this.registry.remove(id)))
+    await (await this.unsubscribeKill)().catch(() => {})
+  }
+
+  private async beat(): Promise<void> {
+    for (const s of this.sessions.values()) await this.updateRecord(s, s.record.status)
+  }
+}
+
+export const recordingKey = (id: string) => `recordings/${id}.cast`
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}

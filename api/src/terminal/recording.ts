@@ -1,0 +1,101 @@
+/**
+ * asciicast v2 recorder (https://docs.asciinema.org/manual/asciicast/v2/): a JSON header line, then
+ * one JSON array per event: `[seconds, "o", text]` for output, `[seconds, "r", "COLSxROWS"]` for a
+ * resize. The size is capped; reaching the cap adds a final `"m"` (marker) event and stops.
+ */
+
+export const ASCIICAST_CONTENT_TYPE = 'application/x-asciicast'
+
+export interface RecordingHeader {
+  version: 2
+  width: number
+  height: number
+  timestamp: number
+  title?: string
+  env: { TERM: string }
+}
+
+export class AsciicastRecorder {
+  private readonly lines: string[] = []
+  private readonly decoder = new TextDecoder('utf-8')
+  private readonly started: number
+  private bytes: number
+  private full = false
+  /** Output bytes seen (recorded or not). */
+  bytesOut = 0
+
+  constructor(
+    size: { cols: number; rows: number },
+    private readonly limitBytes: number,
+    options: { title?: string; now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now
+    this.started = this.now()
+    const header: RecordingHeader = {
+      version: 2,
+      width: size.cols,
+      height: size.rows,
+      timestamp: Math.floor(this.started / 1000),
+      ...(options.title ? { title: options.title } : {}),
+      env: { TERM: 'xterm-256color' },
+    }
+    const line = JSON.stringify(header)
+    this.lines.push(line)
+    this.bytes = Buffer.byteLength(line) + 1
+  }
+
+  private readonly now: () => number
+
+  /** True once the size cap was reached. */
+  get truncated(): boolean {
+    return this.full
+  }
+
+  get size(): number {
+    return this.bytes
+  }
+
+  output(chunk: Uint8Array): void {
+    this.bytesOut += chunk.length
+    if (this.full) return
+    // Streaming decode: a character split across chunks is emitted whole with the later chunk.
+    const text = this.decoder.decode(chunk, { stream: true })
+    if (text) this.event('o', text)
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!this.full) this.event('r', `${cols}x${rows}`)
+  }
+
+  /** The whole file (header + events, newline-terminated). */
+  toBytes(): Uint8Array {
+    return new TextEncoder().encode(`${this.lines.join('\n')}\n`)
+  }
+
+  private event(type: 'o' | 'r' | 'm', data: string): void {
+    const line = JSON.stringify([this.elapsed(), type, data])
+    const size = Buffer.byteLength(line) + 1
+    const marker = JSON.stringify([this.elapsed(), 'm', 'recording truncated: size limit reached'])
+    if (this.bytes + size + Buffer.byteLength(marker) + 1 > this.limitBytes) {
+      this.full = true
+      this.lines.push(marker)
+      this.bytes += Buffer.byteLength(marker) + 1
+      return
+    }
+    this.lines.push(line)
+    this.bytes += size
+  }
+
+  private elapsed(): number {
+    return Math.round(this.now() - this.started) / 1000
+  }
+}
+
+/** Parses an asciicast v2 file (used by tests and the admin viewer's checks). */
+export function parseAsciicast(text: string): { header: RecordingHeader; events: [number, string, string][] } {
+  const [head, ...rest] = text.split('\n').filter((l) => l.length > 0)
+  if (!head) throw new Error('empty recording')
+  const header = JSON.parse(head) as RecordingHeader
+  if (header.version !== 2) throw new Error('not asciicast v2')
+  return { header, events: rest.map((l) => JSON.parse(l) as [number, string, string]) }
+}

@@ -1,0 +1,95 @@
+import type { Runner, RunnerKind } from '@shellfolio/runner'
+import type { Config } from '../config.ts'
+import type { Logger } from '../logger.ts'
+
+/**
+ * The runners this instance can use, built from `config.runners` (DESIGN.md §3: WASI always,
+ * Docker when an engine answers). Availability is probed in the background and cached, so a
+ * session request never waits on a slow Docker ping.
+ */
+export interface RunnerRegistry {
+  /** The configured runner of a kind (whether or not it is available right now). */
+  get(kind: RunnerKind): Runner | undefined
+  /** Cached availability of every configured kind. */
+  availability(): Record<RunnerKind, boolean>
+  /** Probes every runner now and updates the cache. */
+  refresh(): Promise<Record<RunnerKind, boolean>>
+  close(): Promise<void>
+}
+
+export interface RunnerRegistryOptions {
+  /** How often `available()` is probed (default 15 s). */
+  probeIntervalMs?: number
+  logger?: Logger
+}
+
+/** A registry over runners that already exist (tests, or runners built elsewhere). */
+export function runnerRegistryOf(runners: Runner[], options: RunnerRegistryOptions = {}): RunnerRegistry {
+  const byKind = new Map<RunnerKind, Runner>(runners.map((r) => [r.kind, r]))
+  const state: Record<RunnerKind, boolean> = { wasi: false, docker: false }
+  const probe = async (r: Runner) => {
+    const before = state[r.kind]
+    state[r.kind] = await Promise.race([
+      r.available().catch(() => false),
+      new Promise<boolean>((resolve) => setTimeout(resolve, 5000, false)),
+    ])
+    if (before !== state[r.kind])
+      options.logger?.info({ runner: r.kind, available: state[r.kind] }, 'runner availability')
+  }
+  const refresh = async () => {
+    await Promise.all(runners.map(probe))
+    return { ...state }
+  }
+  const timer = setInterval(() => void refresh(), options.probeIntervalMs ?? 15_000)
+  timer.unref?.()
+  return {
+    get: (kind) => byKind.get(kind),
+    availability: () => ({ ...state }),
+    refresh,
+    async close() {
+      clearInterval(timer)
+      await Promise.allSettled(runners.map((r) => r.close()))
+    },
+  }
+}
+
+interface WasiModule {
+  createWasiRunner(options?: Record<string, unknown>): Runner | Promise<Runner>
+}
+
+/**
+ * Builds the configured runners. The WASI back end is loaded lazily so the API still starts (with
+ * WASI reported unavailable) if that module fails to load; Docker is optional by design.
+ */
+export async function createRunnerRegistry(
+  config: Pick<Config, 'runners' | 'sandboxImage' | 'terminal'>,
+  options: RunnerRegistryOptions = {},
+): Promise<RunnerRegistry> {
+  const runners: Runner[] = []
+  if (config.runners.includes('wasi')) {
+    try {
+      const specifier = '@shellfolio/runner/wasi'
+      const mod = (await import(specifier)) as WasiModule
+      runners.push(await mod.createWasiRunner())
+    } catch (err) {
+      options.logger?.error({ err }, 'the WASI runner could not be loaded')
+    }
+  }
+  if (config.runners.includes('docker')) {
+    const { DockerRunner } = await import('@shellfolio/runner/docker')
+    // dockerode reads DOCKER_HOST itself; the image defaults to the tag the build script produces.
+    runners.push(
+      new DockerRunner({
+        ...(config.sandboxImage ? { image: config.sandboxImage } : {}),
+        poolSize: config.terminal.dockerPoolSize,
+        defaultTimeLimitMs: config.terminal.timeLimitMs,
+      }),
+    )
+  }
+  const registry = runnerRegistryOf(runners, options)
+  const state = await registry.refresh()
+  // Fill the Docker warm pool now so the first visitor does not pay for a cold container.
+  const docker = registry.get('docker') as { start?: () => Promise<void> } | undefined
+  if (state.docker) void docker?.start?.().catch(() => {})
+  return registry
+}
