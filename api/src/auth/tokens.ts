@@ -33,6 +33,8 @@ export interface AccessClaims {
   typ: 'access'
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
 const claimsSchema = t.Object({
   sub: t.String({ format: 'uuid' }),
   jti: t.String({ minLength: 8, maxLength: 64 }),
@@ -74,7 +76,11 @@ export function createAccessTokens(secret: string) {
         algorithms: [...pinned.algorithms],
         requiredClaims: [...pinned.requiredClaims],
       })
-      return claims === false ? null : (claims as unknown as AccessClaims)
+      if (claims === false) return null
+      // The schema's `format: 'uuid'` is not enforced by the plugin's validator: check it here, since
+      // a non-uuid sub would make PostgreSQL throw (a 500) instead of a 401.
+      if (!UUID.test(String(claims.sub)) || !UUID.test(String(claims.sid))) return null
+      return claims as unknown as AccessClaims
     },
   }
 }
