@@ -23,6 +23,10 @@ export interface ProgramOptions {
   env: Record<string, string>
   /** Delivers stdout/stderr bytes; the returned promise is the back-pressure signal. */
   output: (bytes: Uint8Array) => Promise<void> | void
+  /**
+   * Wall-clock budget, counted from the start or the user's last keystroke to the program (there is
+   * no per-instance CPU clock; a REPL waiting for its user is kept alive by the user typing).
+   */
   timeLimitMs: number
   /** argv[0] as the program sees it (the command name of its package). */
   programName?: string
@@ -48,9 +52,16 @@ export class ProgramRun {
   #ending: ProgramEnd | undefined
   #stdin: Promise<void> = Promise.resolve()
   #stdinClosed = false
+  #timer: ReturnType<typeof setTimeout> | undefined
 
   constructor(readonly options: ProgramOptions) {
     this.done = this.#run()
+  }
+
+  /** The user interacted with the program: its time budget starts again. */
+  touch(): void {
+    if (this.#ending || !this.#timer) return
+    this.#timer.refresh()
   }
 
   /** Bytes for the program's stdin (already line-disciplined by the shell). */
@@ -104,7 +115,7 @@ export class ProgramRun {
 
   async #run(): Promise<ProgramEnd> {
     const o = this.options
-    const timer = setTimeout(() => this.#stop({ kind: 'timeout' }), o.timeLimitMs)
+    this.#timer = setTimeout(() => this.#stop({ kind: 'timeout' }), o.timeLimitMs)
     try {
       const pkg = await this.#package()
       const files: Record<string, Uint8Array> = {}
@@ -147,7 +158,7 @@ export class ProgramRun {
       if (this.#ending) return this.#ending
       return { kind: 'failed', message: error instanceof Error ? error.message : String(error) }
     } finally {
-      clearTimeout(timer)
+      clearTimeout(this.#timer)
       void this.#sandbox?.close().catch(() => {})
     }
   }

@@ -87,6 +87,8 @@ const KNOWN_COMMANDS = new Set([
 ])
 
 const te = new TextEncoder()
+/** Placeholder for `$?` between parsing and running a command. */
+const STATUS_MARK = '\u0000status\u0000'
 
 /** Bytes that switch a program into "full-screen" mode: alternate screen, hidden cursor, clear. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes on purpose
@@ -238,6 +240,7 @@ export class Shell {
   /** Terminal line discipline while a program runs: canonical with echo, raw for full-screen programs. */
   #programKey(key: Key): void {
     const program = this.#program!
+    program.touch()
     if (this.#raw) {
       const bytes = keyBytes(key)
       if (key.type === 'ctrl-d') program.closeStdin()
@@ -321,7 +324,7 @@ export class Shell {
     return {
       home: HOME,
       vars: (name: string) => {
-        if (name === '?') return String(this.#status)
+        if (name === '?') return STATUS_MARK
         if (name === 'HOME') return HOME
         if (name === 'USER') return USER
         if (name === 'PWD') return this.cwd
@@ -339,7 +342,9 @@ export class Shell {
       if (this.#interrupted && !ctx.recipe) break
       if (cmd.op === '&&' && status !== 0) continue
       if (cmd.op === '||' && status === 0) continue
-      status = await this.#runCommand(this.#expandGlobs(cmd.words, ctx.cwd), ctx)
+      // why: `$?` is expanded when the command runs, not when the line is parsed
+      const words = cmd.words.map((w) => ({ ...w, text: w.text.replaceAll(STATUS_MARK, String(this.#status)) }))
+      status = await this.#runCommand(this.#expandGlobs(words, ctx.cwd), ctx)
       this.#status = status
     }
     return status

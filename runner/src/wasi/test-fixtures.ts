@@ -14,6 +14,11 @@ export function wasmProject(slug: string): ProjectSpec {
   return projectAt(join(RUNNER_DIR, '..', 'wasm-projects', slug))
 }
 
+/** runner/src/wasi/testdata/limits: hog (memory), spin (time), echoline (stdin, cwd, files). */
+export function limitsProject(): ProjectSpec {
+  return projectAt(join(import.meta.dir, 'testdata', 'limits'))
+}
+
 function projectAt(dir: string): ProjectSpec {
   const manifest = join(dir, 'project.json')
   if (!existsSync(manifest)) throw new Error(`missing test fixture: ${manifest} does not exist`)

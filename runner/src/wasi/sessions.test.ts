@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { outputLine, track, within } from '../contract.ts'
+import type { Runner, RunnerSession } from '../types.ts'
+import { createWasiRunner } from './index.ts'
+import { limitsProject, selftestProject, wasmProject } from './test-fixtures.ts'
+
+const PROMPT = /\$ $/
+
+describe('wasi sessions', () => {
+  let runner: Runner
+  beforeAll(() => {
+    runner = createWasiRunner({ programTimeLimitMs: 3_000 })
+  })
+  afterAll(async () => {
+    await runner.close()
+  })
+
+  async function open(project = selftestProject(), extra = {}): Promise<RunnerSession> {
+    const s = await runner.open({ project, size: { cols: 80, rows: 24 }, ...extra })
+    await track(s).waitFor(PROMPT, 20_000)
+    return s
+  }
+
+  test('100 concurrent sessions each run echo and a small program', async () => {
+    // one session builds the fixture; the others get the binary through the precompiled path? No:
+    // each session has its own workspace, so each one compiles `mark` (cached LLVM, bounded compiles).
+    const sessions = await Promise.all(Array.from({ length: 100 }, () => open()))
+    await Promise.all(
+      sessions.map(async (s, i) => {
+        const t = track(s)
+        s.write(`echo hello-${i}\r`)
+        await t.waitFor(outputLine(`hello-${i}`), 30_000)
+        await t.waitFor(PROMPT)
+      }),
+    )
+    const first = sessions[0]!
+    const t0 = track(first)
+    first.write('cd projects/selftest && make mark && echo built-ok\r')
+    await t0.waitFor(outputLine('built-ok'), 60_000)
+    await t0.waitFor(PROMPT)
+    await Promise.all(
+      sessions.map(async (s, i) => {
+        const t = track(s)
+        if (i > 0) {
+          s.write('cd projects/selftest && make mark && echo built-ok\r')
+          await t.waitFor(outputLine('built-ok'), 120_000)
+          await t.waitFor(PROMPT)
+        }
+        s.write(`./mark m${i} && ./mark\r`)
+        const m = await t.waitFor(/(?:^|[\r\n])marks: ([^\r\n]*)\r?\n/, 60_000)
+        expect(m[1]).toBe(`m${i}.mark`)
+        await t.waitFor(PROMPT)
+      }),
+    )
+    await Promise.all(sessions.map((s) => s.kill()))
+  }, 240_000)
+
+  test('an infinite loop is stopped by the time limit and the shell survives', async () => {
+    const s = await open(limitsProject())
+    const t = track(s)
+    s.write('cd projects/limits && make spin\r')
+    await t.waitFor(PROMPT, 60_000)
+    s.write('./spin\r')
+    await t.waitFor(outputLine('spinning'))
+    await t.waitFor(/shellfolio: time limit exceeded/, 20_000)
+    await t.waitFor(PROMPT)
+    s.write('echo status=$?\r')
+    await t.waitFor(outputLine('status=124'))
+    await s.kill()
+  }, 90_000)
+
+  test('memory exhaustion is contained: malloc fails at the cap, the shell lives', async () => {
+    const s = await open(limitsProject())
+    const t = track(s)
+    s.write('cd projects/limits && make hog\r')
+    await t.waitFor(PROMPT, 60_000)
+    s.write('./hog; echo status=$?\r')
+    const m = await t.waitFor(/hog: malloc failed after (\d+) MB/, 30_000)
+    expect(Number(m[1])).toBeLessThan(256)
+    await t.waitFor(outputLine('status=3'))
+    await t.waitFor(PROMPT)
+    s.write('echo alive\r')
+    await t.waitFor(outputLine('alive'))
+    await s.kill()
+  }, 90_000)
+
+  test('stdin is line-buffered with echo, Ctrl-D ends input, files written by a program appear', async () => {
+    const s = await open(limitsProject())
+    const t = track(s)
+    s.write('cd projects/limits && make echoline\r')
+    await t.waitFor(PROMPT, 60_000)
+    s.write('./echoline "two words"\r')
+    await t.waitFor(outputLine('cols=80 lines=24 argc=2 argv1=two words'))
+    await t.waitFor(/> $/)
+    s.write('abd\x7fc')
+    await t.waitFor(/^abd\x08 \x08c$/)
+    s.write('\r')
+    await t.waitFor(outputLine('got: abc'))
+    s.write('\x04')
+    await t.waitFor(/eof cwd=\/workspace\/projects\/limits\r\n/)
+    await t.waitFor(PROMPT)
+    s.write('cat made-by-echoline.txt\r')
+    await t.waitFor(outputLine('hello from wasm'))
+    await s.resize({ cols: 100, rows: 30 })
+    s.write('./echoline\r')
+    await t.waitFor(outputLine('cols=100 lines=30 argc=1 argv1=-'))
+    s.write('\x03')
+    await t.waitFor(PROMPT)
+    await s.kill()
+  }, 90_000)
+
+  test('pause() stops delivery and bounds what is buffered during a flood', async () => {
+    const s = await open()
+    const t = track(s)
+    s.write('cd projects/selftest && make flood\r')
+    await t.waitFor(PROMPT, 60_000)
+    s.write('./flood 50000000\r')
+    await t.waitFor(/<<flood 50000000>>/, 20_000)
+    s.pause()
+    const paused = t.bytes
+    // wait until a program run had every chance to overfill: the flood keeps writing while paused
+    let later = 0
+    const probe = runner.open({ project: selftestProject(), size: { cols: 80, rows: 24 } })
+    const other = await probe
+    const ot = track(other)
+    await ot.waitFor(PROMPT, 20_000)
+    other.write('echo probe\r')
+    await ot.waitFor(outputLine('probe'))
+    later = t.bytes
+    expect(later - paused).toBe(0)
+    s.resume()
+    await t.waitFor(/\d{7} /, 10_000)
+    s.write('\x03')
+    await t.waitFor(PROMPT, 20_000)
+    await other.kill()
+    await s.kill()
+  }, 90_000)
+
+  test('minirt: make && ./miniRT -w 40 -h 12 scenes/demo.rt renders 24-bit colour', async () => {
+    const s = await open(wasmProject('minirt'))
+    const t = track(s)
+    s.write('cd projects/minirt && make && ./miniRT -w 40 -h 12 scenes/demo.rt\r')
+    await t.waitFor(/-o miniRT /, 90_000)
+    const before = t.bytes
+    await t.waitFor(PROMPT, 60_000)
+    const raw = new TextDecoder().decode(t.raw().slice(before))
+    // 24-bit colour: SGR 38;2;r;g;b / 48;2;r;g;b, upper half blocks, 12 rows
+    expect(raw).toMatch(/\x1b\[38;2;\d+;\d+;\d+m/)
+    expect(raw).toMatch(/\x1b\[48;2;\d+;\d+;\d+m/)
+    expect(t.text.slice(t.text.lastIndexOf('-h 12 scenes/demo.rt')).split('▀').length - 1).toBe(40 * 12)
+    s.write('make\r')
+    await t.waitFor(/make: Nothing to be done for 'all'\./)
+    await within(s.kill(), 10_000, 'kill')
+  }, 180_000)
+})
