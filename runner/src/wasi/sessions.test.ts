@@ -5,6 +5,7 @@ import { createWasiRunner } from './index.ts'
 import { limitsProject, selftestProject, wasmProject } from './test-fixtures.ts'
 
 const PROMPT = /\$ $/
+const ESC = '\\x1b'
 
 describe('wasi sessions', () => {
   let runner: Runner
@@ -145,8 +146,8 @@ describe('wasi sessions', () => {
     await t.waitFor(PROMPT, 60_000)
     const raw = new TextDecoder().decode(t.raw().slice(before))
     // 24-bit colour: SGR 38;2;r;g;b / 48;2;r;g;b, upper half blocks, 12 rows
-    expect(raw).toMatch(/\x1b\[38;2;\d+;\d+;\d+m/)
-    expect(raw).toMatch(/\x1b\[48;2;\d+;\d+;\d+m/)
+    expect(raw).toMatch(new RegExp(`${ESC}\\[38;2;\\d+;\\d+;\\d+m`))
+    expect(raw).toMatch(new RegExp(`${ESC}\\[48;2;\\d+;\\d+;\\d+m`))
     expect(t.text.slice(t.text.lastIndexOf('-h 12 scenes/demo.rt')).split('▀').length - 1).toBe(40 * 12)
     s.write('make\r')
     await t.waitFor(/make: Nothing to be done for 'all'\./)
