@@ -7,8 +7,12 @@ import type { Database } from './db/index.ts'
 import { docsModule } from './docs/index.ts'
 import { healthModule, type ReadinessCheck } from './health/index.ts'
 import { httpPlugin, type RouteInfo } from './http/plugin.ts'
+import { createReadCache } from './lib/read-cache.ts'
 import type { Logger } from './logger.ts'
 import { metricsModule } from './metrics/index.ts'
+import { createCursorCodec } from './posts/cursor.ts'
+import { postsModule } from './posts/index.ts'
+import { createPostsService } from './posts/service.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
 import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
@@ -55,6 +59,11 @@ export function createApp(deps: AppDeps) {
       },
     })) satisfies ReadinessCheck[]),
   ]
+  const posts = createPostsService({
+    db: database.db,
+    reads: createReadCache({ cache, namespace: 'posts', logger }),
+    cursors: createCursorCodec(config.jwtSecret),
+  })
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
   const app = new Elysia({ name: 'app' })
@@ -65,6 +74,7 @@ export function createApp(deps: AppDeps) {
     .use(docsModule())
     .use(healthModule(() => checks))
     .use(authModule(deps))
+    .use(postsModule({ posts, auth: deps }))
     .use(
       deps.terminal
         ? terminalModule({

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto'
+import type { Cache } from '../cache/index.ts'
+import type { Logger } from '../logger.ts'
+
+/** A cached read: the JSON-able value and its strong ETag. */
+export interface CachedRead<T> {
+  value: T
+  etag: string
+}
+
+export interface ReadCache {
+  /** Returns the cached value for `key`, loading (and caching) it on a miss. Never throws for cache faults. */
+  get<T>(key: string, load: () => Promise<T>): Promise<CachedRead<T>>
+  /** Makes every cached entry of this namespace stale, here and on every other instance. */
+  invalidate(): Promise<void>
+  /** Resolves once this instance listens for invalidations from others. */
+  readonly ready: Promise<void>
+  close(): Promise<void>
+}
+
+export interface ReadCacheOptions {
+  cache: Cache
+  /** e.g. `posts`; keys, the generation counter and the channel live under it. */
+  namespace: string
+  /** Lifetime of a shared entry (the Cache) and of a local one (this process). */
+  ttlMs?: number
+  localTtlMs?: number
+  logger?: Logger
+}
+
+/** A strong ETag over the JSON form of a value. */
+export function etagOf(value: unknown): string {
+  return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27)}"`
+}
+
+/** True when an If-None-Match header matches `etag` (weak comparison, `*` included). */
+export function matchesEtag(ifNoneMatch: string | null | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false
+  const bare = etag.replace(/^W\//, '')
+  return ifNoneMatch.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t.replace(/^W\//, '') === bare
+  })
+}
+
+const GENERATION_TTL_MS = 30 * 24 * 3600 * 1000
+
+/**
+ * Two-level read-through cache for public reads (posts, projects).
+ *
+ * Entries live in the shared Cache (Redis or in-process) under a *generation*: a write bumps the
+ * generation counter in the Cache and publishes it, so no instance ever reads an entry written
+ * before the change (a slow reader that loaded old rows stores them under a generation nobody asks
+ * for any more). Each instance also keeps a small local copy; the published message clears it on
+ * every instance, which is what makes invalidation reach all of them.
+ */
+export function createReadCache(options: ReadCacheOptions): ReadCache {
+  const { cache, namespace, logger } = options
+  const ttlMs = options.ttlMs ?? 5 * 60_000
+  const localTtlMs = options.localTtlMs ?? 30_000
+  const genKey = `read:${namespace}:gen`
+  const channel = `read:${namespace}:invalidate`
+  const local = new Map<string, { read: CachedRead<unknown>; expiresAt: number }>()
+  let generation: string | undefined
+
+  const onMessage = (message: string) => {
+    // Generations only move forward; an out-of-order message must not step back.
+    if (generation === undefined || Number(message) > Number(generation)) generation = message
+    local.clear()
+  }
+  let unsubscribe: (() => Promise<void>) | undefined
+  const ready = cache
+    .subscribe(channel, onMessage)
+    .then((u) => {
+      unsubscribe = u
+    })
+    .catch((err) => logger?.warn({ err, namespace }, 'read cache: subscribe failed; relying on generations'))
+
+  const currentGeneration = async (): Promise<string> => {
+    if (generation !== undefined) return generation
+    const stored = await cache.get(genKey)
+    generation ??= stored ?? '0'
+    return generation
+  }
+
+  return {
+    ready,
+    async get<T>(key: string, load: () => Promise<T>): Promise<CachedRead<T>> {
+      let gen: string
+      try {
+        gen = await currentGeneration()
+      } catch (err) {
+        logger?.warn({ err, namespace }, 'read cache unavailable; reading through')
+        const value = await load()
+        return { value, etag: etagOf(value) }
+      }
+      const fullKey = `read:${namespace}:${gen}:${key}`
+      const hit = local.get(fullKey)
+      if (hit && hit.expiresAt > Date.now()) return hit.read as CachedRead<T>
+      let read: CachedRead<T> | undefined
+      try {
+        const stored = await cache.get(fullKey)
+        if (stored !== null) read = JSON.parse(stored) as CachedRead<T>
+      } catch (err) {
+        logger?.warn({ err, namespace }, 'read cache get failed')
+      }
+      if (!read) {
+        const value = await load()
+        read = { value, etag: etagOf(value) }
+        try {
+          await cache.set(fullKey, JSON.stringify(read), ttlMs)
+        } catch (err) {
+          logger?.warn({ err, namespace }, 'read cache set failed')
+        }
+      }
+      // Only keep it locally while the generation has not moved on during the load.
+      if (generation === gen) local.set(fullKey, { read, expiresAt: Date.now() + localTtlMs })
+      return read
+    },
+    async invalidate() {
+      local.clear()
+      try {
+        const next = String(await cache.incr(genKey, GENERATION_TTL_MS))
+        onMessage(next)
+        await cache.publish(channel, next)
+      } catch (err) {
+        // Without the shared counter, stop trusting anything: read through until it answers again.
+        generation = undefined
+        logger?.error({ err, namespace }, 'read cache invalidation failed')
+      }
+    },
+    async close() {
+      await ready
+      await unsubscribe?.()
+      local.clear()
+    },
+  }
+}

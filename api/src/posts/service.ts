@@ -1,0 +1,325 @@
+import { and, desc, eq, isNotNull, isNull, lte, type SQL, sql } from 'drizzle-orm'
+import type { Db } from '../db/index.ts'
+import { type Post, posts, users } from '../db/schema/index.ts'
+import { ConflictError, NotFoundError } from '../http/errors.ts'
+import type { CachedRead, ReadCache } from '../lib/read-cache.ts'
+import type { CursorCodec } from './cursor.ts'
+import { renderMarkdown } from './render.ts'
+
+export type PostStatus = Post['status']
+
+/** What the public list shows for a post. */
+export interface PostSummary {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  tags: string[]
+  publishedAt: string
+  author: { id: string; name: string } | null
+}
+
+/** The public page of a post: the summary plus the sanitized HTML. */
+export interface PostPage extends PostSummary {
+  html: string
+  updatedAt: string
+}
+
+/** What admins see: everything, drafts and deleted posts included. */
+export interface PostAdminView {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  markdown: string
+  html: string
+  tags: string[]
+  status: PostStatus
+  publishedAt: string | null
+  author: { id: string; name: string } | null
+  createdAt: string
+  updatedAt: string
+  deletedAt: string | null
+}
+
+export interface PostInput {
+  slug: string
+  title: string
+  summary?: string
+  markdown: string
+  tags?: string[]
+  status?: PostStatus
+  /** ISO date; defaults to now when the post becomes published. */
+  publishedAt?: string | null
+}
+
+export type PostPatch = Partial<PostInput>
+
+export interface Page<T> {
+  items: T[]
+  nextCursor: string | null
+}
+
+export interface AdminListOptions {
+  limit: number
+  cursor?: string | undefined
+  status?: PostStatus | undefined
+  includeDeleted?: boolean
+}
+
+export class SlugTakenError extends ConflictError {
+  constructor(slug: string) {
+    super(`a post with the slug '${slug}' already exists`, 'SLUG_TAKEN')
+  }
+}
+
+export class PostNotFoundError extends NotFoundError {
+  constructor() {
+    super('no such post', 'POST_NOT_FOUND')
+  }
+}
+
+/** True for a PostgreSQL unique violation, whether the driver or drizzle wrapped it. */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    if (e.code === '23505') return true
+    e = e.cause as typeof e
+  }
+  return false
+}
+
+const iso = (d: Date) => d.toISOString()
+
+type Row = Post & { authorName: string | null; cursorAt: string | null }
+
+const authorOf = (r: Row) => (r.authorId ? { id: r.authorId, name: r.authorName ?? '' } : null)
+
+const summaryOf = (r: Row): PostSummary => ({
+  id: r.id,
+  slug: r.slug,
+  title: r.title,
+  summary: r.summary,
+  tags: r.tags,
+  publishedAt: iso(r.publishedAt!),
+  author: authorOf(r),
+})
+
+const adminViewOf = (r: Row): PostAdminView => ({
+  id: r.id,
+  slug: r.slug,
+  title: r.title,
+  summary: r.summary,
+  markdown: r.bodyMarkdown,
+  html: r.bodyHtml,
+  tags: r.tags,
+  status: r.status,
+  publishedAt: r.publishedAt ? iso(r.publishedAt) : null,
+  author: authorOf(r),
+  createdAt: iso(r.createdAt),
+  updatedAt: iso(r.updatedAt),
+  deletedAt: r.deletedAt ? iso(r.deletedAt) : null,
+})
+
+/** Tags are trimmed, lower-cased and deduplicated, in the order given. */
+const normaliseTags = (tags: string[]) => [...new Set(tags.map((t) => t.trim().toLowerCase()).filter(Boolean))]
+
+export interface PostsServiceOptions {
+  db: Db
+  reads: ReadCache
+  cursors: CursorCodec
+}
+
+export function createPostsService({ db, reads, cursors }: PostsServiceOptions) {
+  const select = (cursorColumn: SQL) =>
+    db
+      .select({
+        post: posts,
+        authorName: users.displayName,
+        cursorAt: sql<string | null>`${cursorColumn}::text`,
+      })
+      .from(posts)
+      .leftJoin(users, eq(users.id, posts.authorId))
+
+  const flatten = (r: { post: Post; authorName: string | null; cursorAt: string | null }): Row => ({
+    ...r.post,
+    authorName: r.authorName,
+    cursorAt: r.cursorAt,
+  })
+
+  const byId = async (id: string): Promise<Row | undefined> => {
+    const [row] = await select(sql`${posts.createdAt}`).where(eq(posts.id, id)).limit(1)
+    return row ? flatten(row) : undefined
+  }
+
+  const getAdmin = async (id: string): Promise<PostAdminView> => {
+    const row = await byId(id)
+    if (!row) throw new PostNotFoundError()
+    return adminViewOf(row)
+  }
+
+  /** Rows that visitors may see: published, not deleted, publication time reached. */
+  const publicWhere = and(eq(posts.status, 'published'), isNull(posts.deletedAt), lte(posts.publishedAt, sql`now()`))
+
+  const saveError = (err: unknown, slug: string | undefined): never => {
+    if (isUniqueViolation(err)) throw new SlugTakenError(slug ?? '')
+    throw err
+  }
+
+  const publishedAtFor = (status: PostStatus, given: string | null | undefined, current: Date | null): Date | null => {
+    if (status === 'draft') return given ? new Date(given) : null
+    if (given) return new Date(given)
+    return current ?? new Date()
+  }
+
+  return {
+    /** The public list, newest first, one page after `cursor`. Cached; never shows drafts or deleted posts. */
+    async listPublic(limit: number, cursor?: string): Promise<CachedRead<Page<PostSummary>>> {
+      const after = cursor ? cursors.decode('public', cursor) : undefined
+      return reads.get(`list:${limit}:${cursor ?? ''}`, async () => {
+        const where = after
+          ? and(publicWhere, sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`)
+          : publicWhere
+        const rows = (
+          await select(sql`${posts.publishedAt}`)
+            .where(where)
+            .orderBy(desc(posts.publishedAt), desc(posts.id))
+            .limit(limit + 1)
+        ).map(flatten)
+        const items = rows.slice(0, limit)
+        const last = items[items.length - 1]
+        const nextCursor =
+          rows.length > limit && last ? cursors.encode('public', { at: last.cursorAt!, id: last.id }) : null
+        return { items: items.map(summaryOf), nextCursor }
+      })
+    },
+
+    /** A published post by slug, or null. Cached (misses too). */
+    async getPublic(slug: string): Promise<CachedRead<PostPage | null>> {
+      return reads.get(`slug:${slug}`, async () => {
+        const [row] = await select(sql`${posts.publishedAt}`)
+          .where(and(publicWhere, eq(posts.slug, slug)))
+          .limit(1)
+        if (!row) return null
+        const r = flatten(row)
+        return { ...summaryOf(r), html: r.bodyHtml, updatedAt: iso(r.updatedAt) }
+      })
+    },
+
+    /** Every post for admins, newest created first; drafts included, deleted ones on request. */
+    async listAdmin(options: AdminListOptions): Promise<Page<PostAdminView>> {
+      const scope = `admin:${options.status ?? 'any'}:${options.includeDeleted ? 'deleted' : 'live'}`
+      const after = options.cursor ? cursors.decode(scope, options.cursor) : undefined
+      const conditions: SQL[] = []
+      if (options.status) conditions.push(eq(posts.status, options.status))
+      if (!options.includeDeleted) conditions.push(isNull(posts.deletedAt))
+      if (after) conditions.push(sql`(${posts.createdAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`)
+      const rows = (
+        await select(sql`${posts.createdAt}`)
+          .where(and(...conditions))
+          .orderBy(desc(posts.createdAt), desc(posts.id))
+          .limit(options.limit + 1)
+      ).map(flatten)
+      const items = rows.slice(0, options.limit)
+      const last = items[items.length - 1]
+      const nextCursor =
+        rows.length > options.limit && last ? cursors.encode(scope, { at: last.cursorAt!, id: last.id }) : null
+      return { items: items.map(adminViewOf), nextCursor }
+    },
+
+    getAdmin,
+
+    /** Renders the markdown once, here; the sanitized HTML is what every reader gets. */
+    async create(input: PostInput, authorId: string | null): Promise<PostAdminView> {
+      const status = input.status ?? 'draft'
+      let id: string
+      try {
+        const [saved] = await db
+          .insert(posts)
+          .values({
+            slug: input.slug,
+            title: input.title,
+            summary: input.summary ?? '',
+            bodyMarkdown: input.markdown,
+            bodyHtml: renderMarkdown(input.markdown),
+            tags: normaliseTags(input.tags ?? []),
+            status,
+            publishedAt: publishedAtFor(status, input.publishedAt, null),
+            authorId,
+          })
+          .returning({ id: posts.id })
+        id = saved!.id
+      } catch (err) {
+        return saveError(err, input.slug)
+      }
+      await reads.invalidate()
+      return getAdmin(id)
+    },
+
+    /** Partial update of a live post; a deleted one must be restored first. */
+    async update(id: string, patch: PostPatch): Promise<PostAdminView> {
+      const current = await byId(id)
+      if (!current || current.deletedAt) throw new PostNotFoundError()
+      const status = patch.status ?? current.status
+      const values: Partial<typeof posts.$inferInsert> = { updatedAt: new Date(), status }
+      if (patch.slug !== undefined) values.slug = patch.slug
+      if (patch.title !== undefined) values.title = patch.title
+      if (patch.summary !== undefined) values.summary = patch.summary
+      if (patch.tags !== undefined) values.tags = normaliseTags(patch.tags)
+      if (patch.markdown !== undefined) {
+        values.bodyMarkdown = patch.markdown
+        values.bodyHtml = renderMarkdown(patch.markdown)
+      }
+      if (patch.publishedAt !== undefined || patch.status !== undefined) {
+        values.publishedAt = publishedAtFor(
+          status,
+          patch.publishedAt,
+          status === 'published' ? current.publishedAt : null,
+        )
+      }
+      try {
+        await db
+          .update(posts)
+          .set(values)
+          .where(and(eq(posts.id, id), isNull(posts.deletedAt)))
+      } catch (err) {
+        return saveError(err, patch.slug)
+      }
+      await reads.invalidate()
+      return getAdmin(id)
+    },
+
+    /** Soft delete: the row stays (restorable) but no public read shows it. Idempotent. */
+    async remove(id: string): Promise<PostAdminView> {
+      const current = await byId(id)
+      if (!current) throw new PostNotFoundError()
+      if (!current.deletedAt) {
+        await db
+          .update(posts)
+          .set({ deletedAt: new Date(), updatedAt: new Date() })
+          .where(and(eq(posts.id, id), isNull(posts.deletedAt)))
+        await reads.invalidate()
+      }
+      return getAdmin(id)
+    },
+
+    /** Undoes a soft delete; 409 when another live post took the slug meanwhile. Idempotent. */
+    async restore(id: string): Promise<PostAdminView> {
+      const current = await byId(id)
+      if (!current) throw new PostNotFoundError()
+      if (current.deletedAt) {
+        try {
+          await db
+            .update(posts)
+            .set({ deletedAt: null, updatedAt: new Date() })
+            .where(and(eq(posts.id, id), isNotNull(posts.deletedAt)))
+        } catch (err) {
+          return saveError(err, current.slug)
+        }
+        await reads.invalidate()
+      }
+      return getAdmin(id)
+    },
+  }
+}
+
+export type PostsService = ReturnType<typeof createPostsService>

@@ -1,0 +1,357 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { and, asc, desc, eq, isNotNull, isNull } from 'drizzle-orm'
+import type { RunnerKindName } from '../config.ts'
+import type { Db } from '../db/index.ts'
+import { type Project, projects } from '../db/schema/index.ts'
+import type { FlagsService } from '../flags/service.ts'
+import { ConflictError, NotFoundError } from '../http/errors.ts'
+import type { ReadCache } from '../lib/read-cache.ts'
+import type { Logger } from '../logger.ts'
+import { isUniqueViolation } from '../posts/service.ts'
+
+/** Which runner kinds can start a session right now (the terminal module provides the real probe). */
+export type RunnerAvailability = () => Promise<{ docker: boolean; wasi: boolean }>
+
+export const RUNNER_KINDS: readonly RunnerKindName[] = ['wasi', 'docker']
+
+export interface ProjectView {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  description: string
+  stack: string[]
+  repoUrl: string | null
+  sourcePath: string
+  binary: string
+  runners: RunnerKindName[]
+  commands: string[]
+  policy: { allow: string[] }
+  featured: boolean
+  order: number
+  updatedAt: string
+}
+
+export interface PublicProject extends ProjectView {
+  /** The project's runners that are up and switched on by the feature flags right now. */
+  availableRunners: RunnerKindName[]
+}
+
+export interface AdminProject extends ProjectView {
+  createdAt: string
+  deletedAt: string | null
+}
+
+export interface ProjectInput {
+  slug: string
+  title: string
+  summary?: string
+  description?: string
+  stack?: string[]
+  repoUrl?: string | null
+  sourcePath: string
+  binary?: string
+  runners?: RunnerKindName[]
+  commands?: string[]
+  policy?: { allow: string[] }
+  featured?: boolean
+  order?: number
+}
+
+export class ProjectNotFoundError extends NotFoundError {
+  constructor() {
+    super('no such project', 'PROJECT_NOT_FOUND')
+  }
+}
+
+export class ProjectSlugTakenError extends ConflictError {
+  constructor(slug: string) {
+    super(`a project with the slug '${slug}' already exists`, 'SLUG_TAKEN')
+  }
+}
+
+const viewOf = (p: Project): ProjectView => ({
+  id: p.id,
+  slug: p.slug,
+  title: p.title,
+  summary: p.summary,
+  description: p.description,
+  stack: p.stack,
+  repoUrl: p.repoUrl,
+  sourcePath: p.sourcePath,
+  binary: p.binary,
+  runners: p.runners.filter((r): r is RunnerKindName => (RUNNER_KINDS as string[]).includes(r)),
+  commands: p.commands,
+  policy: p.policy,
+  featured: p.featured,
+  order: p.sortOrder,
+  updatedAt: p.updatedAt.toISOString(),
+})
+
+const adminViewOf = (p: Project): AdminProject => ({
+  ...viewOf(p),
+  createdAt: p.createdAt.toISOString(),
+  deletedAt: p.deletedAt ? p.deletedAt.toISOString() : null,
+})
+
+const columnsOf = (input: Partial<ProjectInput>): Partial<typeof projects.$inferInsert> => {
+  const values: Partial<typeof projects.$inferInsert> = {}
+  if (input.slug !== undefined) values.slug = input.slug
+  if (input.title !== undefined) values.title = input.title
+  if (input.summary !== undefined) values.summary = input.summary
+  if (input.description !== undefined) values.description = input.description
+  if (input.stack !== undefined) values.stack = input.stack
+  if (input.repoUrl !== undefined) values.repoUrl = input.repoUrl
+  if (input.sourcePath !== undefined) values.sourcePath = input.sourcePath
+  if (input.binary !== undefined) values.binary = input.binary
+  if (input.runners !== undefined) values.runners = [...new Set(input.runners)]
+  if (input.commands !== undefined) values.commands = input.commands
+  if (input.policy !== undefined) values.policy = { allow: input.policy.allow }
+  if (input.featured !== undefined) values.featured = input.featured
+  if (input.order !== undefined) values.sortOrder = input.order
+  return values
+}
+
+export interface ProjectsServiceOptions {
+  db: Db
+  reads: ReadCache
+  flags: Pick<FlagsService, 'isEnabled'>
+  runnerAvailability: RunnerAvailability
+  logger?: Logger
+}
+
+export function createProjectsService({ db, reads, flags, runnerAvailability, logger }: ProjectsServiceOptions) {
+  const byId = async (id: string) => (await db.select().from(projects).where(eq(projects.id, id)).limit(1))[0]
+  const getAdmin = async (id: string): Promise<AdminProject> => {
+    const row = await byId(id)
+    if (!row) throw new ProjectNotFoundError()
+    return adminViewOf(row)
+  }
+
+  /**
+   * Runner kinds usable now: up (probe), on (flags terminal.enabled and terminal.<kind>). Never
+   * throws: a failing probe counts as nothing available.
+   */
+  const usableRunners = async (): Promise<Set<RunnerKindName>> => {
+    const usable = new Set<RunnerKindName>()
+    if (!(await flags.isEnabled('terminal.enabled'))) return usable
+    let up = { docker: false, wasi: false }
+    try {
+      up = await runnerAvailability()
+    } catch (err) {
+      logger?.warn({ err }, 'runner availability probe failed')
+    }
+    for (const kind of RUNNER_KINDS) {
+      if (up[kind] && (await flags.isEnabled(`terminal.${kind}`))) usable.add(kind)
+    }
+    return usable
+  }
+  const withAvailability = (p: ProjectView, usable: Set<RunnerKindName>): PublicProject => ({
+    ...p,
+    availableRunners: p.runners.filter((r) => usable.has(r)),
+  })
+
+  const saveError = (err: unknown, slug: string | undefined): never => {
+    if (isUniqueViolation(err)) throw new ProjectSlugTakenError(slug ?? '')
+    throw err
+  }
+
+  return {
+    usableRunners,
+
+    /** Live projects in display order; the rows are cached, availability is evaluated per call. */
+    async listPublic(): Promise<PublicProject[]> {
+      const [read, usable] = await Promise.all([
+        reads.get('list', async () => {
+          const rows = await db
+            .select()
+            .from(projects)
+            .where(isNull(projects.deletedAt))
+            .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
+          return rows.map(viewOf)
+        }),
+        usableRunners(),
+      ])
+      return read.value.map((p) => withAvailability(p, usable))
+    },
+
+    async getPublic(slug: string): Promise<PublicProject> {
+      const [read, usable] = await Promise.all([
+        reads.get(`slug:${slug}`, async (): Promise<ProjectView | null> => {
+          const [row] = await db
+            .select()
+            .from(projects)
+            .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
+            .limit(1)
+          return row ? viewOf(row) : null
+        }),
+        usableRunners(),
+      ])
+      if (!read.value) throw new ProjectNotFoundError()
+      return withAvailability(read.value, usable)
+    },
+
+    /** Read straight from the database (uncached): for the terminal module's session checks. */
+    async findLiveBySlug(slug: string): Promise<ProjectView | null> {
+      const [row] = await db
+        .select()
+        .from(projects)
+        .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
+        .limit(1)
+      return row ? viewOf(row) : null
+    },
+
+    async listAdmin(includeDeleted: boolean): Promise<AdminProject[]> {
+      const rows = await db
+        .select()
+        .from(projects)
+        .where(includeDeleted ? undefined : isNull(projects.deletedAt))
+        .orderBy(asc(projects.sortOrder), asc(projects.title), desc(projects.createdAt))
+      return rows.map(adminViewOf)
+    },
+
+    getAdmin,
+
+    async create(input: ProjectInput): Promise<AdminProject> {
+      let id: string
+      try {
+        const [row] = await db
+          .insert(projects)
+          .values({
+            policy: { allow: [] },
+            ...columnsOf(input),
+            slug: input.slug,
+            title: input.title,
+            sourcePath: input.sourcePath,
+          })
+          .returning({ id: projects.id })
+        id = row!.id
+      } catch (err) {
+        return saveError(err, input.slug)
+      }
+      await reads.invalidate()
+      return getAdmin(id)
+    },
+
+    async update(id: string, patch: Partial<ProjectInput>): Promise<AdminProject> {
+      const current = await byId(id)
+      if (!current || current.deletedAt) throw new ProjectNotFoundError()
+      try {
+        await db
+          .update(projects)
+          .set({ ...columnsOf(patch), updatedAt: new Date() })
+          .where(and(eq(projects.id, id), isNull(projects.deletedAt)))
+      } catch (err) {
+        return saveError(err, patch.slug)
+      }
+      await reads.invalidate()
+      return getAdmin(id)
+    },
+
+    /** Soft delete (idempotent). */
+    async remove(id: string): Promise<AdminProject> {
+      const current = await byId(id)
+      if (!current) throw new ProjectNotFoundError()
+      if (!current.deletedAt) {
+        await db
+          .update(projects)
+          .set({ deletedAt: new Date(), updatedAt: new Date() })
+          .where(and(eq(projects.id, id), isNull(projects.deletedAt)))
+        await reads.invalidate()
+      }
+      return getAdmin(id)
+    },
+
+    async restore(id: string): Promise<AdminProject> {
+      const current = await byId(id)
+      if (!current) throw new ProjectNotFoundError()
+      if (current.deletedAt) {
+        try {
+          await db
+            .update(projects)
+            .set({ deletedAt: null, updatedAt: new Date() })
+            .where(and(eq(projects.id, id), isNotNull(projects.deletedAt)))
+        } catch (err) {
+          return saveError(err, current.slug)
+        }
+        await reads.invalidate()
+      }
+      return getAdmin(id)
+    },
+
+    /**
+     * Seeds from `wasm-projects/<folder>/project.json`: a project is inserted only when NO row with
+     * its slug exists, live or soft-deleted. So admin edits and deletions survive restarts, and a
+     * changed project.json only reaches a fresh database (documented in README "Content").
+     */
+    async seedFrom(dir: string): Promise<string[]> {
+      const existing = new Set((await db.select({ slug: projects.slug }).from(projects)).map((r) => r.slug))
+      const created: string[] = []
+      let folders: string[]
+      try {
+        folders = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name)
+      } catch {
+        return created
+      }
+      for (const folder of folders.sort()) {
+        let manifest: Record<string, unknown>
+        try {
+          manifest = JSON.parse(await readFile(join(dir, folder, 'project.json'), 'utf8'))
+        } catch {
+          continue
+        }
+        const input = projectFromManifest(folder, manifest)
+        if (!input) {
+          logger?.warn({ folder }, 'seed: wasm-projects/<folder>/project.json is missing slug or title; skipped')
+          continue
+        }
+        if (existing.has(input.slug)) continue
+        const rows = await db
+          .insert(projects)
+          .values({
+            policy: { allow: [] },
+            ...columnsOf(input),
+            slug: input.slug,
+            title: input.title,
+            sourcePath: folder,
+          })
+          .onConflictDoNothing()
+          .returning({ slug: projects.slug })
+        if (rows.length > 0) created.push(input.slug)
+      }
+      if (created.length > 0) await reads.invalidate()
+      return created
+    },
+  }
+}
+
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined
+
+/** Maps a project.json to the service input; undefined when it lacks the essentials. */
+export function projectFromManifest(folder: string, m: Record<string, unknown>): ProjectInput | undefined {
+  if (typeof m.slug !== 'string' || !/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(m.slug) || typeof m.title !== 'string') {
+    return undefined
+  }
+  const policy = m.policy as { allow?: unknown } | undefined
+  return {
+    slug: m.slug,
+    title: m.title,
+    summary: typeof m.summary === 'string' ? m.summary : '',
+    description: typeof m.description === 'string' ? m.description : '',
+    stack: strings(m.stack) ?? [],
+    repoUrl: typeof m.repoUrl === 'string' ? m.repoUrl : null,
+    sourcePath: folder,
+    binary: typeof m.binary === 'string' ? m.binary : '',
+    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKindName =>
+      (RUNNER_KINDS as string[]).includes(r),
+    ),
+    commands: strings(m.commands) ?? [],
+    policy: { allow: strings(policy?.allow) ?? [] },
+    featured: m.featured === true,
+    order: typeof m.order === 'number' && Number.isInteger(m.order) ? m.order : 0,
+  }
+}
+
+export type ProjectsService = ReturnType<typeof createProjectsService>
