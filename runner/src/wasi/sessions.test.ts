@@ -94,6 +94,7 @@ describe('wasi sessions', () => {
     await t.waitFor(outputLine('cols=80 lines=24 argc=2 argv1=two words'))
     await t.waitFor(/> $/)
     s.write('abd\x7fc')
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the software tty erases with BS SP BS
     await t.waitFor(/^abd\x08 \x08c$/)
     s.write('\r')
     await t.waitFor(outputLine('got: abc'))
