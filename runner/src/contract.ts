@@ -58,7 +58,7 @@ export class Transcript {
   /** `waitFor` searches from here; each match moves it past the match. */
   cursor = 0
   private readonly decoder = new TextDecoder('utf-8')
-  private escape: 'none' | 'esc' | 'csi' | 'osc' | 'osc-esc' = 'none'
+  private escape: 'none' | 'esc' | 'esc-1' | 'csi' | 'osc' | 'osc-esc' = 'none'
   private waiters = new Set<() => void>()
   private readonly unsubscribe: () => void
 
@@ -89,7 +89,7 @@ export class Transcript {
     for (const w of [...this.waiters]) w()
   }
 
-  /** Streaming removal of ESC sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, `ESC x`). */
+  /** Streaming removal of ESC sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, `ESC ( x`, `ESC x`). */
   private strip(s: string): string {
     let out = ''
     for (const ch of s) {
@@ -100,7 +100,11 @@ export class Transcript {
           else if (c !== 0x07) out += ch
           break
         case 'esc':
-          this.escape = ch === '[' ? 'csi' : ch === ']' ? 'osc' : 'none'
+          // ESC ( B and friends (charset selection) take one more character
+          this.escape = ch === '[' ? 'csi' : ch === ']' ? 'osc' : '()*+#%'.includes(ch) ? 'esc-1' : 'none'
+          break
+        case 'esc-1':
+          this.escape = 'none'
           break
         case 'csi':
           if (c >= 0x40 && c <= 0x7e) this.escape = 'none'

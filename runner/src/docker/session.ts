@@ -79,6 +79,8 @@ export class DockerSession implements RunnerSession {
     )
     this.prepared.write(`${lines}\n`)
     this.limitTimer = setTimeout(() => void this.kill('timeout'), this.opts.timeLimitMs)
+    // why: the container stream keeps the process alive while the session runs; the limit need not
+    this.limitTimer.unref?.()
   }
 
   private killReason: ExitReason | null = null
