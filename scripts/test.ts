@@ -132,6 +132,24 @@ async function ensureChromium() {
   if (install.code !== 0) throw new Error(`apt-get install chromium failed: ${install.out.slice(-300)}`)
 }
 
+// ── ops suite (production issue: deploy/, scripts/backup.sh, scale-out) ──────────────────────────
+/** docker-compose (v1, Debian) and nginx-light validate docker-compose.yml and deploy/nginx.conf. */
+async function ensureOpsTools() {
+  const composeV2 = Bun.which('docker') && (await run(['docker', 'compose', 'version'], { quiet: true })).code === 0
+  const missing = [
+    ...(composeV2 || Bun.which('docker-compose') ? [] : ['docker-compose']),
+    ...(Bun.which('nginx') || existsSync('/usr/sbin/nginx') ? [] : ['nginx-light']),
+  ]
+  if (missing.length === 0) return
+  if (process.getuid?.() !== 0)
+    throw new Error(`${missing.join(', ')} missing; install with apt-get install ${missing.join(' ')}`)
+  const update = await run(['apt-get', 'update', '-qq'], { quiet: true })
+  if (update.code !== 0) throw new Error(`apt-get update failed: ${update.out.slice(-300)}`)
+  const install = await run(['apt-get', 'install', '-y', '-qq', ...missing], { quiet: true })
+  if (install.code !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed: ${install.out.slice(-300)}`)
+}
+// ── end ops suite ────────────────────────────────────────────────────────────────────────────────
+
 /** Runs one bun test suite and reads its counts from the JUnit report. */
 async function bunSuite(name: string, paths: string[], extra: string[] = []) {
   if (!wants(name)) return
@@ -175,6 +193,9 @@ async function main() {
   })
   if (wants('runner') || wants('e2e')) await step('Docker engine and sandbox image', ensureDocker)
   if (wants('e2e')) await step('Chromium', ensureChromium)
+  // ops suite: the api suite's scale-out test needs Docker even when run alone (--only=api).
+  if (wants('api') && !(wants('runner') || wants('e2e'))) await step('Docker engine and sandbox image', ensureDocker)
+  if (wants('ops')) await step('docker-compose and nginx', ensureOpsTools)
 
   await check('lint', ['bun', 'x', 'biome', 'check', '.'])
   for (const ws of ['api', 'runner', 'web']) await check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])
@@ -183,6 +204,7 @@ async function main() {
   await bunSuite('runner', ['./runner'])
   if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'])
   if (existsSync(join(ROOT, 'web/e2e'))) await bunSuite('e2e', ['./web/e2e'])
+  await bunSuite('ops', ['./deploy', './scripts']) // ops suite: compose, nginx, workflows, backups
 
   if (dropDatabase) await dropDatabase().catch(() => {})
 

@@ -1,0 +1,184 @@
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/**
+ * The deployment files are checked with the real tools: `docker compose config` (or docker-compose
+ * v1 from Debian) validates the topology, `nginx -t` the proxy configuration, Bun's YAML parser the
+ * workflows. `make test` installs docker-compose and nginx-light; a missing tool fails the test by name.
+ */
+const ROOT = join(import.meta.dir, '..')
+
+function run(cmd: string[], env: Record<string, string | undefined> = {}, cwd = ROOT) {
+  const clean = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter((e): e is [string, string] => e[1] !== undefined),
+  )
+  const p = Bun.spawnSync(cmd, { cwd, env: clean, stdout: 'pipe', stderr: 'pipe' })
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() }
+}
+
+/** `docker compose` (v2 plugin) when present, else Debian's docker-compose v1. */
+function composeCommand(): string[] {
+  if (Bun.which('docker') && run(['docker', 'compose', 'version']).code === 0) return ['docker', 'compose']
+  if (Bun.which('docker-compose')) return ['docker-compose']
+  throw new Error('neither `docker compose` nor `docker-compose` is installed: apt-get install docker-compose')
+}
+
+const SECRETS = {
+  JWT_SECRET: 'compose-test-secret-0123456789abcdef0123456789',
+  ADMIN_PASSWORD: 'compose-test-password',
+  POSTGRES_PASSWORD: 'pg-test-password',
+  MINIO_ROOT_PASSWORD: 'minio-test-password',
+}
+
+type Yaml = Record<string, any>
+
+describe('docker-compose.yml', () => {
+  const compose = () => composeCommand()
+  // Compose reads .env from the project directory; make sure a developer's .env cannot mask a guard.
+  const isolatedEnv = (extra: Record<string, string | undefined>) => ({
+    COMPOSE_PROJECT_NAME: 'shellfolio-config-test',
+    JWT_SECRET: undefined,
+    ADMIN_PASSWORD: undefined,
+    POSTGRES_PASSWORD: undefined,
+    MINIO_ROOT_PASSWORD: undefined,
+    ...extra,
+  })
+
+  test('validates with the secrets set, and resolves to the production topology', () => {
+    const r = run([...compose(), '-f', 'docker-compose.yml', 'config'], isolatedEnv(SECRETS))
+    expect(r.err.replace(/.*(WARNING|Found orphan).*\n?/g, '')).toBe('')
+    expect(r.code).toBe(0)
+    const cfg = Bun.YAML.parse(r.out) as Yaml
+    const services = cfg.services as Yaml
+    expect(Object.keys(services).sort()).toEqual(
+      ['api', 'migrate', 'minio', 'minio-init', 'nginx', 'postgres', 'redis', 'sandbox'].sort(),
+    )
+    const api = services.api
+    expect(api.deploy.replicas).toBe(2)
+    expect(api.build.dockerfile).toBe('api/Dockerfile')
+    expect(api.environment).toMatchObject({
+      APP_ENV: 'production',
+      TRUST_PROXY_HOPS: '1',
+      JWT_SECRET: SECRETS.JWT_SECRET,
+      DATABASE_URL: `postgres://shellfolio:${SECRETS.POSTGRES_PASSWORD}@postgres:5432/shellfolio`,
+      REDIS_URL: 'redis://redis:6379',
+      S3_ENDPOINT: 'http://minio:9000',
+    })
+    expect(JSON.stringify(api.volumes)).toContain('/var/run/docker.sock')
+    expect(api.ports).toBeUndefined() // only nginx is published
+    expect(api.depends_on.migrate.condition).toBe('service_completed_successfully')
+    for (const name of ['api', 'nginx', 'postgres', 'redis', 'minio']) {
+      expect({ name, healthcheck: Boolean(services[name].healthcheck?.test) }).toEqual({ name, healthcheck: true })
+    }
+    expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
+    expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'redisdata'])
+    expect(services.sandbox.build.dockerfile).toBe('runner/image/Dockerfile')
+  })
+
+  test('refuses to render without each required secret, naming it', () => {
+    for (const name of Object.keys(SECRETS)) {
+      const r = run([...compose(), '-f', 'docker-compose.yml', 'config', '-q'], isolatedEnv({ ...SECRETS, [name]: '' }))
+      expect({ name, failed: r.code !== 0 }).toEqual({ name, failed: true })
+      expect(r.err).toContain(`set ${name}`)
+    }
+  })
+})
+
+describe('deploy/nginx.conf', () => {
+  test('nginx -t accepts it (with the upstream pointed at loopback)', () => {
+    const nginx = Bun.which('nginx') ?? (Bun.which('nginx', { PATH: '/usr/sbin:/sbin' }) || null)
+    if (!nginx) throw new Error('nginx is not installed: apt-get install nginx-light')
+    const dir = mkdtempSync(join(tmpdir(), 'sf-nginx-'))
+    try {
+      // `api` only resolves inside the compose network; everything else is tested as written.
+      // The test's stdio are sockets, which /dev/stderr cannot open: logs go to files here.
+      const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
+        .replace('server api:3000', 'server 127.0.0.1:3000')
+        .replaceAll('/dev/stderr', join(dir, 'error.log'))
+        .replaceAll('/dev/stdout', join(dir, 'access.log'))
+        .replace('/tmp/nginx.pid', join(dir, 'nginx.pid'))
+      writeFileSync(join(dir, 'nginx.conf'), conf)
+      const r = run([nginx, '-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf')])
+      expect(r.err).toBe('')
+      expect(r.code).toBe(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('upgrades the terminal WebSocket and appends the client to X-Forwarded-For', () => {
+    const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
+    const ws = conf.slice(conf.indexOf('location = /api/v1/terminal/ws'))
+    expect(ws).toMatch(/proxy_set_header Upgrade \$http_upgrade;/)
+    expect(ws).toMatch(/proxy_set_header Connection \$connection_upgrade;/)
+    expect(conf).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;')
+    expect(conf).toContain('ssl_certificate     /etc/nginx/certs/fullchain.pem;')
+  })
+})
+
+describe('.github/workflows', () => {
+  const load = (name: string) => Bun.YAML.parse(readFileSync(join(ROOT, '.github/workflows', name), 'utf8')) as Yaml
+  const steps = (job: Yaml) => (job.steps as Yaml[]).map((s) => JSON.stringify(s))
+
+  test('ci.yml: push and pull_request, pinned Bun, lint, typecheck, suites with services, path filters, images', () => {
+    const ci = load('ci.yml')
+    expect(Object.keys(ci.on).sort()).toEqual(['pull_request', 'push'])
+    expect(ci.env.BUN_VERSION).toBe('1.4.5')
+    const jobs = ci.jobs as Yaml
+    expect(steps(jobs.changes).join()).toContain('dorny/paths-filter@v3')
+    expect(steps(jobs.lint).join()).toContain('biome ci')
+    expect(steps(jobs.lint).join()).toContain('bun run typecheck')
+    for (const name of ['lint', 'test-api', 'test-runner', 'test-e2e', 'test-ops']) {
+      const setup = (jobs[name].steps as Yaml[]).find((s) => String(s.uses).startsWith('oven-sh/setup-bun'))
+      expect({ name, bun: setup?.with?.['bun-version'] }).toEqual({ name, bun: '${{ env.BUN_VERSION }}' })
+    }
+    expect(Object.keys(jobs['test-api'].services).sort()).toEqual(['postgres', 'redis'])
+    expect(jobs['test-api'].if).toContain("needs.changes.outputs.api == 'true'")
+    expect(steps(jobs['test-e2e']).join()).toContain('chromium')
+    expect(steps(jobs['test-e2e']).join()).toContain('--only=e2e')
+    const images = steps(jobs.images).join()
+    expect(images).toContain('api/Dockerfile')
+    expect(images).toContain('runner/image/Dockerfile')
+    expect(jobs['ci-ok'].needs).toEqual(['lint', 'test-api', 'test-runner', 'test-e2e', 'test-ops'])
+  })
+
+  test('deploy.yml: migrations before the replicas roll, [deploy-all], and a rollback by image tag', () => {
+    const deploy = load('deploy.yml')
+    expect(deploy.on.workflow_run.workflows).toEqual(['ci'])
+    expect(deploy.on.workflow_dispatch.inputs.image_tag.required).toBe(true)
+    const names = (deploy.jobs.deploy.steps as Yaml[]).map((s) => s.name)
+    const migrate = names.indexOf('migrate')
+    const roll = names.indexOf('roll the api replicas')
+    expect(migrate).toBeGreaterThan(-1)
+    expect(roll).toBeGreaterThan(migrate)
+    expect(JSON.stringify(deploy.jobs.deploy)).toContain('[deploy-all]')
+    expect(deploy.jobs.rollback.if).toContain("inputs.action == 'rollback'")
+    expect(JSON.stringify(deploy.jobs.rollback.steps)).toContain('deploy/roll.sh api')
+    expect(JSON.stringify(deploy.jobs.rollback.steps)).not.toContain('migrate')
+  })
+
+  test('deploy/roll.sh and scripts/backup.sh are valid shell', () => {
+    for (const [shell, file] of [
+      ['sh', 'deploy/roll.sh'],
+      ['bash', 'scripts/backup.sh'],
+    ] as const) {
+      const r = run([shell, '-n', file])
+      expect({ file, code: r.code, err: r.err }).toEqual({ file, code: 0, err: '' })
+    }
+  })
+})
+
+describe('api/Dockerfile', () => {
+  test('multi-stage on the pinned Bun, frozen lockfile, web build, non-root, health check', () => {
+    const df = readFileSync(join(ROOT, 'api/Dockerfile'), 'utf8')
+    expect(df).toContain('ARG BUN_VERSION=1.4.5')
+    expect(df.match(/^FROM oven\/bun:\$\{BUN_VERSION\}/gm)?.length).toBe(3)
+    expect(df).toContain('bun install --frozen-lockfile')
+    expect(df).toContain('RUN bun run build')
+    expect(df).toContain('USER bun')
+    expect(df).toMatch(/HEALTHCHECK .*\n.*\/healthz/)
+    // Building needs an image registry (oven/bun); this machine has none, so only the text is checked.
+  })
+})
