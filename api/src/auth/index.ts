@@ -57,19 +57,27 @@ function entryFor(deps: AuthDeps) {
  * plugin.auth: the `auth` macro. A route declares `{ auth: 'admin' }`, `{ auth: 'editor' }` (admins
  * pass too) or `{ auth: true }` (any signed-in user) and gets `user` ({ id, email, role,
  * displayName }) and `accessToken` ({ jti, sid, exp }) in its context. Missing or bad credentials
- * are a 401 envelope with `WWW-Authenticate: Bearer`, a role too low is a 403. The check runs in
- * `resolve` (after validation, NOTES.md) and applies to exactly the routes that ask for it, so
+ * are a 401 envelope with `WWW-Authenticate: Bearer`, a role too low is a 403. The check applies to
+ * exactly the routes that ask for it (macro hooks are per route, never a leaky local hook), so
  * `.use(authPlugin(deps))` in any module is enough: the named plugin dedupes.
  */
 export function authPlugin(deps: AuthDeps) {
   const { id, service } = entryFor(deps)
+  // Credentials are checked in `transform`, before body validation, so an anonymous caller gets a
+  // 401 rather than a 400 that describes the admin route's schema; `resolve` hands the result on.
+  const checked = new WeakMap<Request, Awaited<ReturnType<AuthService['authenticate']>>>()
   return new Elysia({ name: 'plugin.auth', seed: id }).macro({
     auth: (role: Role | true) => ({
       detail: { security: [{ bearerAuth: [] }], [AUTH_DETAIL_KEY]: role === true ? 'user' : role },
+      async transform({ request }) {
+        const result = await service.authenticate(request.headers.get('authorization'))
+        if (!hasRole(result.user, role)) throw new ForbiddenError(`this needs the ${role} role`, 'INSUFFICIENT_ROLE')
+        checked.set(request, result)
+      },
       async resolve({ request }) {
-        const { user, token } = await service.authenticate(request.headers.get('authorization'))
-        if (!hasRole(user, role)) throw new ForbiddenError(`this needs the ${role} role`, 'INSUFFICIENT_ROLE')
-        return { user, accessToken: token }
+        const result = checked.get(request) ?? (await service.authenticate(request.headers.get('authorization')))
+        if (!hasRole(result.user, role)) throw new ForbiddenError(`this needs the ${role} role`, 'INSUFFICIENT_ROLE')
+        return { user: result.user, accessToken: result.token }
       },
     }),
   })
