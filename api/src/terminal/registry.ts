@@ -61,18 +61,18 @@ function fresh(records: SessionRecord[], now: number): SessionRecord[] {
   return records.filter((r) => r.staleAt > now).sort((a, b) => a.startedAt - b.startedAt)
 }
 
-const memoryRegistries = new WeakMap<Cache, SessionRegistry>()
+const memoryStores = new WeakMap<Cache, Map<string, SessionRecord>>()
 
 /** Picks the adapter matching the cache; apps sharing one in-process cache share one registry. */
 export function createSessionRegistry(cache: Cache, now: () => number = Date.now): SessionRegistry {
   const redis = cache.redis
   if (!redis) {
-    let registry = memoryRegistries.get(cache)
-    if (!registry) {
-      registry = createMemoryRegistry(now)
-      memoryRegistries.set(cache, registry)
+    let store = memoryStores.get(cache)
+    if (!store) {
+      store = new Map()
+      memoryStores.set(cache, store)
     }
-    return registry
+    return createMemoryRegistry(now, store)
   }
   return {
     async reserve(record, caps) {
@@ -111,8 +111,10 @@ export function createSessionRegistry(cache: Cache, now: () => number = Date.now
   }
 }
 
-export function createMemoryRegistry(now: () => number = Date.now): SessionRegistry {
-  const records = new Map<string, SessionRecord>()
+export function createMemoryRegistry(
+  now: () => number = Date.now,
+  records = new Map<string, SessionRecord>(),
+): SessionRegistry {
   const prune = () => {
     const t = now()
     for (const [id, r] of records) if (r.staleAt <= t) records.delete(id)

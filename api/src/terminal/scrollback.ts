@@ -17,8 +17,12 @@ enum State {
   StrEscape,
 }
 
-/** How far apart recorded clean points may be; bounds both memory and the extra bytes a trim drops. */
-const SAFE_POINT_SPACING = 1024
+/**
+ * Clean points are recorded at line starts (at most one per 64 bytes), or every 4 KiB when there is
+ * no newline: this bounds both their number and the extra bytes a trim drops.
+ */
+const SAFE_POINT_SPACING = 4096
+const LINE_POINT_SPACING = 64
 
 export class Scrollback {
   private chunks: { start: number; data: Uint8Array }[] = []
@@ -30,6 +34,7 @@ export class Scrollback {
   private utf8Pending = 0
   private lastSafe = 0
   private beginClean = true
+  private lastByte = LF
 
   constructor(readonly capacity: number) {}
 
@@ -49,15 +54,16 @@ export class Scrollback {
     for (let i = 0; i < data.length; i++) {
       const at = base + i
       if (this.state === State.Ground && this.utf8Pending === 0) {
-        const prev = i > 0 ? data[i - 1] : undefined
+        const prev = i > 0 ? data[i - 1] : this.lastByte
         const gap = at - this.lastSafe
-        if (gap >= SAFE_POINT_SPACING || (prev === LF && gap >= 64)) {
+        if (gap >= SAFE_POINT_SPACING || (prev === LF && gap >= LINE_POINT_SPACING)) {
           this.safe.push(at)
           this.lastSafe = at
         }
       }
       this.step(data[i] as number)
     }
+    this.lastByte = data[data.length - 1] as number
     this.chunks.push({ start: base, data })
     this.end += data.length
     this.trim()

@@ -169,6 +169,7 @@ export interface ServerOptions {
 }
 
 const projectsSeeded = new WeakSet<Backend>()
+let sharedLogger: ReturnType<typeof createLogger> | undefined
 
 /** Inserts the test projects once per backend: `demo` (fake-run) and the real `calc` and `selftest`. */
 export async function seedProjects(backend: Backend): Promise<void> {
@@ -190,7 +191,10 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   await seedProjects(backend)
   const password = 'terminal-admin-password-1'
   const config = testConfig({ ADMIN_PASSWORD: password, ...options.env })
-  const logger = createLogger(config.logLevel)
+  // One logger, made before any runner loads: pino's caller lookup breaks once @wasmer/sdk has
+  // initialised (it replaces the stack-trace hook that util.getCallSites relies on).
+  sharedLogger ??= createLogger(config.logLevel)
+  const logger = sharedLogger
   const cache = options.cache ?? backend.cache
   const runners =
     options.runners === undefined
