@@ -70,6 +70,61 @@ describe('docker sandbox containment', () => {
   )
 
   test(
+    'the container is created with every limit and label',
+    async () => {
+      const { s } = await start()
+      const info = await runner.docker.getContainer(s.containerId).inspect()
+      const h = info.HostConfig
+      expect({
+        memory: h.Memory,
+        memorySwap: h.MemorySwap,
+        nanoCpus: h.NanoCpus,
+        pids: h.PidsLimit,
+        network: h.NetworkMode,
+        readonlyRoot: h.ReadonlyRootfs,
+        capDrop: h.CapDrop,
+        securityOpt: h.SecurityOpt,
+        init: h.Init,
+        log: h.LogConfig?.Type,
+        ulimits: h.Ulimits,
+        tmpfs: h.Tmpfs,
+        user: info.Config.User,
+        tty: info.Config.Tty,
+        openStdin: info.Config.OpenStdin,
+      }).toEqual({
+        memory: 512 * 1024 * 1024,
+        memorySwap: 512 * 1024 * 1024,
+        nanoCpus: 2e9,
+        pids: 100,
+        network: 'none',
+        readonlyRoot: true,
+        capDrop: ['ALL'],
+        securityOpt: ['no-new-privileges'],
+        init: true,
+        log: 'none',
+        ulimits: [
+          { Name: 'nofile', Soft: 1024, Hard: 1024 },
+          { Name: 'fsize', Soft: 64 * 1024 * 1024, Hard: 64 * 1024 * 1024 },
+        ],
+        tmpfs: {
+          '/tmp': `rw,nosuid,nodev,noexec,size=${64 * 1024 * 1024},mode=1777`,
+          '/home/coder': `rw,nosuid,nodev,exec,size=${128 * 1024 * 1024},uid=1000,gid=1000,mode=0755`,
+        },
+        user: '1000:1000',
+        tty: true,
+        openStdin: true,
+      })
+      const labels = info.Config.Labels
+      expect(labels[LABEL_MANAGED]).toBe('1')
+      expect(labels[LABEL_OWNER]).toBe(runner.instanceId)
+      expect(labels[LABEL_SESSION]).toBe(s.id)
+      expect(Number(labels[LABEL_EXPIRES])).toBeGreaterThan(Date.now())
+      expect(Number.isNaN(Date.parse(labels['shellfolio.created'] ?? ''))).toBe(false)
+    },
+    T,
+  )
+
+  test(
     'a fork bomb hits the pids limit and the session stays in control',
     async () => {
       const { s, t } = await start()
@@ -262,7 +317,7 @@ describe('docker sandbox containment', () => {
   )
 })
 
-describe('docker reaper', () => {
+describe('docker runner lifecycle', () => {
   test(
     'removes containers of a dead owner and expired ones, keeps live ones',
     async () => {
@@ -298,6 +353,35 @@ describe('docker reaper', () => {
         expect(await containerGone(live.id)).toBe(false)
       } finally {
         await live.remove({ force: true })
+      }
+    },
+    T,
+  )
+
+  test(
+    'a pooled container that died while waiting is not handed to a session',
+    async () => {
+      const other = await requireDockerRunner({ poolSize: 1 })
+      try {
+        await other.start()
+        const deadline = Date.now() + 30_000
+        while (other.pooled < 1) {
+          if (Date.now() > deadline) throw new Error('the pool did not fill within 30 s')
+          await Bun.sleep(25) // why: polling the pool with a deadline
+        }
+        const [pooled] = await runner.docker.listContainers({
+          filters: { label: [`${LABEL_OWNER}=${other.instanceId}`] },
+        })
+        expect(pooled).toBeDefined()
+        await runner.docker.getContainer(pooled?.Id as string).kill()
+        const s = (await other.open({ project: permissive, size: { cols: 80, rows: 24 } })) as DockerSession
+        expect(s.containerId).not.toBe(pooled?.Id)
+        const t = track(s)
+        await t.waitFor(PROMPT, 20_000)
+        s.write('echo alive\r')
+        await t.waitFor(outputLine('alive'))
+      } finally {
+        await other.close()
       }
     },
     T,

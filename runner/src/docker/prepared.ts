@@ -16,6 +16,7 @@ export class PreparedContainer {
   private sink: ((chunk: Buffer) => void) | null = null
   private exitListener: ((code: number | null) => void) | null = null
   private exitCode: number | null | undefined = undefined
+  private streamOpen = true
   /** Resolves when the attach stream has ended (all output delivered). */
   readonly streamEnded: Promise<void>
 
@@ -29,15 +30,19 @@ export class PreparedContainer {
     // the engine's wait, so the error needs no handling beyond not crashing the process
     stream.on('error', () => {})
     this.streamEnded = new Promise((resolve) => {
-      stream.once('end', resolve)
-      stream.once('close', resolve)
-      stream.once('error', () => resolve())
+      const done = () => {
+        this.streamOpen = false
+        resolve()
+      }
+      stream.once('end', done)
+      stream.once('close', done)
+      stream.once('error', done)
     })
   }
 
   /** True while the container has not exited: a pooled container may have died while waiting. */
   get alive(): boolean {
-    return this.exitCode === undefined && !this.stream.destroyed
+    return this.exitCode === undefined && this.streamOpen && !this.stream.destroyed
   }
 
   /** Hands the output (backlog first) and the exit to a session. */

@@ -101,14 +101,34 @@ export class DockerRunner implements Runner {
     if (this.closed) throw new RunnerError('RUNNER_CLOSED', 'the docker runner is closed')
     await this.start()
     const timeLimitMs = options.timeLimitMs ?? this.defaultTimeLimitMs
-    let prepared: PreparedContainer | undefined
-    while (this.pool.length > 0 && !prepared) {
-      const candidate = this.pool.shift() as PreparedContainer
-      if (candidate.alive) prepared = candidate
-      else void candidate.destroy().catch(() => {})
-    }
+    // why: a pooled container's expiry label assumes the default limit; a longer session starts cold
+    const pooled = timeLimitMs <= this.defaultTimeLimitMs ? this.takePooled() : undefined
     this.fill()
-    prepared ??= await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs))
+    if (pooled) {
+      try {
+        return await this.startSession(pooled, options, timeLimitMs)
+      } catch {
+        // it died between the liveness check and the handover: fall through to a fresh one
+      }
+    }
+    const fresh = await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs))
+    return this.startSession(fresh, options, timeLimitMs)
+  }
+
+  private takePooled(): PreparedContainer | undefined {
+    while (this.pool.length > 0) {
+      const candidate = this.pool.shift() as PreparedContainer
+      if (candidate.alive) return candidate
+      void candidate.destroy().catch(() => {})
+    }
+    return undefined
+  }
+
+  private async startSession(
+    prepared: PreparedContainer,
+    options: OpenOptions,
+    timeLimitMs: number,
+  ): Promise<DockerSession> {
     const session = new DockerSession(prepared, {
       policy: options.project.policy,
       size: options.size,
