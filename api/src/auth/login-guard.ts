@@ -1,5 +1,6 @@
 import type { Cache } from '../cache/index.ts'
 import { ServiceUnavailableError, TooManyRequestsError } from '../http/errors.ts'
+import { metrics } from '../metrics/index.ts'
 import { isOverLimit, limiterFor, rateLimitHeaders } from '../rate-limit/limiter.ts'
 
 /** Login throttling knobs; the defaults suit production, tests pass small numbers. */
@@ -63,6 +64,7 @@ export function createLoginGuard(cache: Cache, limits: LoginLimits) {
         throw unavailable()
       }
       if (blocked && blocked.consumedPoints > 1 && blocked.msBeforeNext > 0) {
+        metrics.rateLimitRejections.inc({ limiter: 'login_account' })
         const retryAfter = Math.max(1, Math.ceil(blocked.msBeforeNext / 1000))
         throw new TooManyRequestsError(`too many failed sign-ins; try again in ${retryAfter} s`, retryAfter, {
           'RateLimit-Policy': `"login-account";q=${limits.accountFreeFailures};w=${limits.failureMemorySec}`,
@@ -73,6 +75,7 @@ export function createLoginGuard(cache: Cache, limits: LoginLimits) {
         await ip.consume(clientIp)
       } catch (err) {
         if (!isOverLimit(err)) throw unavailable()
+        metrics.rateLimitRejections.inc({ limiter: 'login_ip' })
         const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000))
         throw new TooManyRequestsError(
           `too many sign-in attempts from this address; try again in ${retryAfter} s`,

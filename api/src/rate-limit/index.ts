@@ -4,6 +4,7 @@ import type { Config } from '../config.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { TooManyRequestsError } from '../http/errors.ts'
 import type { Logger } from '../logger.ts'
+import { metrics } from '../metrics/index.ts'
 import { isOverLimit, limiterFor, rateLimitHeaders } from './limiter.ts'
 
 export { isOverLimit, limiterFor, rateLimitHeaders } from './limiter.ts'
@@ -65,6 +66,7 @@ export function rateLimitPlugin(options: RateLimitOptions) {
         Object.assign(set.headers, rateLimitHeaders(name, points, durationSec, res))
       } catch (err) {
         if (isOverLimit(err)) {
+          metrics.rateLimitRejections.inc({ limiter: name })
           const retryAfter = Math.max(1, Math.ceil(err.msBeforeNext / 1000))
           throw new TooManyRequestsError(
             `too many requests; try again in ${retryAfter} s`,

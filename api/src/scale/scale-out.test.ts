@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { LABEL_SESSION } from '@shellfolio/runner/docker'
+import { type Cache, createRedisCache } from '../cache/index.ts'
+import { openDatabase } from '../db/index.ts'
+import { projects } from '../db/schema/index.ts'
+import { createScratchDatabase, requireEnv } from '../test/harness.ts'
+import { type Instance, startInstance, TerminalClient } from './instances.ts'
+
+/**
+ * Scale-out on one machine (DESIGN.md §9): two real API processes on their own ports share one
+ * PostgreSQL database (a scratch one), one Redis (a unique key prefix) and the one Docker engine.
+ * Each assertion is something a user would notice behind a load balancer that switches instances.
+ */
+
+const ADMIN_EMAIL = 'scale-admin@example.com'
+const ADMIN_PASSWORD = 'scale-admin-password-1'
+/** A client address per test (the API trusts one proxy hop), so budgets never collide between tests. */
+const ip = () => `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${1 + (randomBytes(1)[0]! % 250)}`
+
+let a: Instance
+let b: Instance
+let scratch: { url: string; drop: () => Promise<void> }
+let redis: Cache
+let prefix: string
+
+beforeAll(async () => {
+  const databaseBase = requireEnv('TEST_DATABASE_URL')
+  const redisUrl = requireEnv('TEST_REDIS_URL')
+  void databaseBase
+  scratch = await createScratchDatabase()
+  prefix = `sf:scale:${randomBytes(4).toString('hex')}:`
+  redis = await createRedisCache({ url: redisUrl, prefix })
+  const env = {
+    APP_ENV: 'test',
+    DATABASE_URL: scratch.url,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    TRUST_PROXY_HOPS: '1',
+    RUNNERS: 'wasi,docker',
+    DOCKER_POOL_SIZE: '0',
+    TERMINAL_GRACE_MS: '120000',
+  }
+  // One after the other: the first applies the migrations and creates the admin (as the deploy's
+  // migrate step does before replicas start).
+  a = await startInstance('a', env)
+  b = await startInstance('b', env)
+  const database = await openDatabase({ url: scratch.url, max: 1 })
+  const policy = { allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', './*', 'exit', 'stty'] }
+  await database.db
+    .insert(projects)
+    .values([{ slug: 'calc', title: 'calc', sourcePath: 'calc', policy, runners: ['wasi', 'docker'] }])
+    .onConflictDoNothing()
+  await database.close()
+}, 120_000)
+
+afterAll(async () => {
+  await Promise.allSettled([a?.stop(), b?.stop()])
+  if (redis?.redis) {
+    const keys = await redis.redis.keys('*').catch(() => [] as string[])
+    if (keys.length > 0) await redis.redis.del(...keys.map((k) => k.slice(prefix.length)))
+  }
+  await redis?.close()
+  await scratch?.drop()
+}, 60_000)
+
+async function login(instance: Instance, from: string) {
+  const res = await instance.fetch('/api/v1/auth/token', {
+    method: 'POST',
+    ip: from,
+    json: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+  })
+  expect(res.status).toBe(200)
+  const { data } = (await res.json()) as { data: { accessToken: string; refreshToken: string } }
+  return data
+}
+
+/**
+ * Polls `read` until it returns what `done` accepts or the deadline passes. Used only where the
+ * design is eventually consistent across processes (pub/sub invalidation), never to wait out time.
+ */
+async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, deadlineMs = 3000): Promise<T> {
+  const until = performance.now() + deadlineMs
+  let last = await read()
+  while (!done(last) && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 25))
+    last = await read()
+  }
+  return last
+}
+
+describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
+  test('both are ready and report the same services', async () => {
+    for (const instance of [a, b]) {
+      const res = await instance.fetch('/readyz')
+      expect({ instance: instance.name, status: res.status }).toEqual({ instance: instance.name, status: 200 })
+    }
+    expect(a.port).not.toBe(b.port)
+  })
+
+  test('a rate limit budget is shared: requests on A and B draw from one budget', async () => {
+    const from = ip()
+    const statuses: number[] = []
+    const remaining: string[] = []
+    // The auth rule allows 60 requests a minute per IP; alternate instances for all 60.
+    for (let i = 0; i < 60; i++) {
+      const res = await (i % 2 === 0 ? a : b).fetch('/api/v1/auth/me', { ip: from })
+      statuses.push(res.status)
+      remaining.push(res.headers.get('ratelimit') ?? '')
+      await res.body?.cancel()
+    }
+    expect(statuses.filter((s) => s === 429)).toEqual([])
+    // The 61st and 62nd are refused, whichever instance they reach: neither had seen more than 30.
+    const onA = await a.fetch('/api/v1/auth/me', { ip: from })
+    const onB = await b.fetch('/api/v1/auth/me', { ip: from })
+    expect([onA.status, onB.status]).toEqual([429, 429])
+    expect(Number(onB.headers.get('retry-after'))).toBeGreaterThan(0)
+    // Another client is unaffected.
+    const other = await b.fetch('/api/v1/auth/me', { ip: ip() })
+    expect(other.status).toBe(401)
+    // Rejections are visible in the metrics of the instance that refused.
+    const metrics = await (await a.fetch('/metrics')).text()
+    expect(metrics).toMatch(/shellfolio_rate_limit_rejections_total\{limiter="auth"\} [1-9]/)
+  })
+
+  test('a logout on A is honoured on B (access token denied, refresh family revoked)', async () => {
+    const from = ip()
+    const tokens = await login(a, from)
+    expect((await b.fetch('/api/v1/auth/me', { ip: from, token: tokens.accessToken })).status).toBe(200)
+    const out = await a.fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      ip: from,
+      token: tokens.accessToken,
+      json: { refreshToken: tokens.refreshToken },
+    })
+    expect(out.status).toBeLessThan(300)
+    const me = await b.fetch('/api/v1/auth/me', { ip: from, token: tokens.accessToken })
+    expect(me.status).toBe(401)
+    const refresh = await b.fetch('/api/v1/auth/refresh', {
+      method: 'POST',
+      ip: from,
+      json: { refreshToken: tokens.refreshToken },
+    })
+    expect(refresh.status).toBe(401)
+  })
+
+  test("a post edited on A is served fresh by B (B's cache is invalidated)", async () => {
+    const from = ip()
+    const { accessToken } = await login(a, from)
+    const slug = `scale-${randomBytes(3).toString('hex')}`
+    const created = await a.fetch('/api/v1/posts', {
+      method: 'POST',
+      ip: from,
+      token: accessToken,
+      json: { slug, title: 'Before', markdown: 'first version', status: 'published' },
+    })
+    expect(created.status).toBe(201)
+    const { data: post } = (await created.json()) as { data: { id: string } }
+    const titleOnB = async () => {
+      const res = await b.fetch(`/api/v1/posts/${slug}`, { ip: from })
+      return ((await res.json()) as { data: { title: string } | null }).data?.title
+    }
+    // Warm B's caches (Redis entry and B's local copy).
+    expect(await titleOnB()).toBe('Before')
+    expect(await titleOnB()).toBe('Before')
+    const listOnB = async () =>
+      ((await (await b.fetch('/api/v1/posts', { ip: from })).json()) as { data: { slug: string; title: string }[] })
+        .data
+    expect((await listOnB()).find((p) => p.slug === slug)?.title).toBe('Before')
+
+    const patched = await a.fetch(`/api/v1/posts/${post.id}`, {
+      method: 'PATCH',
+      ip: from,
+      token: accessToken,
+      json: { title: 'After' },
+    })
+    expect(patched.status).toBe(200)
+    expect(await eventually(titleOnB, (t) => t === 'After')).toBe('After')
+    expect(
+      (await eventually(listOnB, (list) => list.find((p) => p.slug === slug)?.title === 'After')).find(
+        (p) => p.slug === slug,
+      )?.title,
+    ).toBe('After')
+  })
+
+  // Needs the terminal session registry to hand a Docker session to another instance (DESIGN.md
+  // §9): the container outlives its API process and B re-attaches to it with the resume token.
+  test('a Docker terminal session started on A resumes on B after A is killed -9', async () => {
+    if (process.env.DOCKER_AVAILABLE !== '1') {
+      throw new Error(
+        'DOCKER_AVAILABLE is not set: this test needs the Docker engine and sandbox image that `make test` prepares',
+      )
+    }
+    const from = ip()
+    const created = await a.fetch('/api/v1/terminal/sessions', {
+      method: 'POST',
+      ip: from,
+      json: { project: 'calc', runner: 'docker' },
+    })
+    expect(created.status).toBe(201)
+    const { data: session } = (await created.json()) as { data: { sessionId: string; ticket: string; runner: string } }
+    expect(session.runner).toBe('docker')
+    const ws = (instance: Instance, query: string) =>
+      `${instance.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?${query}`
+
+    const first = await TerminalClient.open(ws(a, `ticket=${encodeURIComponent(session.ticket)}`))
+    const ready = await first.message('ready', 60_000)
+    const resumeToken = String(ready.resumeToken)
+    first.type('echo sf-$((40+2))\r')
+    await first.sees('sf-42')
+
+    try {
+      await a.crash() // kill -9: A's process is gone without any shutdown hook
+      const second = await TerminalClient.open(
+        ws(b, `session=${encodeURIComponent(session.sessionId)}&resume=${encodeURIComponent(resumeToken)}`),
+      )
+      const again = await second.message('ready', 30_000)
+      expect(again.sessionId).toBe(session.sessionId)
+      await second.sees('sf-42') // the scrollback replay
+      second.type('echo sf-$((50+8))\r')
+      await second.sees('sf-58') // the same shell, now driven through B
+      second.type('exit\r')
+      await second.message('exit')
+    } finally {
+      // Whatever happened, leave no sandbox behind.
+      const ids = Bun.spawnSync(['docker', 'ps', '-aq', '--filter', `label=${LABEL_SESSION}=${session.sessionId}`])
+        .stdout.toString()
+        .split('\n')
+        .filter(Boolean)
+      if (ids.length > 0) Bun.spawnSync(['docker', 'rm', '-f', ...ids])
+    }
+  }, 120_000)
+})
