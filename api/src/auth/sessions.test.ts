@@ -170,7 +170,7 @@ describe.each(BACKENDS)('sessions (%s)', (kind) => {
         }),
       )
       expect(wrong.status).toBe(403)
-      expect((await wrong.json()).error.code).toBe('WRONG_PASSWORD')
+      expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('WRONG_PASSWORD')
 
       const res = await app.handle(
         req('/api/v1/auth/password', {
