@@ -43,6 +43,8 @@ export class DockerSession implements RunnerSession {
   private holdTimer: ReturnType<typeof setTimeout> | undefined
   private limitTimer: ReturnType<typeof setTimeout> | undefined
   private ending: Promise<void> | null = null
+  /** Why the session is being ended by the runner (kill, time limit); null for the shell's own exit. */
+  private killReason: ExitReason | null = null
 
   constructor(
     private readonly prepared: PreparedContainer,
@@ -82,8 +84,6 @@ export class DockerSession implements RunnerSession {
     // why: the container stream keeps the process alive while the session runs; the limit need not
     this.limitTimer.unref?.()
   }
-
-  private killReason: ExitReason | null = null
 
   write(data: Uint8Array | string): void {
     if (this.ending) return
