@@ -52,7 +52,7 @@ describe('docker command policy', () => {
       await t.waitFor(outputLine('cat-ready'))
       s.write('curl is just text here\r')
       // the TTY echoes the line, then cat prints it back
-      await t.waitFor(/curl is just text here\r?\n[^]*curl is just text here\r?\n/)
+      await t.waitFor(/curl is just text here\r?\n[\s\S]*curl is just text here\r?\n/)
       expect(t.text).not.toContain('is not allowed')
       s.write('\x04')
       await t.waitFor(PROMPT)
