@@ -3,7 +3,8 @@
  * with exactly one line `N passed, N failed` summed over all suites. A suite that cannot run counts
  * as failed and says why; the exit code is non-zero on any failure.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const ROOT = join(import.meta.dir, '..')
@@ -150,6 +151,36 @@ async function ensureOpsTools() {
 }
 // ── end ops suite ────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * A real S3-protocol server for the media contract suite: s3rver (npm, runs under Bun) on a
+ * loopback port with a temporary directory, stopped and removed at the end of the run.
+ */
+async function startS3(): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'shellfolio-s3-'))
+  const { default: S3rver } = (await import(Bun.resolveSync('s3rver', join(ROOT, 'api')))) as {
+    default: new (options: object) => { run(): Promise<{ port: number }>; close(): Promise<void> }
+  }
+  const bucket = 'shellfolio-test'
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: dir,
+    configureBuckets: [{ name: bucket }],
+  })
+  const { port } = await server.run()
+  env.TEST_S3_ENDPOINT = `http://127.0.0.1:${port}`
+  env.TEST_S3_BUCKET = bucket
+  env.TEST_S3_REGION = 'us-east-1'
+  // s3rver's fixed development credentials.
+  env.TEST_S3_ACCESS_KEY_ID = 'S3RVER'
+  env.TEST_S3_SECRET_ACCESS_KEY = 'S3RVER'
+  return async () => {
+    await server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** Runs one bun test suite and reads its counts from the JUnit report. */
 async function bunSuite(name: string, paths: string[], extra: string[] = []) {
   if (!wants(name)) return
@@ -196,6 +227,12 @@ async function main() {
   // ops suite: the api suite's scale-out test needs Docker even when run alone (--only=api).
   if (wants('api') && !(wants('runner') || wants('e2e'))) await step('Docker engine and sandbox image', ensureDocker)
   if (wants('ops')) await step('docker-compose and nginx', ensureOpsTools)
+  let stopS3: (() => Promise<void>) | undefined
+  if (wants('api')) {
+    await step('S3 test server (s3rver)', async () => {
+      stopS3 = await startS3()
+    })
+  }
 
   await check('lint', ['bun', 'x', 'biome', 'check', '.'])
   for (const ws of ['api', 'runner', 'web']) await check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])
@@ -207,6 +244,7 @@ async function main() {
   await bunSuite('ops', ['./deploy', './scripts']) // ops suite: compose, nginx, workflows, backups
 
   if (dropDatabase) await dropDatabase().catch(() => {})
+  if (stopS3) await stopS3().catch(() => {})
 
   console.log('')
   for (const r of results) {

@@ -5,14 +5,22 @@ import type { Cache } from './cache/index.ts'
 import type { Config } from './config.ts'
 import type { Database } from './db/index.ts'
 import { docsModule } from './docs/index.ts'
+import { flagsModule } from './flags/index.ts'
+import { createFlagsService } from './flags/service.ts'
 import { healthModule, type ReadinessCheck } from './health/index.ts'
 import { httpPlugin, type RouteInfo } from './http/plugin.ts'
 import { createReadCache } from './lib/read-cache.ts'
 import type { Logger } from './logger.ts'
+import { mediaModule } from './media/index.ts'
+import { openMediaStorage } from './media/open-storage.ts'
+import { createMediaService } from './media/service.ts'
+import type { MediaStorage } from './media/storage.ts'
 import { metricsModule } from './metrics/index.ts'
 import { createCursorCodec } from './posts/cursor.ts'
 import { postsModule } from './posts/index.ts'
 import { createPostsService } from './posts/service.ts'
+import { projectsModule } from './projects/index.ts'
+import { createProjectsService, type RunnerAvailability } from './projects/service.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
 import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
@@ -38,6 +46,10 @@ export interface AppDeps {
   runners?: RunnerRegistry
   /** Terminal sessions of this instance; the terminal routes are mounted only when given. */
   terminal?: SessionManager
+  /** Which runner kinds can start now (projects' availableRunners); default: the registry's, else none. */
+  runnerAvailability?: RunnerAvailability
+  /** Where media and recordings live; default: S3 when configured, else DATA_DIR/media. */
+  mediaStorage?: MediaStorage
 }
 
 /**
@@ -59,9 +71,27 @@ export function createApp(deps: AppDeps) {
       },
     })) satisfies ReadinessCheck[]),
   ]
+  const flags = createFlagsService({ db: database.db, cache, environment: config.appEnv, logger })
+  const registry = deps.runners
+  const runnerAvailability: RunnerAvailability =
+    deps.runnerAvailability ??
+    (async () => {
+      const up = registry?.availability()
+      return { docker: up?.docker ?? false, wasi: up?.wasi ?? false }
+    })
+  const projectReads = createReadCache({ cache, namespace: 'projects', logger })
+  const projects = createProjectsService({ db: database.db, reads: projectReads, flags, runnerAvailability, logger })
+  const media = createMediaService({
+    db: database.db,
+    storage: deps.mediaStorage ?? openMediaStorage(config),
+    uploadLimit: config.uploadLimit,
+    publicOrigin: config.publicOrigin,
+    logger,
+  })
+  const postReads = createReadCache({ cache, namespace: 'posts', logger })
   const posts = createPostsService({
     db: database.db,
-    reads: createReadCache({ cache, namespace: 'posts', logger }),
+    reads: postReads,
     cursors: createCursorCodec(config.jwtSecret),
   })
   // The route list is read lazily (on a 404) so the plugin can be registered first.
@@ -75,6 +105,9 @@ export function createApp(deps: AppDeps) {
     .use(healthModule(() => checks))
     .use(authModule(deps))
     .use(postsModule({ posts, auth: deps }))
+    .use(projectsModule({ projects, auth: deps }))
+    .use(mediaModule({ media, auth: deps }))
+    .use(flagsModule({ flags, auth: deps }))
     .use(
       deps.terminal
         ? terminalModule({
@@ -82,11 +115,14 @@ export function createApp(deps: AppDeps) {
             manager: deps.terminal,
             tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
             resolveProject: projectsFromDatabase(database.db),
+            flags,
             auth: deps,
           })
         : new Elysia({ name: 'module.terminal.off' }),
     )
     .use(webModule(config.webDist))
+    // Unsubscribe the content caches' invalidation listeners when the server stops.
+    .onStop(() => Promise.allSettled([flags.close(), projectReads.close(), postReads.close()]).then(() => {}))
   routes = () => app.routes.filter((r) => r.path !== '/*')
   return app
 }

@@ -1,13 +1,13 @@
-import { join } from 'node:path'
 import { createApp } from './app.ts'
 import { ensureAdmin } from './bootstrap.ts'
 import { openCache } from './cache/index.ts'
 import { ConfigError, loadConfig, withDevSecret } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createLogger } from './logger.ts'
-import { createFilesystemStorage } from './media/storage.ts'
-import { createRunnerRegistry } from './terminal/runners.ts'
+import { openMediaStorage } from './media/open-storage.ts'
+import { seedContent } from './seed.ts'
 import { SessionManager } from './terminal/manager.ts'
+import { createRunnerRegistry } from './terminal/runners.ts'
 import { exporterFromConfig } from './tracing/index.ts'
 
 /** The only async entry point: opens pools, migrates, seeds, listens, and shuts down cleanly. */
@@ -46,6 +46,12 @@ async function main() {
     )
   }
 
+  const seeded = await step('seeding flags, projects and sample posts', () =>
+    seedContent({ db: database.db, cache, config, logger }),
+  )
+  logger.info(seeded, 'seeded content (only what was missing)')
+  const mediaStorage = openMediaStorage(config)
+
   const spanExporter = exporterFromConfig(config, logger)
   const runners = await step(`starting runners (${config.runners.join(', ')})`, () =>
     createRunnerRegistry(config, { logger }),
@@ -56,10 +62,10 @@ async function main() {
     runners,
     cache,
     db: database.db,
-    storage: createFilesystemStorage(join(config.dataDir, 'media')),
+    storage: mediaStorage,
     logger,
   })
-  const app = createApp({ config, logger, database, cache, spanExporter, runners, terminal })
+  const app = createApp({ config, logger, database, cache, spanExporter, runners, terminal, mediaStorage })
   app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.uploadLimit + 1024 * 1024 })
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`
   logger.info({ url, database: database.kind, cache: cache.kind }, 'listening')
