@@ -211,6 +211,10 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     const resumeToken = String(ready.resumeToken)
     first.type('echo sf-$((40+2))\r')
     await first.sees('sf-42')
+    // A counts the live session it holds (shellfolio_terminal_sessions_active, by runner).
+    const scrape = await (await a.fetch('/metrics')).text()
+    expect(scrape).toContain('shellfolio_terminal_sessions_active{runner="docker"} 1')
+    expect(scrape).toContain('shellfolio_terminal_session_starts_total{runner="docker"} 1')
 
     try {
       await a.crash() // kill -9: A's process is gone without any shutdown hook

@@ -7,6 +7,7 @@ import type { Db } from '../db/index.ts'
 import { terminalSessions } from '../db/schema/index.ts'
 import type { Logger } from '../logger.ts'
 import type { MediaStorage } from '../media/storage.ts'
+import { metrics } from '../metrics/index.ts'
 import { ASCIICAST_CONTENT_TYPE, AsciicastRecorder } from './recording.ts'
 import { createSessionRegistry, type SessionRecord, type SessionRegistry } from './registry.ts'
 import type { RunnerRegistry } from './runners.ts'
@@ -387,6 +388,7 @@ export class SessionManager {
       staleAt: startedAt + this.staleAfterMs,
     }
     await this.registry.put(record)
+    const openStarted = performance.now()
     let runnerSession: RunnerSession
     try {
       runnerSession = await runner.open({
@@ -395,9 +397,13 @@ export class SessionManager {
         timeLimitMs: this.config.timeLimitMs,
       })
     } catch (err) {
+      metrics.sessionFailures.inc({ runner: ticket.runner, reason: (err as { code?: string }).code ?? 'OPEN_FAILED' })
       await this.registry.remove(record.id).catch(() => {})
       throw err
     }
+    metrics.sessionStarts.inc({ runner: ticket.runner })
+    metrics.sessionsActive.inc({ runner: ticket.runner })
+    metrics.sessionStartDuration.observe({ runner: ticket.runner }, (performance.now() - openStarted) / 1000)
     this.reserved.delete(record.id)
     const session = new LiveSession(this, record, runnerSession, { ...size })
     this.sessions.set(record.id, session)
@@ -490,6 +496,7 @@ export class SessionManager {
     const { id } = session
     const exit = session.exit as { code: number | null; reason: EndReason }
     this.sessions.delete(id)
+    metrics.sessionsActive.dec({ runner: session.record.runner })
     this.tombstones.set(id, { token: session.resumeToken, exit })
     const t = setTimeout(() => this.tombstones.delete(id), this.config.graceMs)
     t.unref?.()
