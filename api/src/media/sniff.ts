@@ -28,6 +28,9 @@ const MARKUP =
 /** Accepted: PNG, JPEG, GIF, WebP, PDF, and plain UTF-8 text that is not markup. */
 export const ACCEPTED_TYPES = 'PNG, JPEG, GIF, WebP, PDF or plain UTF-8 text'
 
+/** Tab, LF, CR, FF and ESC (colour codes in logs) are fine in text. */
+const TEXT_CONTROLS = new Set([0x09, 0x0a, 0x0d, 0x0c, 0x1b])
+
 function isPlainText(bytes: Uint8Array): boolean {
   let text: string
   try {
@@ -36,7 +39,9 @@ function isPlainText(bytes: Uint8Array): boolean {
     return false
   }
   // Control characters other than tab, newlines, form feed and ESC mean binary.
-  if (/[\u0000-\u0008\u000b\u000e-\u001a\u001c-\u001f\u007f]/.test(text)) return false
+  for (const byte of bytes) {
+    if ((byte < 0x20 && !TEXT_CONTROLS.has(byte)) || byte === 0x7f) return false
+  }
   return !MARKUP.test(text.replace(/^\uFEFF/, '').slice(0, 1024))
 }
 
