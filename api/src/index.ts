@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, withDevSecret } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createLogger } from './logger.ts'
 import { openMediaStorage } from './media/open-storage.ts'
+import { metrics } from './metrics/index.ts'
 import { seedContent } from './seed.ts'
 import { SessionManager } from './terminal/manager.ts'
 import { createRunnerRegistry } from './terminal/runners.ts'
@@ -57,6 +58,11 @@ async function main() {
     createRunnerRegistry(config, { logger }),
   )
   logger.info({ runners: runners.availability() }, 'runner availability')
+  // The warm pool belongs to the Docker runner; sample its size at each scrape.
+  metrics.sample(() => {
+    const pooled = (runners.get('docker') as { pooled?: unknown } | undefined)?.pooled
+    if (typeof pooled === 'number') metrics.warmPoolSize.set({ runner: 'docker' }, pooled)
+  })
   const terminal = new SessionManager({
     config: config.terminal,
     runners,

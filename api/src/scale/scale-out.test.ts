@@ -99,6 +99,8 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
       expect({ instance: instance.name, status: res.status }).toEqual({ instance: instance.name, status: 200 })
     }
     expect(a.port).not.toBe(b.port)
+    // The Docker runner's warm pool is sampled at each scrape (DOCKER_POOL_SIZE=0 here).
+    expect(await (await b.fetch('/metrics')).text()).toContain('shellfolio_runner_warm_pool_size{runner="docker"} 0')
   })
 
   test('a rate limit budget is shared: requests on A and B draw from one budget', async () => {
