@@ -250,6 +250,9 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   }
 }
 
+/** Acknowledge output in batches of this many bytes (well under the server's low watermark). */
+const ACK_BATCH = 64 * 1024
+
 export type Control = { type: string; [k: string]: unknown }
 
 /** A protocol client: collects binary output and control messages; every wait has a deadline. */
@@ -260,11 +263,12 @@ export class TermClient implements Disposable {
   bytes = 0
   text = ''
   closed: { code: number; reason: string } | undefined
+  private unackedBytes = 0
   private readonly decoder = new TextDecoder()
   private waiters = new Set<() => void>()
   readonly opened: Promise<void>
 
-  constructor(url: string, init: { origin?: string; autoAck?: boolean } = {}) {
+  constructor(url: string, init: { origin?: string; autoAck?: boolean; maxText?: number } = {}) {
     // Bun's WebSocket accepts headers (used to send an Origin like a browser would).
     this.ws = new WebSocket(
       url,
@@ -279,7 +283,16 @@ export class TermClient implements Disposable {
         this.chunks.push(chunk)
         this.bytes += chunk.length
         this.text += this.decoder.decode(chunk, { stream: true })
-        if (init.autoAck) this.ack(chunk.length)
+        // Long floods: keep only the tail so matching stays cheap.
+        if (init.maxText && this.text.length > init.maxText * 2) this.text = this.text.slice(-init.maxText)
+        if (init.autoAck) {
+          // Like the web client: acknowledge in batches, not per frame.
+          this.unackedBytes += chunk.length
+          if (this.unackedBytes >= ACK_BATCH) {
+            this.ack(this.unackedBytes)
+            this.unackedBytes = 0
+          }
+        }
       }
       this.wake()
     })
