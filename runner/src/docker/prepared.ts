@@ -97,6 +97,33 @@ export class PreparedContainer {
     }
   }
 
+  /**
+   * Attaches to a running sandbox container another runner instance started (it crashed or handed
+   * the session over): no start, no handshake; output flows from now on (the API replays what came
+   * before from its scrollback).
+   */
+  static async attachRunning(docker: Docker, containerId: string, sessionId: string): Promise<PreparedContainer> {
+    const container = docker.getContainer(containerId)
+    const stream = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+      detachKeys: DETACH_KEYS,
+    })) as unknown as Duplex
+    const prepared = new PreparedContainer(container, stream, sessionId, Date.now())
+    stream.on('data', (chunk: Buffer) => {
+      if (prepared.sink) prepared.sink(chunk)
+      else prepared.backlog.push(chunk)
+    })
+    container.wait().then(
+      (res: { StatusCode?: number }) => prepared.exited(typeof res?.StatusCode === 'number' ? res.StatusCode : null),
+      () => prepared.exited(null),
+    )
+    return prepared
+  }
+
   private exited(code: number | null): void {
     if (this.exitCode !== undefined) return
     this.exitCode = code

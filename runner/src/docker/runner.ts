@@ -2,7 +2,17 @@ import Docker from 'dockerode'
 import { sandboxImageTag } from '../../image/build.ts'
 import { type OpenOptions, type Runner, RunnerError, type RunnerSession } from '../types.ts'
 import { errorText, PreparedContainer } from './prepared.ts'
-import { type CreateSpec, DEFAULT_LIMITS, newInstanceId, reapOrphans, type SandboxLimits } from './sandbox.ts'
+import {
+  adoptedName,
+  type CreateSpec,
+  DEFAULT_LIMITS,
+  LABEL_EXPIRES,
+  LABEL_MANAGED,
+  LABEL_SESSION,
+  newInstanceId,
+  reapOrphans,
+  type SandboxLimits,
+} from './sandbox.ts'
 import { DockerSession } from './session.ts'
 
 export interface DockerRunnerOptions {
@@ -19,9 +29,16 @@ export interface DockerRunnerOptions {
   reapIntervalMs?: number
   /** How long a pooled container may wait for a session before it is replaced (default 30 min). */
   poolMaxAgeMs?: number
+  /**
+   * How long a container whose owner instance died is kept for another instance to `resume`
+   * before the reaper removes it (default 2 min; match the API's reconnect grace period).
+   */
+  orphanGraceMs?: number
 }
 
 const MINUTE = 60_000
+/** The expiry label is the session limit plus this, so the owner's own timer always acts first. */
+const EXPIRY_SLACK_MS = 5 * MINUTE
 
 /**
  * The Docker back end: one container per session from the sandbox image, a warm pool of started
@@ -36,6 +53,8 @@ export class DockerRunner implements Runner {
   private readonly poolSize: number
   private readonly defaultTimeLimitMs: number
   private readonly poolMaxAgeMs: number
+  private readonly orphanGraceMs: number
+  private readonly orphanSince = new Map<string, number>()
   private readonly pool: PreparedContainer[] = []
   /** Pool containers being created; `close` waits for them so none is left behind. */
   private readonly fills = new Set<Promise<void>>()
@@ -51,6 +70,7 @@ export class DockerRunner implements Runner {
     this.poolSize = options.poolSize ?? 2
     this.defaultTimeLimitMs = options.defaultTimeLimitMs ?? 30 * MINUTE
     this.poolMaxAgeMs = options.poolMaxAgeMs ?? 30 * MINUTE
+    this.orphanGraceMs = options.orphanGraceMs ?? 2 * MINUTE
     const interval = options.reapIntervalMs ?? MINUTE
     this.reapTimer = setInterval(() => void this.reap().catch(() => {}), interval)
     this.reapTimer.unref?.()
@@ -94,7 +114,12 @@ export class DockerRunner implements Runner {
       }
     }
     this.fill()
-    return reapOrphans(this.docker, { instanceId: this.instanceId, now })
+    return reapOrphans(this.docker, {
+      instanceId: this.instanceId,
+      now,
+      orphanGraceMs: this.orphanGraceMs,
+      orphanSince: this.orphanSince,
+    })
   }
 
   async open(options: OpenOptions): Promise<RunnerSession> {
@@ -113,6 +138,44 @@ export class DockerRunner implements Runner {
     }
     const fresh = await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs))
     return this.startSession(fresh, options, timeLimitMs)
+  }
+
+  /**
+   * Re-attaches to a running session another runner instance opened on this engine (it crashed, or
+   * a load balancer moved the visitor): renames the container to record this instance as its owner
+   * (labels are immutable), attaches, resizes and arms the remaining time limit. Output from before
+   * is not replayed here (the API keeps the scrollback). Not part of the `Runner` interface: only
+   * back ends whose sessions outlive their process can offer it.
+   */
+  async resume(sessionId: string, options: OpenOptions): Promise<DockerSession> {
+    if (this.closed) throw new RunnerError('RUNNER_CLOSED', 'the docker runner is closed')
+    const [info] = await this.docker.listContainers({
+      filters: { label: [`${LABEL_MANAGED}=1`, `${LABEL_SESSION}=${sessionId}`], status: ['running'] },
+    })
+    if (!info) throw new RunnerError('SESSION_NOT_FOUND', `no running sandbox for session ${sessionId}`)
+    const container = this.docker.getContainer(info.Id)
+    try {
+      await container.rename({ name: adoptedName(sessionId, this.instanceId) })
+      // why: bash idle at its prompt is the only process besides init; otherwise a program has the TTY
+      const top = (await container.top({ ps_args: '-o pid,comm' })) as { Processes?: string[][] }
+      const busy = (top.Processes ?? []).map((p) => p[1]).filter((c) => c !== 'docker-init' && c !== 'bash')
+      const expires = Number(info.Labels[LABEL_EXPIRES] ?? 0)
+      const remaining = options.timeLimitMs ?? Math.max(1_000, expires - EXPIRY_SLACK_MS - Date.now())
+      const prepared = await PreparedContainer.attachRunning(this.docker, info.Id, sessionId)
+      const session = new DockerSession(prepared, {
+        policy: options.project.policy,
+        size: options.size,
+        timeLimitMs: remaining,
+        resumed: { atPrompt: busy.length === 0 },
+        onEnd: () => this.sessions.delete(session),
+      })
+      this.sessions.add(session)
+      await session.start()
+      return session
+    } catch (err) {
+      if (err instanceof RunnerError) throw err
+      throw new RunnerError('SESSION_RESUME_FAILED', `could not re-attach session ${sessionId}: ${errorText(err)}`)
+    }
   }
 
   private takePooled(): PreparedContainer | undefined {
@@ -175,7 +238,7 @@ export class DockerRunner implements Runner {
       sessionId: crypto.randomUUID(),
       ownerId: this.instanceId,
       // why: after this, any reaper (another instance's too) may remove it
-      expiresAt: Date.now() + timeLimitMs + 5 * MINUTE,
+      expiresAt: Date.now() + timeLimitMs + EXPIRY_SLACK_MS,
       limits: this.limits,
       size,
     }

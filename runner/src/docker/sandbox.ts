@@ -153,10 +153,34 @@ export async function destroyContainer(container: Docker.Container): Promise<voi
   }
 }
 
+/**
+ * Labels cannot change after create, so a runner that takes over a session (re-attach after its
+ * owner crashed) records itself in the container's name: `shellfolio-<session>-by-<owner>`.
+ */
+export function adoptedName(sessionId: string, instanceId: string): string {
+  const [host = '', pid = '0', start = '0', rand = '0'] = instanceId.split('/')
+  return `shellfolio-${sessionId}-by-${host.replace(/[^a-zA-Z0-9.-]/g, '-')}_${pid}_${start}_${rand}`
+}
+
+/** The owner a container's name records (see `adoptedName`), or null when it was never adopted. */
+export function adoptedOwner(names: string[] | undefined): string | null {
+  for (const name of names ?? []) {
+    const m = /^\/?shellfolio-[0-9a-f-]+-by-(.+)_(\d+)_(\d+)_([0-9a-f]+)$/.exec(name)
+    if (m) return `${m[1]}/${m[2]}/${m[3]}/${m[4]}`
+  }
+  return null
+}
+
 export interface ReapOptions {
   /** This runner's own id: its containers are left to it. */
   instanceId?: string
   now?: number
+  /**
+   * How long an orphan (owner gone) is kept before removal, so another instance can still re-attach
+   * its session; `orphanSince` remembers when each was first seen orphaned. Default 0: at once.
+   */
+  orphanGraceMs?: number
+  orphanSince?: Map<string, number>
 }
 
 /**
@@ -167,13 +191,20 @@ export async function reapOrphans(docker: Docker, opts: ReapOptions = {}): Promi
   const now = opts.now ?? Date.now()
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=1`] } })
   const removed: string[] = []
+  const grace = opts.orphanGraceMs ?? 0
+  const since = opts.orphanSince ?? new Map<string, number>()
+  const listed = new Set(list.map((info) => info.Id))
+  for (const id of since.keys()) if (!listed.has(id)) since.delete(id)
   await Promise.all(
     list.map(async (info) => {
-      const owner = info.Labels[LABEL_OWNER] ?? ''
+      const owner = adoptedOwner(info.Names) ?? info.Labels[LABEL_OWNER] ?? ''
       const expires = Number(info.Labels[LABEL_EXPIRES] ?? 0)
       const orphan = owner !== opts.instanceId && !ownerMayBeAlive(owner)
       const expired = expires > 0 && expires < now
-      if (!orphan && !expired) return
+      if (!orphan) since.delete(info.Id)
+      else if (!since.has(info.Id)) since.set(info.Id, now)
+      const orphanLongEnough = orphan && now - (since.get(info.Id) ?? now) >= grace
+      if (!orphanLongEnough && !expired) return
       try {
         await destroyContainer(docker.getContainer(info.Id))
         removed.push(info.Id)

@@ -20,6 +20,11 @@ export interface DockerSessionOptions {
   env?: Record<string, string>
   /** Called once the session has ended and its container is gone. */
   onEnd?: () => void
+  /**
+   * Set when re-attaching to a running container: the shell is already up (no handshake), and
+   * `atPrompt` says whether it was idle at its prompt (else a program runs and input is its own).
+   */
+  resumed?: { atPrompt: boolean }
 }
 
 /**
@@ -65,6 +70,15 @@ export class DockerSession implements RunnerSession {
   /** Resizes the TTY, sends the handshake that starts the shell and arms the time limit. */
   async start(): Promise<void> {
     await this.resize(this.opts.size)
+    if (this.opts.resumed) {
+      if (this.opts.resumed.atPrompt) this.tracker.onPrompt('ps1')
+      this.prepared.takeOver(
+        (chunk) => this.output(chunk),
+        (code) => void this.end(this.killReason ?? 'exit', code),
+      )
+      this.armLimit()
+      return
+    }
     const env: Record<string, string> = {
       ...this.opts.env,
       COLUMNS: String(this.opts.size.cols),
@@ -80,6 +94,10 @@ export class DockerSession implements RunnerSession {
       (code) => void this.end(this.killReason ?? 'exit', code),
     )
     this.prepared.write(`${lines}\n`)
+    this.armLimit()
+  }
+
+  private armLimit(): void {
     this.limitTimer = setTimeout(() => void this.kill('timeout'), this.opts.timeLimitMs)
     // why: the container stream keeps the process alive while the session runs; the limit need not
     this.limitTimer.unref?.()
