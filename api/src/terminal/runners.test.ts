@@ -66,6 +66,49 @@ describe('real Docker runner through the WebSocket', () => {
     await docker.close()
   }, 120_000)
 
+  test('flow control with a real container: a flood to a client that never acks pauses the container output', async () => {
+    const docker = new DockerRunner({ poolSize: 0 })
+    const reason = await docker.unavailableReason()
+    if (reason) throw new Error(`the Docker runner is not available: ${reason}`)
+    const high = 512 * 1024
+    await using server = await startServer(backend, {
+      runners: [docker],
+      flow: { highWatermark: high, lowWatermark: 128 * 1024 },
+    })
+    const { client, sessionId } = await connect(server, { project: 'calc', runner: 'docker' }, { maxText: 64 * 1024 })
+    using c = client
+    await c.control('ready', 30_000)
+    await c.output(/\$ $/, 30_000)
+    // The sandbox image carries the selftest fixture; its `flood` prints N bytes as fast as it can.
+    c.type('cd ~/projects/selftest && make flood && echo built-ok\r')
+    await c.output(/built-ok\r?\n/, 60_000)
+    c.ack(c.bytes)
+    c.type('./flood 200000000\r')
+    const live = server.manager.get(sessionId)
+    await c.until(() => live?.paused, 30_000, 'the session to pause')
+    // Received output stops growing while nothing is acknowledged (bounded by the watermark plus
+    // what was in flight), although the program wants to print 200 MB.
+    const settle = async () => {
+      let last = -1
+      while (c.bytes !== last) {
+        last = c.bytes
+        await Bun.sleep(200)
+      }
+      return last
+    }
+    const received = await settle()
+    expect(live?.paused).toBe(true)
+    expect((live?.unacked ?? 0) + (live?.pendingBytes ?? 0)).toBeLessThan(high + 1024 * 1024)
+    expect(received).toBeLessThan(high + 2 * 1024 * 1024)
+    // Acknowledging lets more through, and it pauses again.
+    c.ack(c.bytes)
+    await c.until(() => c.bytes > received + 256 * 1024, 30_000, 'more output after the ack')
+    c.type('\x03')
+    expect(await server.manager.kill(sessionId)).toBe(true)
+    expect(await c.control('exit', 30_000)).toMatchObject({ reason: 'killed' })
+    await docker.close()
+  }, 120_000)
+
   test('the runner registry builds both runners from config and reports availability', async () => {
     const registry = await createRunnerRegistry(testConfig({ RUNNERS: 'wasi,docker', DOCKER_POOL_SIZE: '0' }))
     try {

@@ -407,6 +407,36 @@ describe('admin routes', () => {
     expect(missing.status).toBe(404)
   })
 
+  test('feature flags: terminal.enabled off → TERMINAL_DISABLED, terminal.docker off → RUNNER_UNAVAILABLE', async () => {
+    await using server = await startServer(backend)
+    const auth = { authorization: `Bearer ${await server.adminToken()}`, 'content-type': 'application/json' }
+    const flip = async (key: string, enabled: boolean) => {
+      const res = await fetch(`${server.url}/api/v1/flags/${key}`, {
+        method: 'PUT',
+        headers: auth,
+        body: JSON.stringify({ enabled }),
+      })
+      expect(res.status).toBe(200)
+    }
+    try {
+      await flip('terminal.docker', false)
+      const docker = await server.create({ project: 'demo', runner: 'docker' })
+      expect(docker.status).toBe(503)
+      expect(((await docker.json()) as { error: unknown }).error).toMatchObject({
+        code: 'RUNNER_UNAVAILABLE',
+        message: 'the docker runner is turned off right now',
+      })
+      expect((await server.create({ project: 'demo', runner: 'wasi' })).status).toBe(201)
+      await flip('terminal.enabled', false)
+      const off = await server.create({ project: 'demo', runner: 'wasi' })
+      expect(off.status).toBe(503)
+      expect(((await off.json()) as { error: { code: string } }).error.code).toBe('TERMINAL_DISABLED')
+    } finally {
+      await flip('terminal.enabled', true)
+      await flip('terminal.docker', true)
+    }
+  })
+
   test('a kill for a session on another instance travels over pub/sub', async () => {
     await using a = await startServer(backend)
     await using b = await startServer(backend)
