@@ -194,7 +194,9 @@ class WasiSession implements RunnerSession {
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
     this.#listeners.add(listener)
-    this.#flush()
+    // why: output buffered before the first listener is delivered on the next microtask, never
+    // from inside onData() (the caller may not have stored the unsubscribe function yet)
+    queueMicrotask(() => this.#flush())
     return () => {
       this.#listeners.delete(listener)
     }

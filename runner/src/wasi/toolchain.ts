@@ -1,10 +1,6 @@
-import type { Command } from '@yowasp/clang'
+import { runClangHere } from './clang-run.ts'
+import type { ClangJob, ClangReply } from './clang-worker.ts'
 import type { MemFs, Tree } from './memfs.ts'
-
-/** why: `runClang` is exported by the bundle but missing from the package's typings. */
-type ClangModule = {
-  runClang: (args: string[] | null, files?: Tree, options?: Parameters<Command>[2]) => ReturnType<Command>
-}
 
 /** Default cap on a program's linear memory (also applied to precompiled binaries). */
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
@@ -64,38 +60,67 @@ export interface CompileRequest {
  * ~100 MB of LLVM, later ones reuse it. Concurrent compiles are bounded by a semaphore.
  */
 export class Toolchain {
-  #clang: Promise<ClangModule> | undefined
   #shim: Promise<Uint8Array> | undefined
   readonly #gate: Semaphore
+  readonly #useWorkers: boolean
+  readonly #idle: Worker[] = []
+  readonly #all = new Set<Worker>()
+  #nextId = 1
 
-  constructor(concurrency = 2) {
+  /**
+   * @param concurrency compiles running at once (each in its own worker thread with its own LLVM)
+   * @param workers false runs clang on the calling thread (blocks the event loop while compiling)
+   */
+  constructor(concurrency = 1, workers = true) {
     this.#gate = new Semaphore(concurrency)
+    this.#useWorkers = workers
   }
 
-  #load(): Promise<ClangModule> {
-    this.#clang ??= (import('@yowasp/clang') as unknown as Promise<ClangModule>).then(async (mod) => {
-      // why: the first call fetches ~100 MB of LLVM and logs progress to the console unless a
-      // callback is given, and runClang's internal `-###` step never passes one: prefetch quietly
-      await mod.runClang(null, {}, { fetchProgress: () => {} })
-      return mod
+  /** Runs with a permit held: one job per worker, workers are created lazily and reused. */
+  #run(args: string[], tree: Tree, output: (b: Uint8Array) => void): Promise<{ code: number; tree: Tree }> {
+    if (!this.#useWorkers) return runClangHere(args, tree, output)
+    let worker = this.#idle.pop()
+    if (!worker) {
+      worker = new Worker(new URL('./clang-worker.ts', import.meta.url).href)
+      // why: an idle compiler must not keep the process (or a test run) alive
+      worker.unref()
+      this.#all.add(worker)
+    }
+    const w = worker
+    const id = this.#nextId++
+    return new Promise((resolve) => {
+      const onMessage = (event: MessageEvent<ClangReply>) => {
+        const reply = event.data
+        if (reply.id !== id) return
+        if (reply.kind === 'output') output(reply.bytes)
+        else {
+          cleanup()
+          this.#idle.push(w)
+          resolve({ code: reply.code, tree: reply.tree })
+        }
+      }
+      const onError = (event: ErrorEvent) => {
+        cleanup()
+        this.#all.delete(w)
+        w.terminate()
+        output(new TextEncoder().encode(`cc: internal compiler failure: ${event.message}\n`))
+        resolve({ code: 70, tree })
+      }
+      const cleanup = () => {
+        w.removeEventListener('message', onMessage)
+        w.removeEventListener('error', onError)
+      }
+      w.addEventListener('message', onMessage)
+      w.addEventListener('error', onError)
+      w.postMessage({ id, args, tree } satisfies ClangJob)
     })
-    return this.#clang
   }
 
-  async #run(args: string[], tree: Tree, output: (b: Uint8Array) => void): Promise<{ code: number; tree: Tree }> {
-    const { runClang } = await this.#load()
-    const sink = (bytes: Uint8Array | null) => {
-      if (bytes && bytes.length > 0) output(bytes)
-    }
-    try {
-      const result = await runClang(args, tree, { stdout: sink, stderr: sink, fetchProgress: () => {} })
-      return { code: 0, tree: (result ?? tree) as Tree }
-    } catch (error) {
-      const e = error as { code?: unknown; files?: Tree; message?: string }
-      if (typeof e.code === 'number') return { code: e.code, tree: e.files ?? tree }
-      output(new TextEncoder().encode(`cc: internal compiler failure: ${e.message ?? String(error)}\n`))
-      return { code: 70, tree }
-    }
+  /** Stops the compiler threads (they restart on the next compile). */
+  close(): void {
+    for (const w of this.#all) w.terminate()
+    this.#all.clear()
+    this.#idle.length = 0
   }
 
   #cwdShim(): Promise<Uint8Array> {
