@@ -44,7 +44,7 @@ export function splitCommands(line: string): string[] {
 
 function matches(pattern: string, word: string): boolean {
   if (!pattern.includes('*')) return pattern === word
-  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^\\s]*')}$`)
+  const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^\\s/]*')}$`)
   return re.test(word)
 }
 
@@ -58,7 +58,8 @@ function escapeRegExp(s: string): string {
  * container or WASI limits stay the real boundary, this is the friendly first line.
  */
 export function checkLine(line: string, policy: CommandPolicy = DEFAULT_POLICY): PolicyVerdict {
-  if (/[`]|\$\(/.test(line)) {
+  // `$((…))` is arithmetic, not a command: only `$(` without a second `(` runs a program.
+  if (/`|\$\((?!\()/.test(line)) {
     return { ok: false, command: line.trim(), message: 'command substitution is not allowed here' }
   }
   for (const cmd of splitCommands(line)) {
