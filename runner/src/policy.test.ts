@@ -51,5 +51,6 @@ describe('command policy', () => {
   test('a project may widen its own allowlist', () => {
     expect(checkLine('python3 x.py', { allow: ['python3'] }).ok).toBe(true)
     expect(checkLine('anything at all', { allow: ['*'] }).ok).toBe(true)
+    expect(checkLine('/usr/bin/env', { allow: ['*'] }).ok).toBe(true)
   })
 })

@@ -43,6 +43,7 @@ export function splitCommands(line: string): string[] {
 }
 
 function matches(pattern: string, word: string): boolean {
+  if (pattern === '*') return true // a project that opts out of the allowlist entirely
   if (!pattern.includes('*')) return pattern === word
   const re = new RegExp(`^${pattern.split('*').map(escapeRegExp).join('[^\\s/]*')}$`)
   return re.test(word)
