@@ -69,6 +69,7 @@ export function startContext(header: string | null | undefined): TraceContext {
 const contexts = new WeakMap<Request, Span>()
 /** requestId → traceId for the log formatter; entries live only while their request is in flight. */
 const traceByRequestId = new Map<string, string>()
+const MAX_IN_FLIGHT = 10_000
 
 /** The trace of a request, for code that calls another service and must pass `traceparent` on. */
 export function traceOf(request: Request): TraceContext | undefined {
@@ -125,7 +126,11 @@ export function tracingPlugin(options: TracingPluginOptions = {}) {
       const span: Span = { ...ctx, name: request.method, startNs: nowNs(), endNs: 0n, attributes: {}, error: false }
       contexts.set(request, span)
       const requestId = requestIdOf(request)
-      if (requestId !== 'unknown') traceByRequestId.set(requestId, ctx.traceId)
+      if (requestId !== 'unknown') {
+        // Bounded: should an after-response hook never run for a request, its entry ages out here.
+        if (traceByRequestId.size >= MAX_IN_FLIGHT) traceByRequestId.delete(traceByRequestId.keys().next().value!)
+        traceByRequestId.set(requestId, ctx.traceId)
+      }
       set.headers.traceparent = formatTraceparent(ctx)
     })
     .onAfterResponse({ as: 'global' }, ({ request, route, set, responseValue }) => {
