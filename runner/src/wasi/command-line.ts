@@ -16,6 +16,8 @@ export interface SimpleCommand {
   /** Operator linking this command to the previous one (`;` for the first). */
   op: Operator
   words: Word[]
+  /** `< file`: the program's standard input comes from this file. */
+  input?: string
 }
 
 export class ParseError extends Error {}
@@ -28,21 +30,28 @@ export interface ExpandContext {
 export function parseLine(line: string, ctx: ExpandContext): SimpleCommand[] {
   const commands: SimpleCommand[] = []
   let words: Word[] = []
+  let input: string | undefined
+  let redirectNext = false
   let op: Operator = ';'
   let word = ''
   let inWord = false
   let glob = false
   const endWord = () => {
-    if (inWord) words.push({ text: word, glob })
+    if (inWord && redirectNext) {
+      input = word
+      redirectNext = false
+    } else if (inWord) words.push({ text: word, glob })
     word = ''
     inWord = false
     glob = false
   }
   const endCommand = (next: Operator) => {
     endWord()
+    if (redirectNext) throw new ParseError(`syntax error near unexpected token \`${next}'`)
     if (words.length === 0) throw new ParseError(`syntax error near unexpected token \`${next}'`)
-    commands.push({ op, words })
+    commands.push(input === undefined ? { op, words } : { op, words, input })
     words = []
+    input = undefined
     op = next
   }
   const variable = (i: number): [string, number] => {
@@ -114,13 +123,21 @@ export function parseLine(line: string, ctx: ExpandContext): SimpleCommand[] {
     }
     if (ch === '|') throw new ParseError('pipes are not supported in this sandbox')
     if (ch === '&') throw new ParseError('background jobs are not supported in this sandbox')
-    if (ch === '>' || ch === '<') throw new ParseError('redirections are not supported in this sandbox')
+    if (ch === '<') {
+      endWord()
+      if (redirectNext || input !== undefined) throw new ParseError('only one input redirection is supported')
+      redirectNext = true
+      continue
+    }
+    if (ch === '>')
+      throw new ParseError('output redirection is not supported in this sandbox (programs can write files)')
     if (ch === '*' || ch === '?' || ch === '[') glob = true
     word += ch
     inWord = true
   }
   endWord()
-  if (words.length > 0) commands.push({ op, words })
+  if (redirectNext) throw new ParseError("syntax error near unexpected token `newline'")
+  if (words.length > 0) commands.push(input === undefined ? { op, words } : { op, words, input })
   else if (commands.length > 0 && op !== ';') throw new ParseError('syntax error: unexpected end of line')
   return commands
 }

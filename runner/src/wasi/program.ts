@@ -50,7 +50,11 @@ export class ProgramRun {
   #process: Process | undefined
   #sandbox: Sandbox | undefined
   #ending: ProgramEnd | undefined
-  #stdin: Promise<void> = Promise.resolve()
+  #spawned!: (process: Process | undefined) => void
+  /** Input waits for the process: bytes written before spawn completes are delivered, not lost. */
+  #stdin: Promise<Process | undefined> = new Promise((resolve) => {
+    this.#spawned = resolve
+  })
   #stdinClosed = false
   #timer: ReturnType<typeof setTimeout> | undefined
 
@@ -67,12 +71,13 @@ export class ProgramRun {
   /** Bytes for the program's stdin (already line-disciplined by the shell). */
   write(bytes: Uint8Array): void {
     if (this.#stdinClosed) return
-    this.#stdin = this.#stdin.then(async () => {
+    this.#stdin = this.#stdin.then(async (process) => {
       try {
-        await this.#process?.stdin?.write(bytes)
+        await process?.stdin?.write(bytes)
       } catch {
         // the program has exited or closed its stdin: input is dropped, as on a real terminal
       }
+      return process
     })
   }
 
@@ -80,7 +85,10 @@ export class ProgramRun {
   closeStdin(): void {
     if (this.#stdinClosed) return
     this.#stdinClosed = true
-    this.#stdin = this.#stdin.then(() => this.#process?.stdin?.close().catch(() => {}))
+    this.#stdin = this.#stdin.then(async (process) => {
+      await process?.stdin?.close().catch(() => {})
+      return process
+    })
   }
 
   /** Ctrl-C: there are no signals in WASI, so the instance is killed. */
@@ -136,6 +144,7 @@ export class ProgramRun {
         .command(pkg, o.args, { cwd: guestCwd, env: { ...o.env, PWD: guestCwd } })
         .spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
       this.#process = process
+      this.#spawned(process)
       if (this.#ending) void process.kill().catch(() => {})
       let open = true
       const pump = async (stream: AsyncIterable<Uint8Array> | null) => {
@@ -158,6 +167,7 @@ export class ProgramRun {
       if (this.#ending) return this.#ending
       return { kind: 'failed', message: error instanceof Error ? error.message : String(error) }
     } finally {
+      this.#spawned(undefined)
       clearTimeout(this.#timer)
       void this.#sandbox?.close().catch(() => {})
     }

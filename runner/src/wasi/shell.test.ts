@@ -215,7 +215,11 @@ describe('command line parsing', () => {
 
   test('pipes, redirections and unterminated quotes are refused', () => {
     expect(() => words('ls | cat')).toThrow('pipes are not supported')
-    expect(() => words('echo > f')).toThrow('redirections are not supported')
+    expect(() => words('echo > f')).toThrow('output redirection is not supported')
+    expect(parseLine('./calc < in.txt', ctx)).toEqual([
+      { op: ';', words: [{ text: './calc', glob: false }], input: 'in.txt' },
+    ])
+    expect(() => words('./calc <')).toThrow('syntax error')
     expect(() => words('echo "open')).toThrow('matching')
     expect(() => words('&& ls')).toThrow('syntax error')
   })

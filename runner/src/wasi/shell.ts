@@ -344,7 +344,7 @@ export class Shell {
       if (cmd.op === '||' && status === 0) continue
       // why: `$?` is expanded when the command runs, not when the line is parsed
       const words = cmd.words.map((w) => ({ ...w, text: w.text.replaceAll(STATUS_MARK, String(this.#status)) }))
-      status = await this.#runCommand(this.#expandGlobs(words, ctx.cwd), ctx)
+      status = await this.#runCommand(this.#expandGlobs(words, ctx.cwd), ctx, cmd.input)
       this.#status = status
     }
     return status
@@ -390,11 +390,19 @@ export class Shell {
     return results.sort()
   }
 
-  async #runCommand(argv: string[], ctx: Context): Promise<number> {
+  async #runCommand(argv: string[], ctx: Context, input?: string): Promise<number> {
     const [name, ...args] = argv
     if (name === undefined) return 0
     const out = (text: string) => this.#print(text)
     try {
+      let stdin: Uint8Array | undefined
+      if (input !== undefined) {
+        stdin = this.o.fs.readFile(this.o.fs.resolve(ctx.cwd, input))
+        if (name === 'cat' && args.length === 0) {
+          this.o.write(onlcr(stdin, { lastCr: false }))
+          return 0
+        }
+      }
       switch (name) {
         case 'echo': {
           const noNewline = args[0] === '-n'
@@ -456,7 +464,7 @@ export class Shell {
           break
       }
       if (COMPILERS.has(name)) return await this.#compile(argv, ctx.cwd)
-      if (name.includes('/')) return await this.#runProgram(name, args, ctx.cwd)
+      if (name.includes('/')) return await this.#runProgram(name, args, ctx.cwd, stdin)
       if (ctx.recipe) {
         out(`make: ${name}: not available in this sandbox (recipes may use cc, rm, mkdir, touch, echo)\n`)
         return 127
@@ -688,7 +696,7 @@ export class Shell {
     })
   }
 
-  async #runProgram(path: string, args: string[], cwd: string): Promise<number> {
+  async #runProgram(path: string, args: string[], cwd: string, stdin?: Uint8Array): Promise<number> {
     const fs = this.o.fs
     const abs = fs.resolve(cwd, path)
     const name = basename(abs)
@@ -750,6 +758,11 @@ export class Shell {
     this.#program = run
     this.#programLine = []
     this.#raw = false
+    if (stdin) {
+      // `< file`: the file is the whole input; typed keys only reach Ctrl-C
+      run.write(stdin)
+      run.closeStdin()
+    }
     this.#drain()
     const end = await run.done
     this.#program = undefined
