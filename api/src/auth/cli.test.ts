@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../db/index.ts'
 import { BACKENDS, createScratchDatabase } from '../test/harness.ts'
 import { findLiveUserByEmail, verifyPassword } from './users.ts'
+
+// Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
+setDefaultTimeout(30_000)
 
 const CLI = join(import.meta.dir, '../cli/admin.ts')
 

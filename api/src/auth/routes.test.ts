@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { randomUUID } from 'node:crypto'
 import { Elysia, t } from 'elysia'
 import { createApp } from '../app.ts'
@@ -7,6 +7,9 @@ import { httpPlugin } from '../http/plugin.ts'
 import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { adminRoutes, authModule, authPlugin, requiredRole } from './index.ts'
 import { expect401, login, makeUser } from './testing.ts'
+
+// Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
+setDefaultTimeout(30_000)
 
 /** Write routes that are public or only need a signed-in user (everything else must be admin/editor). */
 const OPEN_WRITES = new Set([

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { createApp } from '../app.ts'
 import { openDatabase } from '../db/index.ts'
@@ -7,6 +7,9 @@ import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harn
 import { decodePayload, expect401, login, makeUser, me, PASSWORD, type Pair, refresh } from './testing.ts'
 import { hashRefreshToken } from './tokens.ts'
 import { setStatusByEmail } from './users.ts'
+
+// Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
+setDefaultTimeout(30_000)
 
 const json = async <T>(res: Response) => ((await res.json()) as { data: T }).data
 
@@ -135,6 +138,17 @@ describe.each(BACKENDS)('sessions (%s)', (kind) => {
     await expect401(await refresh(app, pair.refreshToken), 'INVALID_REFRESH_TOKEN')
     expect(await backend.cache.get(`auth:deny:${decodePayload(pair.accessToken).jti}`)).not.toBeNull()
     expect((await logout()).status).toBe(204)
+  })
+
+  test('the cache-side denylist and family marker each reject a token on their own', async () => {
+    const user = await makeUser(db())
+    const a = await login(app, user.email)
+    const b = await login(app, user.email)
+    expect((await me(app, a.accessToken)).status).toBe(200)
+    await backend.cache.set(`auth:deny:${decodePayload(a.accessToken).jti}`, '1', 60_000)
+    await expect401(await me(app, a.accessToken))
+    await backend.cache.set(`auth:family-revoked:${decodePayload(b.accessToken).sid}`, '1', 60_000)
+    await expect401(await me(app, b.accessToken))
   })
 
   test('logout with only the refresh token ends the session too; no credential at all is a 401', async () => {

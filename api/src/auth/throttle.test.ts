@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { randomUUID } from 'node:crypto'
 import { createApp } from '../app.ts'
 import type { Cache } from '../cache/index.ts'
@@ -6,6 +6,9 @@ import type { RateRule } from '../rate-limit/index.ts'
 import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { createLoginGuard, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './login-guard.ts'
 import { login, makeUser, me, PASSWORD } from './testing.ts'
+
+// Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
+setDefaultTimeout(30_000)
 
 const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE']
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!

@@ -1,7 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { createApp } from '../app.ts'
 import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { decodePayload, expect401, forge, login, makeUser, me, type Pair, refresh } from './testing.ts'
+
+// Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
+setDefaultTimeout(30_000)
 
 /** Every way an access token can be wrong must end in the same 401 envelope, never a 500. */
 describe.each(BACKENDS)('access tokens (%s)', (kind) => {
