@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Cache } from '../cache/index.ts'
 import type { Logger } from '../logger.ts'
+import { metrics } from '../metrics/index.ts'
 
 /** A cached read: the JSON-able value and its strong ETag. */
 export interface CachedRead<T> {
@@ -67,6 +68,7 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
     // Generations only move forward; an out-of-order message must not step back.
     if (generation === undefined || Number(message) > Number(generation)) generation = message
     local.clear()
+    metrics.cacheInvalidations.inc({ channel: namespace })
   }
   let unsubscribe: (() => Promise<void>) | undefined
   const ready = cache

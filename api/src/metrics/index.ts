@@ -63,7 +63,7 @@ export function createMetrics(registry = new Registry()) {
       'Requests refused by a rate limiter',
       ['limiter'],
     ),
-    /** Cache invalidation messages received over pub/sub, by channel. */
+    /** Read-cache invalidations received over pub/sub, by cache namespace (`posts`, `projects`...). */
     cacheInvalidations: registry.counter(
       'shellfolio_cache_invalidations_total',
       'Cache invalidations received over pub/sub',

@@ -181,6 +181,10 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     })
     expect(patched.status).toBe(200)
     expect(await eventually(titleOnB, (t) => t === 'After')).toBe('After')
+    // B counted the invalidation it received over pub/sub.
+    expect(await (await b.fetch('/metrics')).text()).toMatch(
+      /shellfolio_cache_invalidations_total\{channel="posts"\} [1-9]/,
+    )
     expect(
       (await eventually(listOnB, (list) => list.find((p) => p.slug === slug)?.title === 'After')).find(
         (p) => p.slug === slug,
