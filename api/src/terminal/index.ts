@@ -14,11 +14,12 @@ import { AppError, BadRequestError, NotFoundError, ServiceUnavailableError } fro
 import { CLOSE, type LiveSession, type SessionManager, type TerminalProject, type TerminalSocket } from './manager.ts'
 import { parseClientMessage, terminalModels } from './model.ts'
 import { ASCIICAST_CONTENT_TYPE } from './recording.ts'
-import { TicketStore } from './tickets.ts'
+import type { TicketStore } from './tickets.ts'
 
 export { CLOSE, SessionManager, type TerminalProject } from './manager.ts'
 export { parseAsciicast } from './recording.ts'
 export { createRunnerRegistry, type RunnerRegistry, runnerRegistryOf } from './runners.ts'
+export { TicketStore } from './tickets.ts'
 
 /** The subset of the flags service the terminal needs (api/src/flags). */
 export interface TerminalFlags {
@@ -357,6 +358,3 @@ export function terminalModule(options: TerminalModuleOptions) {
       },
     })
 }
-
-/** Builds the ticket store for a cache (exported for tests that drive the module directly). */
-export { TicketStore }

@@ -83,8 +83,12 @@ export const CLOSE = {
 const KILL_CHANNEL = 'terminal:kill'
 
 const noticeLead = (limitMs: number) => Math.min(60_000, Math.floor(limitMs / 2))
-const minutes = (ms: number) =>
-  ms >= 60_000 ? `${Math.round(ms / 60_000)} minute${ms >= 90_000 ? 's' : ''}` : `${Math.ceil(ms / 1000)} seconds`
+const minutes = (ms: number) => {
+  if (ms >= 90_000) return `${Math.round(ms / 60_000)} minutes`
+  if (ms >= 60_000) return '1 minute'
+  const secs = Math.max(1, Math.ceil(ms / 1000))
+  return `${secs} second${secs === 1 ? '' : 's'}`
+}
 
 /** One terminal session on this instance: a runner session plus everything around it. */
 export class LiveSession {

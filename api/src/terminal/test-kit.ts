@@ -367,7 +367,7 @@ export class TermClient implements Disposable {
 export async function connect(
   server: TerminalServer,
   body: { project: string; runner?: RunnerKind } = { project: 'demo', runner: 'wasi' },
-  init: { origin?: string; autoAck?: boolean; query?: string } = {},
+  init: { origin?: string; autoAck?: boolean; maxText?: number; query?: string } = {},
 ): Promise<{ client: TermClient; sessionId: string; ticket: string }> {
   const res = await server.create(body)
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`)

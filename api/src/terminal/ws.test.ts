@@ -240,7 +240,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
     await c.control('ready')
     expect(await c.control('notice')).toEqual({
       type: 'notice',
-      message: 'this session ends in 1 seconds without input',
+      message: 'this session ends in 1 second without input',
     })
     expect(await c.control('exit')).toEqual({ type: 'exit', code: null, reason: 'idle' })
     expect((await c.closedWith()).code).toBe(CLOSE.normal)
