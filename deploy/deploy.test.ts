@@ -32,6 +32,7 @@ const SECRETS = {
   MINIO_ROOT_PASSWORD: 'minio-test-password',
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by path in the assertions below
 type Yaml = Record<string, any>
 
 describe('docker-compose.yml', () => {
@@ -75,7 +76,7 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
     expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'redisdata'])
     expect(services.sandbox.build.dockerfile).toBe('runner/image/Dockerfile')
-  })
+  }, 60_000)
 
   test('refuses to render without each required secret, naming it', () => {
     for (const name of Object.keys(SECRETS)) {
@@ -83,7 +84,7 @@ describe('docker-compose.yml', () => {
       expect({ name, failed: r.code !== 0 }).toEqual({ name, failed: true })
       expect(r.err).toContain(`set ${name}`)
     }
-  })
+  }, 60_000)
 })
 
 describe('deploy/nginx.conf', () => {
@@ -106,7 +107,7 @@ describe('deploy/nginx.conf', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-  })
+  }, 60_000)
 
   test('upgrades the terminal WebSocket and appends the client to X-Forwarded-For', () => {
     const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
@@ -132,6 +133,7 @@ describe('.github/workflows', () => {
     expect(steps(jobs.lint).join()).toContain('bun run typecheck')
     for (const name of ['lint', 'test-api', 'test-runner', 'test-e2e', 'test-ops']) {
       const setup = (jobs[name].steps as Yaml[]).find((s) => String(s.uses).startsWith('oven-sh/setup-bun'))
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
       expect({ name, bun: setup?.with?.['bun-version'] }).toEqual({ name, bun: '${{ env.BUN_VERSION }}' })
     }
     expect(Object.keys(jobs['test-api'].services).sort()).toEqual(['postgres', 'redis'])

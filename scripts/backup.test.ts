@@ -42,7 +42,7 @@ beforeAll(async () => {
        from generate_series(1, 25) as i;`,
   )
   outDir = mkdtempSync(join(tmpdir(), 'sf-backup-'))
-})
+}, 60_000)
 
 afterAll(async () => {
   rmSync(outDir, { recursive: true, force: true })
@@ -64,7 +64,7 @@ describe('scripts/backup.sh', () => {
     // The scratch database is gone again.
     const after = psql(source.url, `select count(*) from pg_database where datname like 'shellfolio_restore_check_%'`)
     expect(after).toBe(before)
-  })
+  }, 60_000)
 
   test('the dump restores by hand, content intact', async () => {
     const file = join(outDir, readdirSync(outDir).find((f) => f.endsWith('.dump'))!)
@@ -77,7 +77,7 @@ describe('scripts/backup.sh', () => {
     } finally {
       await target.drop()
     }
-  })
+  }, 60_000)
 
   test('an unreachable database fails with a message and leaves no dump behind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sf-backup-bad-'))
@@ -91,7 +91,7 @@ describe('scripts/backup.sh', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
-  })
+  }, 60_000)
 
   test('without DATABASE_URL it refuses, naming the variable', () => {
     const r = sh(['bash', SCRIPT, outDir], { DATABASE_URL: '' })
