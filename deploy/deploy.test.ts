@@ -184,3 +184,35 @@ describe('api/Dockerfile', () => {
     // Building needs an image registry (oven/bun); this machine has none, so only the text is checked.
   })
 })
+
+describe('deploy/migrate.ts (the deploy step before replicas take traffic)', () => {
+  test('applies the migrations to an empty database, idempotently', async () => {
+    const { createScratchDatabase } = await import('../api/src/test/harness.ts')
+    const scratch = await createScratchDatabase()
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = run(['bun', 'run', 'deploy/migrate.ts'], { DATABASE_URL: scratch.url, APP_ENV: 'test' })
+        expect({ code: r.code, out: r.out.replace(/\(\d+ ms\)/, '(N ms)').trim() }).toEqual({
+          code: 0,
+          out: 'migrate: database is up to date (N ms)',
+        })
+      }
+      const tables = run([
+        'psql',
+        scratch.url,
+        '-qAtX',
+        '-c',
+        "select count(*) from pg_tables where schemaname = 'public'",
+      ])
+      expect(Number(tables.out.trim())).toBeGreaterThanOrEqual(8)
+    } finally {
+      await scratch.drop()
+    }
+  }, 60_000)
+
+  test('refuses to run without DATABASE_URL', () => {
+    const r = run(['bun', 'run', 'deploy/migrate.ts'], { DATABASE_URL: undefined, APP_ENV: 'test' })
+    expect(r.code).toBe(78)
+    expect(r.err).toContain('DATABASE_URL is not set')
+  })
+})

@@ -101,7 +101,7 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     expect(a.port).not.toBe(b.port)
     // The Docker runner's warm pool is sampled at each scrape (DOCKER_POOL_SIZE=0 here).
     expect(await (await b.fetch('/metrics')).text()).toContain('shellfolio_runner_warm_pool_size{runner="docker"} 0')
-  })
+  }, 30_000)
 
   test('a rate limit budget is shared: requests on A and B draw from one budget', async () => {
     const from = ip()
@@ -126,7 +126,7 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     // Rejections are visible in the metrics of the instance that refused.
     const metrics = await (await a.fetch('/metrics')).text()
     expect(metrics).toMatch(/shellfolio_rate_limit_rejections_total\{limiter="auth"\} [1-9]/)
-  })
+  }, 30_000)
 
   test('a logout on A is honoured on B (access token denied, refresh family revoked)', async () => {
     const from = ip()
@@ -147,7 +147,7 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
       json: { refreshToken: tokens.refreshToken },
     })
     expect(refresh.status).toBe(401)
-  })
+  }, 30_000)
 
   test("a post edited on A is served fresh by B (B's cache is invalidated)", async () => {
     const from = ip()
@@ -190,7 +190,7 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
         (p) => p.slug === slug,
       )?.title,
     ).toBe('After')
-  })
+  }, 30_000)
 
   // Needs the terminal session registry to hand a Docker session to another instance (DESIGN.md
   // §9): the container outlives its API process and B re-attaches to it with the resume token.
