@@ -159,6 +159,8 @@ export function createAuthService(options: AuthServiceOptions) {
       // Unknown users are checked against a dummy hash so both failures take the same time.
       const ok = await verifyPassword(input.password, user?.passwordHash ?? (await dummyHash()))
       if (!user || !ok || user.status !== 'active') {
+        // The account is not logged: it may be a password typed into the email field.
+        logger.info({ ip: input.ip, known: Boolean(user) }, 'sign-in failed')
         await guard.failed(account)
         throw invalidCredentials()
       }
@@ -186,7 +188,13 @@ export function createAuthService(options: AuthServiceOptions) {
             : undefined
           const withinGrace = row.usedAt !== null && Date.now() - row.usedAt.getTime() <= REFRESH_GRACE_MS
           if (withinGrace && child?.status === 'active') {
-            const sealed = await cache.get(keys.grace(hash)).catch(() => null)
+            let sealed: string | null
+            try {
+              sealed = await cache.get(keys.grace(hash))
+            } catch {
+              // Cannot tell a retry from a theft without the cache: refuse, but revoke nothing.
+              return { kind: 'unavailable' as const }
+            }
             const pair = sealed ? sealer.open(sealed) : null
             if (pair) return { kind: 'replay' as const, pair: JSON.parse(pair) as TokenPair }
           }
@@ -217,6 +225,8 @@ export function createAuthService(options: AuthServiceOptions) {
         case 'rotated':
         case 'replay':
           return outcome.pair
+        case 'unavailable':
+          throw new ServiceUnavailableError('token refresh is temporarily unavailable', 'AUTH_UNAVAILABLE')
         case 'reuse':
           logger.warn({ familyId: outcome.familyId, userId: outcome.userId }, 'refresh token reuse: family revoked')
           await markFamiliesRevoked([outcome.familyId])

@@ -5,7 +5,7 @@ import type { Cache } from '../cache/index.ts'
 import type { RateRule } from '../rate-limit/index.ts'
 import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { createLoginGuard, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './login-guard.ts'
-import { login, makeUser, me, PASSWORD } from './testing.ts'
+import { login, makeUser, me, PASSWORD, refresh } from './testing.ts'
 
 // Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
 setDefaultTimeout(30_000)
@@ -195,6 +195,10 @@ describe.each(BACKENDS)('throttling (%s)', (kind) => {
       expect(res.status).toBe(503)
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('AUTH_UNAVAILABLE')
       expect((await me(app, pair.accessToken)).status).toBe(200)
+      // Rotation needs the cache for the grace window: 503, rolled back, the token still works.
+      const stuck = await refresh(app, pair.refreshToken)
+      expect(stuck.status).toBe(503)
+      expect((await refresh(appWith(), pair.refreshToken)).status).toBe(200)
     },
   )
 })
