@@ -124,3 +124,30 @@ describe('real Docker runner through the WebSocket', () => {
     await wasiOnly.close()
   }, 60_000)
 })
+
+describe('remote runner service (RUNNER_URLS)', () => {
+  test('the API reaches a runner service over the internal WebSocket: echo hello round trip', async () => {
+    const { createWasiRunner } = await import('@shellfolio/runner/wasi')
+    const { createRunnerServer } = await import('@shellfolio/runner/remote')
+    const token = 'api-to-runner-token-0123456789abcdefgh'
+    const service = createRunnerServer({ runners: [createWasiRunner()], token, port: 0 })
+    try {
+      const registry = await createRunnerRegistry(
+        testConfig({ RUNNERS: 'wasi', RUNNER_URLS: service.url, RUNNER_TOKEN: token }),
+      )
+      expect(registry.availability()).toEqual({ wasi: true, docker: false })
+      await using server = await startServer(backend, { runners: registry })
+      const { client, sessionId } = await connect(server, { project: 'calc', runner: 'wasi' }, { autoAck: true })
+      using c = client
+      expect(await c.control('ready', 20_000)).toMatchObject({ runner: 'wasi', sessionId })
+      await c.output(/\$ $/, 20_000)
+      c.type('echo hello\r')
+      await c.output(/hello\r?\n/, 20_000)
+      expect(await server.manager.kill(sessionId)).toBe(true)
+      expect(await c.control('exit', 20_000)).toEqual({ type: 'exit', code: null, reason: 'killed' })
+      await registry.close()
+    } finally {
+      await service.close()
+    }
+  }, 60_000)
+})

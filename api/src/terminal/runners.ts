@@ -58,14 +58,25 @@ interface WasiModule {
 }
 
 /**
- * Builds the configured runners. The WASI back end is loaded lazily so the API still starts (with
+ * Builds the configured runners: remote ones when RUNNER_URLS is set, else local ones. The WASI
+ * back end is loaded lazily so the API still starts (with
  * WASI reported unavailable) if that module fails to load; Docker is optional by design.
  */
 export async function createRunnerRegistry(
-  config: Pick<Config, 'runners' | 'sandboxImage' | 'terminal'>,
+  config: Pick<Config, 'runners' | 'sandboxImage' | 'terminal' | 'runnerUrls' | 'runnerToken'>,
   options: RunnerRegistryOptions = {},
 ): Promise<RunnerRegistry> {
   const runners: Runner[] = []
+  if (config.runnerUrls.length > 0) {
+    // Runner services (`bun run runner`): this instance then needs no Docker access at all.
+    const { createRemoteRunner } = await import('@shellfolio/runner/remote')
+    for (const kind of config.runners) {
+      runners.push(createRemoteRunner({ urls: config.runnerUrls, token: config.runnerToken ?? '', kind }))
+    }
+    const registry = runnerRegistryOf(runners, options)
+    await registry.refresh()
+    return registry
+  }
   if (config.runners.includes('wasi')) {
     try {
       const specifier = '@shellfolio/runner/wasi'
