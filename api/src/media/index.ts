@@ -69,7 +69,8 @@ export function mediaModule({ media, auth }: MediaModuleDeps) {
         }
         headers['content-type'] = file.contentType
         headers['content-length'] = String(file.body.length)
-        return new Response(file.body, { status: 200, headers })
+        // The DOM lib (web/ type-checks this file through App) wants an ArrayBuffer-backed view.
+        return new Response(file.body as Uint8Array<ArrayBuffer>, { status: 200, headers })
       },
       {
         params: 'media.idParams',
