@@ -4,6 +4,9 @@ import { Elysia, t } from 'elysia'
 import { createApp } from '../app.ts'
 import { ok } from '../http/envelope.ts'
 import { httpPlugin } from '../http/plugin.ts'
+import { createFilesystemStorage } from '../media/storage.ts'
+import { SessionManager } from '../terminal/manager.ts'
+import { runnerRegistryOf } from '../terminal/runners.ts'
 import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { adminRoutes, authModule, authPlugin, requiredRole } from './index.ts'
 import { expect401, login, makeUser } from './testing.ts'
@@ -94,29 +97,48 @@ describe.each(BACKENDS)('the auth macro (%s)', (kind) => {
     ])
   })
 
+  /** The full app, terminal routes included (mounted only with a session manager; no runners needed). */
+  const fullApp = () => {
+    const d = deps()
+    const terminal = new SessionManager({
+      config: d.config.terminal,
+      runners: runnerRegistryOf([]),
+      cache: backend.cache,
+      db: backend.database.db,
+      storage: createFilesystemStorage(`${d.config.dataDir}/media`),
+      logger: d.logger,
+    })
+    return { app: createApp({ ...d, terminal }), close: () => terminal.close() }
+  }
+
   test('walk: every admin route of the full app is 401 anonymous and 403 for an editor', async () => {
-    const app = createApp(deps())
+    const { app, close } = fullApp()
     const routes = adminRoutes(app.routes).filter((r) => r.method !== 'WS')
-    // DESIGN.md §5 has admin routes in several modules: an empty list means the macro is not applied.
-    expect(routes.length).toBeGreaterThan(0)
-    for (const route of routes) {
-      const path = fill(route.path)
-      const anonymous = await call(app, route.method, path)
-      expect({ route: `${route.method} ${route.path}`, status: anonymous.status }).toEqual({
-        route: `${route.method} ${route.path}`,
-        status: 401,
-      })
-      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer')
-      const asEditor = await call(app, route.method, path, editor)
-      expect({ route: `${route.method} ${route.path}`, status: asEditor.status }).toEqual({
-        route: `${route.method} ${route.path}`,
-        status: 403,
-      })
+    try {
+      // DESIGN.md §5 has admin routes in several modules: an empty list means the macro is not applied.
+      expect(routes.length).toBeGreaterThan(0)
+      for (const route of routes) {
+        const path = fill(route.path)
+        const anonymous = await call(app, route.method, path)
+        expect({ route: `${route.method} ${route.path}`, status: anonymous.status }).toEqual({
+          route: `${route.method} ${route.path}`,
+          status: 401,
+        })
+        expect(anonymous.headers.get('www-authenticate')).toBe('Bearer')
+        const asEditor = await call(app, route.method, path, editor)
+        expect({ route: `${route.method} ${route.path}`, status: asEditor.status }).toEqual({
+          route: `${route.method} ${route.path}`,
+          status: 403,
+        })
+      }
+    } finally {
+      await close()
     }
   })
 
   test('walk: no write route of the full app is open unless it is on the short public list', async () => {
-    const app = createApp(deps())
+    const { app, close } = fullApp()
+    await close()
     const open = app.routes
       .filter((r) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method) && r.path.startsWith('/api/'))
       .filter((r) => requiredRole(r) !== 'admin' && requiredRole(r) !== 'editor')
