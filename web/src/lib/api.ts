@@ -99,7 +99,21 @@ export async function apiFetch(input: RequestInfo | URL, init: RequestInit = {},
 
 const origin = typeof location === 'undefined' ? 'http://localhost' : location.origin
 
-export const client = treaty<App>(origin, { fetcher: apiFetch as typeof fetch })
+// parseDate off: dates stay ISO strings, as the route schemas declare them.
+export const client = treaty<App>(origin, { fetcher: apiFetch as typeof fetch, parseDate: false })
+
+/**
+ * Eden merges `/posts/:slug` (public) and `/posts/:id` (admin) into one dynamic segment whose type
+ * names both; at run time the call must pass exactly ONE key (two keys make Eden send a request
+ * with the method "POSTS"). One key, typed as the merged shape.
+ */
+export const segment = (value: string) => ({ slug: value }) as unknown as { id: string; slug: string }
+
+/**
+ * `App` registers the terminal module conditionally (`deps.terminal ? … : empty`), so its type is a
+ * union; the site always talks to a server with terminals, so pick the member that has them.
+ */
+export const v1 = client.api.v1 as Extract<typeof client.api.v1, { terminal: unknown }>
 
 /** The success envelope. */
 export interface Envelope<T, M = unknown> {
@@ -144,3 +158,9 @@ export async function unwrap<R>(call: Promise<TreatyLike<R>>): Promise<NonNullab
  * (lib/contract.ts). Same Eden proxy at run time; entries move to `client` as modules land.
  */
 export const pending = client as unknown as import('./contract.ts').PendingRoutes
+
+type PostSegment = ReturnType<typeof v1.posts>
+/** `/posts/:slug`: the public post page. */
+export const postBySlug = (slug: string) => v1.posts(segment(slug)) as Extract<PostSegment, { get: unknown }>
+/** `/posts/:id`: the admin's edit, delete and restore of one post. */
+export const postById = (id: string) => v1.posts(segment(id)) as Extract<PostSegment, { patch: unknown }>

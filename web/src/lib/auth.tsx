@@ -1,6 +1,6 @@
 import { createContext, onMount, type ParentProps, useContext } from 'solid-js'
 import { createStore } from 'solid-js/store'
-import { connectAuth, pending, unwrap } from './api.ts'
+import { connectAuth, unwrap, v1 } from './api.ts'
 import type { Me, TokenPair } from './contract.ts'
 import { ApiError } from './errors.ts'
 
@@ -50,7 +50,7 @@ function createAuth() {
       const refreshToken = sessionStorage.getItem(REFRESH_KEY)
       if (!refreshToken) return false
       try {
-        const pair = await unwrap(pending.api.v1.auth.refresh.post({ refreshToken }))
+        const pair = await unwrap(v1.auth.refresh.post({ refreshToken }))
         store(pair.data)
         return true
       } catch (err) {
@@ -75,7 +75,7 @@ function createAuth() {
   connectAuth({ accessToken, refresh })
 
   const loadMe = async () => {
-    const me = await unwrap(pending.api.v1.auth.me.get())
+    const me = await unwrap(v1.auth.me.get())
     setState({ status: 'signed-in', user: me.data })
   }
 
@@ -84,14 +84,14 @@ function createAuth() {
     accessToken,
     refresh,
     async signIn(email: string, password: string) {
-      const pair = await unwrap(pending.api.v1.auth.token.post({ email, password }))
+      const pair = await unwrap(v1.auth.token.post({ email, password }))
       store(pair.data)
       await loadMe()
     },
     async signOut() {
       const refreshToken = sessionStorage.getItem(REFRESH_KEY) ?? undefined
       try {
-        await unwrap(pending.api.v1.auth.logout.post({ refreshToken }))
+        await unwrap(v1.auth.logout.post({ refreshToken }))
       } catch {
         // Signing out locally matters more than telling the server; the tokens expire anyway.
       }

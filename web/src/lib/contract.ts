@@ -116,6 +116,12 @@ export interface Media {
   originalName?: string
 }
 
+export interface MediaItem extends Media {
+  originalName: string
+  sha256: string
+  createdAt: string
+}
+
 export interface TerminalSession {
   sessionId: string
   ticket: string
@@ -148,39 +154,19 @@ type Call<T, M = unknown> = Promise<{
 export interface PendingRoutes {
   api: {
     v1: {
-      auth: {
-        token: { post(body: { email: string; password: string }): Call<TokenPair> }
-        refresh: { post(body: { refreshToken: string }): Call<TokenPair> }
-        logout: { post(body: { refreshToken?: string }): Call<unknown> }
-        me: { get(): Call<Me> }
-      }
-      posts: ((params: { slug: string } | { id: string }) => {
-        get(): Call<PostPage>
-        patch(body: Partial<PostInput>): Call<AdminPost>
-        delete(): Call<unknown>
-        restore: { post(): Call<AdminPost> }
-      }) & {
-        get(options?: { query?: Record<string, string | undefined> }): Call<PostSummary[], PageMeta>
-        post(body: PostInput): Call<AdminPost>
-      }
       projects: ((params: { slug: string } | { id: string }) => {
         get(): Call<Project>
         patch(body: ProjectInput): Call<Project>
       }) & {
         get(options?: { query?: Record<string, string | number | undefined> }): Call<Project[]>
       }
+      media: {
+        get(): Call<MediaItem[]>
+      }
       flags: ((params: { key: string }) => {
         put(body: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>): Call<Flag>
       }) & {
         get(options?: { query?: Record<string, string | undefined> }): Call<Flag[] | Record<string, boolean>>
-      }
-      terminal: {
-        sessions: ((params: { id: string }) => {
-          delete(): Call<unknown>
-        }) & {
-          get(): Call<LiveSession[]>
-          post(body: { project: string; runner: RunnerKind }): Call<TerminalSession>
-        }
       }
     }
   }

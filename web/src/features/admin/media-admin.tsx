@@ -1,8 +1,10 @@
 import { createSignal, For, Show } from 'solid-js'
+import { ErrorView } from '../../components/error-view.tsx'
+import { Loading } from '../../components/loading.tsx'
 import { useAuth } from '../../lib/auth.tsx'
 import type { Media } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
-import { uploadMedia } from './queries.ts'
+import { createMediaList, uploadMedia } from './queries.ts'
 
 /** Media: upload a file with a progress bar and get its URL (to paste into a post). */
 export default function MediaAdmin() {
@@ -10,6 +12,7 @@ export default function MediaAdmin() {
   const [progress, setProgress] = createSignal<number>()
   const [error, setError] = createSignal<string>()
   const [uploaded, setUploaded] = createSignal<Media[]>([])
+  const [library, { refetch }] = createMediaList()
   let abort: (() => void) | undefined
   let input!: HTMLInputElement
 
@@ -25,6 +28,7 @@ export default function MediaAdmin() {
       const media = await job.done
       setUploaded((list) => [media, ...list])
       input.value = ''
+      void refetch()
     } catch (err) {
       setError(messageFor(err))
     } finally {
@@ -63,19 +67,49 @@ export default function MediaAdmin() {
         </p>
       </Show>
       <Show when={uploaded().length > 0}>
-        <h2>Uploaded</h2>
-        <ul>
-          <For each={uploaded()}>
-            {(m) => (
-              <li>
-                <a href={m.url}>{m.originalName || m.url}</a> — <code>{m.url}</code>{' '}
-                <span class="muted small">
-                  ({m.contentType}, {Math.ceil(m.size / 1024)} KB)
-                </span>
-              </li>
-            )}
-          </For>
-        </ul>
+        <p class="success-box" role="status">
+          Uploaded: <code>{uploaded()[0]?.url}</code> — paste it into a post as <code>![description](url)</code>.
+        </p>
+      </Show>
+      <h2>Library</h2>
+      <Show when={!library.error} fallback={<ErrorView error={library.error} retry={() => void refetch()} />}>
+        <Show when={library.latest} fallback={<Loading label="Loading media…" />}>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">File</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">URL</th>
+                </tr>
+              </thead>
+              <tbody>
+                <For
+                  each={library.latest}
+                  fallback={
+                    <tr>
+                      <td colSpan={4}>Nothing uploaded yet.</td>
+                    </tr>
+                  }
+                >
+                  {(m) => (
+                    <tr>
+                      <td>
+                        <a href={m.url}>{m.originalName || m.id.slice(0, 8)}</a>
+                      </td>
+                      <td>{m.contentType}</td>
+                      <td>{Math.ceil(m.size / 1024)} KB</td>
+                      <td>
+                        <code>{m.url}</code>
+                      </td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </div>
+        </Show>
       </Show>
     </section>
   )

@@ -6,7 +6,7 @@ import { Loading } from '../../components/loading.tsx'
 import type { AdminPost, PostInput } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
 import { MarkdownPreview } from './markdown-preview.tsx'
-import { createAdminPosts, createPost, deletePost, restorePost, updatePost } from './queries.ts'
+import { createAdminPosts, createPost, deletePost, fetchAdminPost, restorePost, updatePost } from './queries.ts'
 
 interface Draft {
   id: string | undefined
@@ -68,10 +68,16 @@ export default function PostsAdmin() {
       return [post, ...rest]
     })
 
-  const open = (post?: AdminPost) => {
-    setDraft(post ? draftOf(post) : { ...EMPTY })
-    setSlugTouched(Boolean(post))
+  const open = async (post?: AdminPost) => {
     setMessage(undefined)
+    try {
+      // The list may hold summaries: load the full post (markdown source) before editing.
+      setDraft(post ? draftOf(await fetchAdminPost(post.id)) : { ...EMPTY })
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+      return
+    }
+    setSlugTouched(Boolean(post))
     setTab('preview')
     setEditing(true)
   }
@@ -249,7 +255,7 @@ export default function PostsAdmin() {
 
       <Show when={!editing()}>
         <p>
-          <button type="button" class="button primary" onClick={() => open()}>
+          <button type="button" class="button primary" onClick={() => void open()}>
             New post
           </button>
         </p>
@@ -297,7 +303,7 @@ export default function PostsAdmin() {
                               </button>
                             }
                           >
-                            <button type="button" class="button" onClick={() => open(p)}>
+                            <button type="button" class="button" onClick={() => void open(p)}>
                               Edit<span class="sr-only"> {p.title}</span>
                             </button>
                             <button

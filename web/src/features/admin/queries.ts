@@ -1,18 +1,38 @@
 import { createResource } from 'solid-js'
-import { apiFetch, pending, toApiError, unwrap } from '../../lib/api.ts'
-import type { AdminPost, Flag, LiveSession, Media, PostInput, Project, ProjectInput } from '../../lib/contract.ts'
+import { apiFetch, pending, postById, toApiError, unwrap, v1 } from '../../lib/api.ts'
+import type {
+  AdminPost,
+  Flag,
+  LiveSession,
+  Media,
+  MediaItem,
+  PostInput,
+  Project,
+  ProjectInput,
+} from '../../lib/contract.ts'
 import { ApiError } from '../../lib/errors.ts'
 
 // Reads ------------------------------------------------------------------------------------------
 
 /** Every post (drafts and soft-deleted ones too): the admin view of the posts list. */
 export async function fetchAdminPosts(): Promise<AdminPost[]> {
-  const env = await unwrap(pending.api.v1.posts.get({ query: { include: 'deleted', limit: '100' } }))
-  return env.data as unknown as AdminPost[]
+  const env = await unwrap(v1.posts.get({ query: { include: 'deleted', limit: '100' } }))
+  // With include=deleted the server answers the admin list.
+  return env.data as AdminPost[]
+}
+
+/** One post with its markdown source, drafts and deleted ones included. */
+export async function fetchAdminPost(id: string): Promise<AdminPost> {
+  return (await unwrap(v1.posts['by-id']({ id }).get())).data
 }
 
 export async function fetchAdminProjects(): Promise<Project[]> {
-  return (await unwrap(pending.api.v1.projects.get())).data
+  // include=deleted: the admin list (every project, with the admin fields).
+  return (await unwrap(pending.api.v1.projects.get({ query: { include: 'deleted' } }))).data
+}
+
+export async function fetchMedia(): Promise<MediaItem[]> {
+  return (await unwrap(pending.api.v1.media.get())).data
 }
 
 export async function fetchFlags(): Promise<Flag[]> {
@@ -21,30 +41,31 @@ export async function fetchFlags(): Promise<Flag[]> {
 }
 
 export async function fetchLiveSessions(): Promise<LiveSession[]> {
-  return (await unwrap(pending.api.v1.terminal.sessions.get())).data
+  return (await unwrap(v1.terminal.sessions.get())).data
 }
 
 export const createAdminPosts = () => createResource(fetchAdminPosts)
 export const createAdminProjects = () => createResource(fetchAdminProjects)
 export const createFlags = () => createResource(fetchFlags)
+export const createMediaList = () => createResource(fetchMedia)
 export const createLiveSessions = () => createResource(fetchLiveSessions)
 
 // Writes -----------------------------------------------------------------------------------------
 
 export async function createPost(input: PostInput): Promise<AdminPost> {
-  return (await unwrap(pending.api.v1.posts.post(input))).data
+  return (await unwrap(v1.posts.post(input))).data
 }
 
 export async function updatePost(id: string, patch: Partial<PostInput>): Promise<AdminPost> {
-  return (await unwrap(pending.api.v1.posts({ id }).patch(patch))).data
+  return (await unwrap(postById(id).patch(patch))).data
 }
 
 export async function deletePost(id: string): Promise<void> {
-  await unwrap(pending.api.v1.posts({ id }).delete())
+  await unwrap(postById(id).delete())
 }
 
 export async function restorePost(id: string): Promise<AdminPost> {
-  return (await unwrap(pending.api.v1.posts({ id }).restore.post())).data
+  return (await unwrap(postById(id).restore.post())).data
 }
 
 export async function updateProject(id: string, patch: ProjectInput): Promise<Project> {
@@ -59,7 +80,7 @@ export async function putFlag(
 }
 
 export async function killSession(id: string): Promise<void> {
-  await unwrap(pending.api.v1.terminal.sessions({ id }).delete())
+  await unwrap(v1.terminal.sessions({ id }).delete())
 }
 
 /** The asciicast v2 text of a session (not an envelope: the player parses it). */

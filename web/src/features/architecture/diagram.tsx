@@ -49,8 +49,8 @@ const BOXES: Box[] = [
   { id: 'cache', x: 200, y: 356, w: 160, h: 84, title: 'Redis', lines: ['or in-process'], tone: 'store' },
   { id: 's3', x: 380, y: 356, w: 160, h: 84, title: 'S3', lines: ['or DATA_DIR files'], tone: 'store' },
   { id: 'runner', x: 560, y: 356, w: 180, h: 84, title: 'Runner', lines: ['one interface'], tone: 'runner' },
-  { id: 'docker', x: 480, y: 500, w: 120, h: 70, title: 'docker', lines: ['container/session'], tone: 'runner' },
-  { id: 'wasi', x: 620, y: 500, w: 120, h: 70, title: 'wasi', lines: ['TS shell + WASM'], tone: 'runner' },
+  { id: 'docker', x: 430, y: 500, w: 150, h: 70, title: 'docker', lines: ['a container each'], tone: 'runner' },
+  { id: 'wasi', x: 600, y: 500, w: 140, h: 70, title: 'wasi', lines: ['shell + WASM'], tone: 'runner' },
 ]
 
 interface Arrow {
@@ -69,8 +69,8 @@ const ARROWS: Arrow[] = [
   { d: 'M280 288 V356' },
   { d: 'M460 288 V356' },
   { d: 'M650 288 V356', dashed: true },
-  { d: 'M610 440 L540 500', dashed: true },
-  { d: 'M690 440 V500', dashed: true },
+  { d: 'M610 440 L520 500', dashed: true },
+  { d: 'M675 440 L670 500', dashed: true },
 ]
 
 /** How Shellfolio fits together, drawn inline (no external image; follows the page's colours). */

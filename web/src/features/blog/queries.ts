@@ -1,6 +1,6 @@
 import { createEffect, createResource, createSignal, on } from 'solid-js'
 import { createStore } from 'solid-js/store'
-import { pending, unwrap } from '../../lib/api.ts'
+import { postBySlug, unwrap, v1 } from '../../lib/api.ts'
 import type { PostPage, PostSummary } from '../../lib/contract.ts'
 
 interface Page {
@@ -10,13 +10,14 @@ interface Page {
 
 /** One page of published posts, newest first; `cursor` comes from the previous page's meta. */
 export async function fetchPostsPage(cursor: string | undefined, limit: number): Promise<Page> {
-  const env = await unwrap(pending.api.v1.posts.get({ query: { limit: String(limit), ...(cursor ? { cursor } : {}) } }))
+  const env = await unwrap(v1.posts.get({ query: { limit: String(limit), ...(cursor ? { cursor } : {}) } }))
   const meta = (env.meta ?? {}) as { nextCursor?: string | null; cursor?: string | null }
-  return { items: env.data, nextCursor: meta.nextCursor ?? meta.cursor ?? null }
+  // Without status/include the server answers the public list.
+  return { items: env.data as PostSummary[], nextCursor: meta.nextCursor ?? meta.cursor ?? null }
 }
 
 export async function fetchPost(slug: string): Promise<PostPage> {
-  return (await unwrap(pending.api.v1.posts({ slug }).get())).data
+  return (await unwrap(postBySlug(slug).get())).data
 }
 
 /**

@@ -52,7 +52,8 @@ export default function ProjectPage() {
                 <aside class="project-aside" aria-labelledby="try-title">
                   <h2 id="try-title">Try these</h2>
                   <p class="muted small">
-                    The project is in your home folder at <code>~/projects/{p().slug}</code>.
+                    The terminal opens in your home folder; the project is in <code>~/projects/{p().slug}</code>, so
+                    start with <code>cd projects/{p().slug}</code>.
                   </p>
                   <ul class="commands">
                     <For each={p().commands}>

@@ -1,4 +1,4 @@
-import { pending, unwrap } from '../../lib/api.ts'
+import { unwrap, v1 } from '../../lib/api.ts'
 import type { RunnerKind } from '../../lib/contract.ts'
 
 /**
@@ -93,7 +93,7 @@ export class TerminalConnection {
   async start(runner: RunnerKind): Promise<void> {
     this.reset()
     this.events.state('starting', {})
-    const created = await unwrap(pending.api.v1.terminal.sessions.post({ project: this.project, runner }))
+    const created = await unwrap(v1.terminal.sessions.post({ project: this.project, runner }))
     const s = created.data
     this.info = { sessionId: s.sessionId, runner: s.runner, expiresAt: s.expiresAt }
     this.open({ ticket: s.ticket, ...this.sizeQuery() }, false)

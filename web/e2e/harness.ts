@@ -1,0 +1,185 @@
+/**
+ * The e2e harness: builds the site, starts the REAL server (`bun run api/src/index.ts`) on a free
+ * port with a temporary DATA_DIR, and drives Debian's Chromium through playwright-core. Anything
+ * missing (server, Chromium, build) fails loudly with what is missing — never a skip.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+
+export const ROOT = join(import.meta.dir, '../..')
+export const WEB = join(ROOT, 'web')
+export const SCREENSHOTS = join(ROOT, 'test-artifacts/screenshots')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+export const ADMIN = { email: 'admin@e2e.test', password: 'e2e-password-0123456789' }
+/** The test command sets DOCKER_AVAILABLE=1 when dockerd runs; WASI needs nothing. */
+export const RUNNERS = process.env.DOCKER_AVAILABLE === '1' ? (['wasi', 'docker'] as const) : (['wasi'] as const)
+
+export interface Server {
+  url: string
+  dataDir: string
+  log: () => string
+  stop: () => Promise<void>
+}
+
+async function freePort(): Promise<number> {
+  const probe = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response() })
+  const port = probe.port
+  await probe.stop(true)
+  if (!port) throw new Error('could not find a free port')
+  return port
+}
+
+/** `vite build` of the current sources, so the server serves what is being tested. */
+export async function buildSite(): Promise<void> {
+  const proc = Bun.spawn(['bun', 'run', 'build'], { cwd: WEB, stdout: 'pipe', stderr: 'pipe' })
+  const [out, err, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ])
+  if (code !== 0) throw new Error(`e2e: \`bun run build\` in web/ failed (exit ${code}):\n${out}\n${err}`)
+}
+
+export async function startServer(): Promise<Server> {
+  const port = await freePort()
+  const dataDir = mkdtempSync(join(tmpdir(), 'shellfolio-e2e-'))
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    APP_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    RUNNERS: RUNNERS.join(','),
+    WEB_DIST: join(WEB, 'dist'),
+  }
+  // Self-contained: the embedded database, cache and media store in the temp DATA_DIR.
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'RUNNER_URLS', 'PUBLIC_ORIGIN']) {
+    delete env[name]
+  }
+  let output = ''
+  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(['bun', 'run', 'api/src/index.ts'], {
+    cwd: ROOT,
+    env,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const collect = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder()
+    const reader = stream.getReader()
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      output = (output + decoder.decode(r.value, { stream: true })).slice(-20_000)
+    }
+  }
+  void collect(proc.stdout)
+  void collect(proc.stderr)
+
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 90_000
+  let last = 'no answer yet'
+  for (;;) {
+    if (proc.exitCode !== null) {
+      throw new Error(
+        `e2e: the server exited with code ${proc.exitCode} before /readyz answered:\n${output.slice(-4000)}`,
+      )
+    }
+    try {
+      const res = await fetch(`${url}/readyz`)
+      last = `${res.status} ${await res.text()}`
+      if (res.ok) break
+    } catch (err) {
+      last = String(err)
+    }
+    if (Date.now() > deadline) {
+      proc.kill()
+      throw new Error(
+        `e2e: the server did not become ready within 90 s (last /readyz: ${last}):\n${output.slice(-4000)}`,
+      )
+    }
+    await Bun.sleep(250)
+  }
+  return {
+    url,
+    dataDir,
+    log: () => output,
+    stop: async () => {
+      proc.kill('SIGTERM')
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000)
+      await proc.exited
+      clearTimeout(timer)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`e2e: Chromium is missing at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`)
+  }
+  try {
+    return await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    })
+  } catch (err) {
+    throw new Error(`e2e: Chromium at ${CHROMIUM} could not start: ${err instanceof Error ? err.message : err}`)
+  }
+}
+
+/** Problems a page reported: console errors, uncaught exceptions and CSP violations. */
+export interface PageProblems {
+  errors: string[]
+  csp: string[]
+}
+
+/**
+ * A page that records console errors, page errors and `securitypolicyviolation` events. The
+ * listener is an init script run by the DevTools protocol, outside the page's CSP.
+ */
+export async function watchedPage(context: BrowserContext): Promise<{ page: Page; problems: PageProblems }> {
+  const page = await context.newPage()
+  const problems: PageProblems = { errors: [], csp: [] }
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const w = window as unknown as { __cspViolations?: string[] }
+      w.__cspViolations ??= []
+      w.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI} (${e.sourceFile}:${e.lineNumber})`)
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`)
+    })
+  })
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return
+    const text = msg.text()
+    if (text.startsWith('CSP violation') || text.includes('Content Security Policy')) problems.csp.push(text)
+    else problems.errors.push(`${text} (${msg.location().url})`)
+  })
+  page.on('pageerror', (err) => problems.errors.push(`uncaught: ${err.message}`))
+  return { page, problems }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+}
+
+/** Every <script> in the built index.html has a src (no inline script under the CSP). */
+export function inlineScriptsInBuild(): string[] {
+  const html = readFileSync(join(WEB, 'dist/index.html'), 'utf8')
+  return [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
+    .filter((m) => !/\bsrc=/.test(m[1] ?? '') || (m[2] ?? '').trim() !== '')
+    .map((m) => m[0])
+}

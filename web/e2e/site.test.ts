@@ -1,0 +1,336 @@
+/**
+ * The site in a real browser against a real server: public pages, the live terminal on every
+ * available runner (render, reload-resume, refused command), and the admin publishing flow.
+ * Every page must log no console error and no CSP violation; each page is screenshotted to
+ * test-artifacts/screenshots/.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import {
+  ADMIN,
+  buildSite,
+  inlineScriptsInBuild,
+  launchBrowser,
+  type PageProblems,
+  RUNNERS,
+  type Server,
+  screenshot,
+  startServer,
+  watchedPage,
+} from './harness.ts'
+
+setDefaultTimeout(120_000)
+
+let server: Server
+let browser: Browser
+let context: BrowserContext
+
+beforeAll(async () => {
+  await buildSite()
+  server = await startServer()
+  browser = await launchBrowser()
+  context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
+}, 180_000)
+
+afterAll(async () => {
+  await context?.close()
+  await browser?.close()
+  await server?.stop()
+})
+
+/** Opens a path and waits until the app has rendered its main heading. */
+async function visit(path: string): Promise<{ page: Page; problems: PageProblems }> {
+  const watched = await watchedPage(context)
+  const res = await watched.page.goto(path)
+  expect(res?.status()).toBe(200)
+  await watched.page.locator('main h1').first().waitFor()
+  return watched
+}
+
+const mainNav = (page: Page) => page.getByRole('navigation', { name: 'Main' })
+
+function expectClean(problems: PageProblems) {
+  expect(problems.csp).toEqual([])
+  expect(problems.errors).toEqual([])
+}
+
+// Terminal helpers: read xterm's buffer through the `?e2e` hook (window.__shellfolio).
+
+async function terminalText(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const b = window.__shellfolio!.term.buffer.active
+    const lines: string[] = []
+    for (let y = 0; y < b.length; y++) lines.push(b.getLine(y)?.translateToString(true) ?? '')
+    return lines.join('\n')
+  })
+}
+
+/** Cells whose background is a 24-bit colour: miniRT draws with upper half blocks in truecolour. */
+async function colouredCells(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const term = window.__shellfolio!.term
+    const b = term.buffer.active
+    let count = 0
+    const cell = b.getNullCell()
+    for (let y = 0; y < b.length; y++) {
+      const line = b.getLine(y)
+      if (!line) continue
+      for (let x = 0; x < line.length; x++) {
+        if (line.getCell(x, cell)?.isBgRGB()) count++
+      }
+    }
+    return count
+  })
+}
+
+async function waitForState(page: Page, state: string, timeout = 60_000) {
+  await page.waitForFunction((s) => window.__shellfolio?.state() === s, state, { timeout, polling: 100 })
+}
+
+async function waitForText(page: Page, needle: string, timeout = 60_000) {
+  await page.waitForFunction(
+    (n) => {
+      const t = window.__shellfolio?.term
+      if (!t) return false
+      const b = t.buffer.active
+      for (let y = 0; y < b.length; y++) if (b.getLine(y)?.translateToString(true).includes(n)) return true
+      return false
+    },
+    needle,
+    { timeout, polling: 200 },
+  )
+}
+
+async function typeLine(page: Page, line: string) {
+  await page.locator('.terminal-host .xterm').click()
+  await page.keyboard.type(line)
+  await page.keyboard.press('Enter')
+}
+
+describe('build', () => {
+  test('index.html has no inline script (strict CSP)', () => {
+    expect(inlineScriptsInBuild()).toEqual([])
+  })
+
+  test('the server sends the strict CSP with the page', async () => {
+    const res = await fetch(server.url)
+    const csp = res.headers.get('content-security-policy') ?? ''
+    expect(csp).toContain("script-src 'self'")
+    expect(csp).not.toContain("'unsafe-inline' 'self'; script")
+    expect(csp.split(';').find((d) => d.trim().startsWith('script-src'))).not.toContain('unsafe-inline')
+  })
+})
+
+describe('public pages', () => {
+  test('home: the owner, featured projects, recent posts, landmarks and a skip link', async () => {
+    const { page, problems } = await visit('/')
+    await expect(page.locator('h1').first().textContent()).resolves.toContain('Hi, I')
+    await page.getByRole('heading', { name: 'Featured projects' }).waitFor()
+    await page.getByRole('link', { name: 'miniRT' }).first().waitFor()
+    expect(await page.locator('header').count()).toBeGreaterThan(0)
+    expect(await page.locator('nav[aria-label="Main"]').count()).toBe(1)
+    expect(await page.locator('main#main').count()).toBe(1)
+    expect(await page.locator('footer').count()).toBe(1)
+    // Keyboard: the first Tab reaches the skip link, and it moves focus to the main content.
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content')
+    await page.keyboard.press('Enter')
+    expect(await page.evaluate(() => location.hash)).toBe('#main')
+    await screenshot(page, 'home')
+    expectClean(problems)
+    await page.close()
+  })
+
+  test('projects list links to each project', async () => {
+    const { page, problems } = await visit('/projects')
+    for (const name of ['miniRT']) await page.getByRole('link', { name }).first().waitFor()
+    await screenshot(page, 'projects')
+    expectClean(problems)
+    await page.close()
+  })
+
+  test('architecture page draws the diagram inline', async () => {
+    const { page, problems } = await visit('/architecture')
+    const svg = page.locator('figure.diagram svg[role="img"]')
+    await svg.waitFor()
+    expect(await svg.locator('title').textContent()).toBe('Shellfolio architecture')
+    expect(await page.locator('img').count()).toBe(0)
+    await screenshot(page, 'architecture')
+    expectClean(problems)
+    await page.close()
+  })
+
+  test('blog list and an unknown page', async () => {
+    const { page, problems } = await visit('/blog')
+    await screenshot(page, 'blog-empty')
+    await page.goto('/no/such/page')
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor()
+    await screenshot(page, 'not-found')
+    expectClean(problems)
+    await page.close()
+  })
+
+  test('small screens: the project page stacks and nothing overflows sideways', async () => {
+    const small = await browser.newContext({ baseURL: server.url, viewport: { width: 390, height: 844 } })
+    const { page, problems } = await watchedPage(small)
+    await page.goto('/projects/minirt')
+    await page.locator('main h1').waitFor()
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    await screenshot(page, 'project-mobile')
+    expectClean(problems)
+    await small.close()
+  })
+})
+
+describe('live terminal', () => {
+  for (const runner of RUNNERS) {
+    test(`${runner}: make && ./miniRT scenes/demo.rt renders the image; reload resumes; refused command explained`, async () => {
+      const { page, problems } = await visit('/projects/minirt?e2e')
+      const choice = page.getByRole('radio', { name: new RegExp(runner, 'i') })
+      if ((await choice.count()) > 0) await choice.check()
+      await page.getByRole('button', { name: 'Start terminal' }).click()
+      await waitForState(page, 'connected')
+      await expect(page.locator('.terminal-status').textContent()).resolves.toContain(runner)
+
+      await typeLine(page, 'cd projects/minirt && make && ./miniRT scenes/demo.rt')
+      await page.waitForFunction(
+        () => {
+          const b = window.__shellfolio!.term.buffer.active
+          const cell = b.getNullCell()
+          let n = 0
+          for (let y = 0; y < b.length; y++) {
+            const line = b.getLine(y)
+            for (let x = 0; line && x < line.length; x++) if (line.getCell(x, cell)?.isBgRGB()) n++
+          }
+          return n > 500
+        },
+        undefined,
+        { timeout: 90_000, polling: 250 },
+      )
+      const coloured = await colouredCells(page)
+      expect(coloured).toBeGreaterThan(500)
+      await screenshot(page, `terminal-${runner}`)
+
+      // Reload mid-session: same session, scrollback replayed (the picture is still there).
+      const sessionId = await page.evaluate(() => window.__shellfolio!.sessionId())
+      expect(sessionId).toBeString()
+      await page.reload()
+      await page.waitForFunction(() => window.__shellfolio !== undefined, undefined, { timeout: 30_000 })
+      await waitForState(page, 'connected')
+      expect(await page.evaluate(() => window.__shellfolio!.sessionId())).toBe(sessionId!)
+      await page.waitForFunction(
+        () => {
+          const b = window.__shellfolio!.term.buffer.active
+          const cell = b.getNullCell()
+          let n = 0
+          for (let y = 0; y < b.length; y++) {
+            const line = b.getLine(y)
+            for (let x = 0; line && x < line.length; x++) if (line.getCell(x, cell)?.isBgRGB()) n++
+          }
+          return n > 500
+        },
+        undefined,
+        { timeout: 30_000, polling: 250 },
+      )
+      await screenshot(page, `terminal-${runner}-resumed`)
+
+      // A command outside the allowlist is refused with a message.
+      await typeLine(page, 'rm -rf /')
+      await waitForText(page, 'not allowed')
+      expect(await terminalText(page)).toContain("'rm' is not allowed")
+      await screenshot(page, `terminal-${runner}-refused`)
+      expectClean(problems)
+      await page.close()
+    })
+  }
+})
+
+describe('admin', () => {
+  const title = `E2E post ${Date.now()}`
+  const slug = title.toLowerCase().replace(/\s+/g, '-')
+
+  test('signs in, publishes a post that appears on the blog, deletes it and it disappears', async () => {
+    const { page, problems } = await visit('/admin')
+    await screenshot(page, 'admin-sign-in')
+    await page.getByLabel('Email').fill(ADMIN.email)
+    await page.getByLabel('Password').fill(ADMIN.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('heading', { name: 'Posts', level: 1 }).waitFor()
+
+    await page.getByRole('button', { name: 'New post' }).click()
+    await page.getByLabel('Title').fill(title)
+    await page.getByLabel('Summary').fill('Written by the end-to-end test.')
+    await page.getByLabel('Tags').fill('e2e, testing')
+    await page
+      .getByLabel('Markdown')
+      .fill('# Hello\n\nThis post has **bold** text, `code` and <script>alert(1)</script> that must stay inert.')
+    // The live preview is built from DOM nodes: the script tag shows as text.
+    await expect(page.locator('.preview').textContent()).resolves.toContain('<script>alert(1)</script>')
+    expect(await page.locator('.preview script').count()).toBe(0)
+    await screenshot(page, 'admin-editor')
+    await page.getByRole('button', { name: 'Publish' }).click()
+    await page.getByText('Published.').waitFor()
+    await screenshot(page, 'admin-published')
+
+    await mainNav(page).getByRole('link', { name: 'Blog' }).click()
+    await page.getByRole('link', { name: title }).waitFor()
+    await screenshot(page, 'blog')
+    await page.getByRole('link', { name: title }).click()
+    await page.getByRole('heading', { name: title, level: 1 }).waitFor()
+    expect(await page.locator('.prose strong').textContent()).toBe('bold')
+    expect(await page.locator('.prose script').count()).toBe(0)
+    await screenshot(page, 'post')
+
+    await mainNav(page).getByRole('link', { name: 'Admin' }).click()
+    const row = page.locator(`tr[data-post="${slug}"]`)
+    await row.getByRole('button', { name: /Delete/ }).click()
+    await page.getByText('was deleted').waitFor()
+    await expect(row.locator('.badge').textContent()).resolves.toBe('deleted')
+
+    await mainNav(page).getByRole('link', { name: 'Blog' }).click()
+    await page.getByRole('heading', { name: 'Blog', level: 1 }).waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(await page.getByRole('link', { name: title }).count()).toBe(0)
+    const gone = await fetch(`${server.url}/api/v1/posts/${slug}`)
+    expect(gone.status).toBe(404)
+    expectClean(problems)
+    await page.close()
+  })
+
+  test('the other admin sections load: projects, media, flags, live sessions', async () => {
+    const { page, problems } = await visit('/admin/projects')
+    // Same context: the refresh token in sessionStorage does not carry to a new tab, so sign in.
+    if (await page.getByLabel('Email').count()) {
+      await page.getByLabel('Email').fill(ADMIN.email)
+      await page.getByLabel('Password').fill(ADMIN.password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+    }
+    for (const [section, heading] of [
+      ['projects', 'Projects'],
+      ['media', 'Media'],
+      ['flags', 'Feature flags'],
+      ['sessions', 'Live sessions'],
+    ] as const) {
+      await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: heading }).click()
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor()
+      await page.waitForLoadState('networkidle')
+      if (section === 'media') {
+        // A 1×1 PNG uploaded with the progress bar; it lands in the library.
+        const png = Buffer.from(
+          'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+          'base64',
+        )
+        await page.getByLabel('File').setInputFiles({ name: 'pixel.png', mimeType: 'image/png', buffer: png })
+        await page.getByRole('button', { name: 'Upload' }).click()
+        await page.getByRole('link', { name: 'pixel.png' }).waitFor()
+      }
+      await screenshot(page, `admin-${section}`)
+    }
+    expect(await page.locator('[role="alert"]').count()).toBe(0)
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+    expectClean(problems)
+    await page.close()
+  })
+})
