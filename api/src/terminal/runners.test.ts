@@ -5,23 +5,21 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { DockerRunner } from '@shellfolio/runner/docker'
+import { createLogger } from '../logger.ts'
 import { type Backend, openBackend, testConfig } from '../test/harness.ts'
 import { parseAsciicast } from './recording.ts'
-import { createRunnerRegistry } from './runners.ts'
+import { createRunnerRegistry, importWasi } from './runners.ts'
 import { connect, startServer } from './test-kit.ts'
 
 let backend: Backend
 beforeAll(async () => {
   backend = await openBackend('embedded')
-  // Builds the shared test logger before @wasmer/sdk initialises (see test-kit.ts).
-  await (await startServer(backend, { runners: [] }))[Symbol.asyncDispose]()
 })
 afterAll(() => backend.close())
 
 describe('real WASI runner through the WebSocket', () => {
   test('echo hello round trip, resize, exit', async () => {
-    // Loaded after the logger exists: importing @wasmer/sdk breaks pino's caller lookup.
-    const { createWasiRunner } = await import('@shellfolio/runner/wasi')
+    const { createWasiRunner } = await importWasi()
     const wasi = createWasiRunner()
     await using server = await startServer(backend, { runners: [wasi] })
     expect(server.runners.availability().wasi).toBe(true)
@@ -127,7 +125,7 @@ describe('real Docker runner through the WebSocket', () => {
 
 describe('remote runner service (RUNNER_URLS)', () => {
   test('the API reaches a runner service over the internal WebSocket: echo hello round trip', async () => {
-    const { createWasiRunner } = await import('@shellfolio/runner/wasi')
+    const { createWasiRunner } = await importWasi()
     const { createRunnerServer } = await import('@shellfolio/runner/remote')
     const token = 'api-to-runner-token-0123456789abcdefgh'
     const service = createRunnerServer({ runners: [createWasiRunner()], token, port: 0 })
@@ -150,4 +148,9 @@ describe('remote runner service (RUNNER_URLS)', () => {
       await service.close()
     }
   }, 60_000)
+})
+
+test('loading the WASI back end leaves loggers working (@wasmer/sdk and Error.prepareStackTrace)', async () => {
+  await importWasi()
+  expect(() => createLogger('silent')).not.toThrow()
 })

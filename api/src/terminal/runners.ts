@@ -54,7 +54,31 @@ export function runnerRegistryOf(runners: Runner[], options: RunnerRegistryOptio
 }
 
 interface WasiModule {
-  createWasiRunner(options?: Record<string, unknown>): Runner | Promise<Runner>
+  createWasiRunner(options?: Record<string, unknown>): Runner
+}
+
+/**
+ * Loads the WASI back end. why: on import, @wasmer/sdk (dist/node-compat.js) probes
+ * `Error.prepareStackTrace` and restores it with `Object.defineProperty`; in Bun that replaces the
+ * engine's special property with a plain one, after which `util.getCallSites()` stops working and
+ * every pino logger created later throws. During the import, that one restore is done by
+ * assignment instead, which keeps the engine's property.
+ */
+export async function importWasi(): Promise<WasiModule> {
+  const define = Object.defineProperty
+  Object.defineProperty = ((target: object, key: PropertyKey, descriptor: PropertyDescriptor) => {
+    if (target === Error && key === 'prepareStackTrace' && 'value' in descriptor) {
+      ;(Error as { prepareStackTrace?: unknown }).prepareStackTrace = descriptor.value
+      return target
+    }
+    return define(target, key, descriptor)
+  }) as typeof Object.defineProperty
+  try {
+    const specifier = '@shellfolio/runner/wasi'
+    return (await import(specifier)) as WasiModule
+  } finally {
+    Object.defineProperty = define
+  }
 }
 
 /**
@@ -79,9 +103,7 @@ export async function createRunnerRegistry(
   }
   if (config.runners.includes('wasi')) {
     try {
-      const specifier = '@shellfolio/runner/wasi'
-      const mod = (await import(specifier)) as WasiModule
-      runners.push(await mod.createWasiRunner())
+      runners.push((await importWasi()).createWasiRunner())
     } catch (err) {
       options.logger?.error({ err }, 'the WASI runner could not be loaded')
     }

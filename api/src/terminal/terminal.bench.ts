@@ -23,7 +23,7 @@ import { createFilesystemStorage } from '../media/storage.ts'
 import { type Backend, openBackend, testConfig } from '../test/harness.ts'
 import { terminalModule } from './index.ts'
 import { SessionManager } from './manager.ts'
-import { runnerRegistryOf } from './runners.ts'
+import { importWasi, runnerRegistryOf } from './runners.ts'
 import { TermClient } from './test-kit.ts'
 import { TicketStore } from './tickets.ts'
 
@@ -244,8 +244,7 @@ test(
     }
     const notes: string[] = []
 
-    // WASI: loaded after the logger exists (importing @wasmer/sdk breaks pino's caller lookup).
-    const { createWasiRunner } = await import('@shellfolio/runner/wasi')
+    const { createWasiRunner } = await importWasi()
     const variants: Variant[] = [await boot(backend, 'wasi', createWasiRunner())]
     const probe = new DockerRunner({ poolSize: 0 })
     const dockerReason = await probe.unavailableReason()

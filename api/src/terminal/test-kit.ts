@@ -191,8 +191,6 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   await seedProjects(backend)
   const password = 'terminal-admin-password-1'
   const config = testConfig({ ADMIN_PASSWORD: password, ...options.env })
-  // One logger, made before any runner loads: pino's caller lookup breaks once @wasmer/sdk has
-  // initialised (it replaces the stack-trace hook that util.getCallSites relies on).
   sharedLogger ??= createLogger(config.logLevel)
   const logger = sharedLogger
   const cache = options.cache ?? backend.cache
