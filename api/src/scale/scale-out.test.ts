@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { LABEL_SESSION } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../cache/index.ts'
+import { REPO_ROOT } from '../config.ts'
 import { openDatabase } from '../db/index.ts'
 import { projects } from '../db/schema/index.ts'
 import { createScratchDatabase, requireEnv } from '../test/harness.ts'
@@ -76,6 +80,55 @@ async function login(instance: Instance, from: string) {
   expect(res.status).toBe(200)
   const { data } = (await res.json()) as { data: { accessToken: string; refreshToken: string } }
   return data
+}
+
+/** Runs nginx with deploy/nginx.conf, its upstream pointed at the given instances, on a free loopback port. */
+async function startNginx(instances: Instance[]) {
+  const nginx = Bun.which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null)
+  if (!nginx) throw new Error('nginx is not installed (apt-get install nginx-light; `make test` installs it)')
+  // A free port: bind port 0, read it, release it (nginx cannot be told to pick one).
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = probe.port
+  probe.stop(true)
+  const dir = mkdtempSync(join(tmpdir(), 'sf-nginx-'))
+  const conf = readFileSync(join(REPO_ROOT, 'deploy/nginx.conf'), 'utf8')
+    .replace(/server api:3000[^;]*;/, instances.map((i) => `server 127.0.0.1:${i.port};`).join('\n    '))
+    .replace('listen 80;', `listen 127.0.0.1:${port};`)
+    .replace('listen [::]:80;', '')
+    // The test's stdio are sockets, which /dev/stderr cannot open: logs go to files here.
+    .replaceAll('/dev/stderr', join(dir, 'error.log'))
+    .replaceAll('/dev/stdout', join(dir, 'access.log'))
+    .replace('/tmp/nginx.pid', join(dir, 'nginx.pid'))
+  writeFileSync(join(dir, 'nginx.conf'), conf)
+  const proc = Bun.spawn([nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
+  const url = `http://127.0.0.1:${port}`
+  // Wait for the listener: poll the socket until it accepts (bounded), or nginx exits with its error.
+  const until = performance.now() + 10_000
+  for (;;) {
+    if (proc.exitCode !== null) {
+      throw new Error(
+        `nginx exited: ${await new Response(proc.stderr).text()} ${readFileSync(join(dir, 'error.log'), 'utf8')}`,
+      )
+    }
+    const up = await fetch(`${url}/healthz`).then(
+      () => true,
+      () => false,
+    )
+    if (up) break
+    if (performance.now() > until) throw new Error('nginx did not start listening within 10 s')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    url,
+    async [Symbol.asyncDispose]() {
+      proc.kill('SIGTERM')
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 /**
@@ -191,6 +244,49 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
       )?.title,
     ).toBe('After')
   }, 30_000)
+
+  test('through deploy/nginx.conf: balanced over both, WebSocket upgraded, traceparent kept, /metrics hidden', async () => {
+    await using proxy = await startNginx([a, b])
+    const healthCount = async (instance: Instance) => {
+      const text = await (await instance.fetch('/metrics')).text()
+      return Number(
+        /shellfolio_http_requests_total\{method="GET",route="\/healthz",status="200"\} (\d+)/.exec(text)?.[1] ?? 0,
+      )
+    }
+    const before = [await healthCount(a), await healthCount(b)]
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736'
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${proxy.url}/healthz`, { headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` } })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('traceparent')).toStartWith(`00-${trace}-`)
+      expect(res.headers.get('x-request-id')).toBeTruthy()
+      await res.body?.cancel()
+    }
+    const after = [await healthCount(a), await healthCount(b)]
+    // nginx spread the 20 requests over both replicas.
+    expect(after[0]! - before[0]!).toBeGreaterThan(0)
+    expect(after[1]! - before[1]!).toBeGreaterThan(0)
+    expect(after[0]! - before[0]! + after[1]! - before[1]!).toBe(20)
+    expect((await fetch(`${proxy.url}/metrics`)).status).toBe(404)
+
+    // A terminal over the proxy: the session is created on one replica, the WebSocket upgrade
+    // reaches a replica through nginx, and input/output flow both ways.
+    const created = await fetch(`${proxy.url}/api/v1/terminal/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ project: 'calc', runner: 'wasi' }),
+    })
+    expect(created.status).toBe(201)
+    const { data } = (await created.json()) as { data: { ticket: string } }
+    const term = await TerminalClient.open(
+      `${proxy.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?ticket=${encodeURIComponent(data.ticket)}`,
+    )
+    await term.message('ready', 30_000)
+    term.type('echo via"-"nginx\r')
+    await term.sees('via-nginx')
+    term.type('exit\r')
+    await term.message('exit')
+  }, 60_000)
 
   // Needs the terminal session registry to hand a Docker session to another instance (DESIGN.md
   // §9): the container outlives its API process and B re-attaches to it with the resume token.
