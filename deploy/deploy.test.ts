@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     const cfg = Bun.YAML.parse(r.out) as Yaml
     const services = cfg.services as Yaml
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'migrate', 'minio', 'minio-init', 'nginx', 'postgres', 'redis', 'sandbox'].sort(),
+      ['api', 'migrate', 'minio', 'minio-init', 'nginx', 'postgres', 'prometheus', 'redis', 'sandbox'].sort(),
     )
     const api = services.api
     expect(api.deploy.replicas).toBe(2)
@@ -74,7 +74,8 @@ describe('docker-compose.yml', () => {
       expect({ name, healthcheck: Boolean(services[name].healthcheck?.test) }).toEqual({ name, healthcheck: true })
     }
     expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
-    expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'redisdata'])
+    expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'promdata', 'redisdata'])
+    expect(services.prometheus.profiles).toEqual(['observability'])
     expect(services.sandbox.build.dockerfile).toBe('runner/image/Dockerfile')
   }, 60_000)
 
@@ -169,6 +170,19 @@ describe('.github/workflows', () => {
       const r = run([shell, '-n', file])
       expect({ file, code: r.code, err: r.err }).toEqual({ file, code: 0, err: '' })
     }
+  })
+})
+
+describe('deploy/prometheus.yml', () => {
+  test('scrapes every api replica on :3000/metrics through Docker DNS', () => {
+    const prom = Bun.YAML.parse(readFileSync(join(import.meta.dir, 'prometheus.yml'), 'utf8')) as Yaml
+    expect(prom.scrape_configs).toEqual([
+      {
+        job_name: 'shellfolio-api',
+        metrics_path: '/metrics',
+        dns_sd_configs: [{ names: ['api'], type: 'A', port: 3000, refresh_interval: '15s' }],
+      },
+    ])
   })
 })
 
