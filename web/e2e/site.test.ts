@@ -131,12 +131,14 @@ describe('public pages', () => {
     expect(await page.locator('nav[aria-label="Main"]').count()).toBe(1)
     expect(await page.locator('main#main').count()).toBe(1)
     expect(await page.locator('footer').count()).toBe(1)
+    await page.locator('section[aria-labelledby="recent"] .loading').waitFor({ state: 'detached' })
+    await page.getByRole('link', { name: 'All posts →' }).waitFor()
+    await screenshot(page, 'home')
     // Keyboard: the first Tab reaches the skip link, and it moves focus to the main content.
     await page.keyboard.press('Tab')
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content')
     await page.keyboard.press('Enter')
     expect(await page.evaluate(() => location.hash)).toBe('#main')
-    await screenshot(page, 'home')
     expectClean(problems)
     await page.close()
   })
@@ -324,6 +326,24 @@ describe('admin', () => {
         await page.getByLabel('File').setInputFiles({ name: 'pixel.png', mimeType: 'image/png', buffer: png })
         await page.getByRole('button', { name: 'Upload' }).click()
         await page.getByRole('link', { name: 'pixel.png' }).waitFor()
+      }
+      if (section === 'sessions') {
+        // The terminal tests left their sessions running: play one's recording, then kill it.
+        const rows = page.locator('tbody tr', { has: page.getByRole('button', { name: /Kill/ }) })
+        await rows.first().waitFor()
+        const before = await rows.count()
+        await rows
+          .first()
+          .getByRole('button', { name: /Recording/ })
+          .click()
+        await page.locator('.player .ap-wrapper').waitFor()
+        // Autoplay: wait for the recorded prompt to be painted by the player.
+        await page.locator('.player .ap-wrapper', { hasText: 'coder@shellfolio' }).waitFor()
+        await screenshot(page, 'admin-recording')
+        page.once('dialog', (d) => void d.accept())
+        await rows.first().getByRole('button', { name: /Kill/ }).click()
+        await page.getByText(/was ended/).waitFor()
+        expect(await rows.count()).toBe(before - 1)
       }
       await screenshot(page, `admin-${section}`)
     }

@@ -1,4 +1,5 @@
-import { For, type JSX, Match, Switch } from 'solid-js'
+import { For, Match, Switch } from 'solid-js'
+import { inline } from '../../components/inline-markdown.tsx'
 
 /**
  * A live preview of the markdown being typed, built as DOM nodes — never innerHTML — so nothing the
@@ -65,29 +66,6 @@ export function parseBlocks(markdown: string): Block[] {
     blocks.push({ kind: 'para', text: body.join(' ') })
   }
   return blocks
-}
-
-const SAFE_URL = /^(https?:\/\/|\/|#|mailto:)/i
-
-/** Inline markdown → nodes: `code`, **strong**, *em*, [text](url) (http(s), relative, mailto only). */
-function inline(text: string): JSX.Element[] {
-  const out: JSX.Element[] = []
-  const re = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*]+\*|_[^_]+_)|(\[[^\]]+\]\([^)\s]+\))/g
-  let last = 0
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    if (m.index > last) out.push(text.slice(last, m.index))
-    const token = m[0]
-    if (m[1]) out.push(<code>{token.slice(1, -1)}</code>)
-    else if (m[2]) out.push(<strong>{token.slice(2, -2)}</strong>)
-    else if (m[3]) out.push(<em>{token.slice(1, -1)}</em>)
-    else {
-      const [, label, href] = /^\[([^\]]+)\]\(([^)\s]+)\)$/.exec(token)!
-      out.push(SAFE_URL.test(href!) ? <a href={href}>{label}</a> : `[${label}](${href})`)
-    }
-    last = m.index + token.length
-  }
-  if (last < text.length) out.push(text.slice(last))
-  return out
 }
 
 export function MarkdownPreview(props: { markdown: string }) {

@@ -18,11 +18,20 @@ export function RecordingPlayer(props: { sessionId: string }) {
       const data = cast()
       if (!data) return
       player?.dispose()
-      player = AsciinemaPlayer.create({ data }, el, { fit: 'width', idleTimeLimit: 2, terminalFontSize: '14px' })
+      player = AsciinemaPlayer.create({ data }, el, {
+        fit: 'width',
+        idleTimeLimit: 2,
+        preload: true,
+        autoPlay: true,
+        terminalFontSize: '14px',
+      })
     })
   }
   return (
     <div class="player">
+      <h3>
+        Recording of <code>{props.sessionId.slice(0, 8)}</code>
+      </h3>
       <Show when={!cast.loading} fallback={<Loading label="Loading the recording…" />}>
         <Show when={!cast.error} fallback={<ErrorView error={cast.error} retry={() => void refetch()} />}>
           <section ref={mount} aria-label={`Recording of session ${props.sessionId}`} />

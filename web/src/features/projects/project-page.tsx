@@ -1,6 +1,7 @@
 import { A, useParams } from '@solidjs/router'
 import { For, Show } from 'solid-js'
 import { ErrorView } from '../../components/error-view.tsx'
+import { InlineMarkdown } from '../../components/inline-markdown.tsx'
 import { Loading } from '../../components/loading.tsx'
 import { ApiError } from '../../lib/errors.ts'
 import { useTitle } from '../../lib/title.ts'
@@ -65,7 +66,9 @@ export default function ProjectPage() {
                     </For>
                   </ul>
                   <h2>About</h2>
-                  <p class="description">{p().description}</p>
+                  <p class="description">
+                    <InlineMarkdown text={p().description} />
+                  </p>
                   <Show when={p().repoUrl}>
                     <p>
                       <a href={p().repoUrl ?? '#'} rel="noopener noreferrer">

@@ -265,6 +265,15 @@ export function TerminalPanel(props: { project: Project }) {
       </Show>
       <div class="terminal-frame" ref={panel}>
         <div class="terminal-host" ref={host} />
+        <Show when={state.conn === 'idle' && runners().length > 0}>
+          <div class="terminal-idle">
+            <strong>Your own sandbox, one click away</strong>
+            <span>
+              Press “Start terminal” to open a private session (up to 30 minutes). It keeps running if you reload the
+              page.
+            </span>
+          </div>
+        </Show>
       </div>
       <div class="terminal-status">
         <span>
