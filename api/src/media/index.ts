@@ -1,4 +1,4 @@
-import { Elysia, t } from 'elysia'
+import { Elysia } from 'elysia'
 import { type AuthDeps, authPlugin } from '../auth/index.ts'
 import { ok } from '../http/envelope.ts'
 import { matchesEtag } from '../lib/read-cache.ts'
@@ -74,13 +74,32 @@ export function mediaModule({ media, auth }: MediaModuleDeps) {
       },
       {
         params: 'media.idParams',
-        response: {
-          200: t.Any({ description: 'the file, with its sniffed Content-Type, an ETag and immutable caching' }),
-          304: t.Any({ description: 'not modified' }),
-          400: 'media.error',
-          404: 'media.error',
+        // The 200 is raw bytes, not JSON: documented by hand (a `response` schema replaces `detail.responses`).
+        detail: {
+          summary: 'Download a media file',
+          tags: ['media'],
+          responses: {
+            200: {
+              description: 'the file, with its sniffed Content-Type, a strong ETag and immutable caching',
+              content: Object.fromEntries(
+                ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain'].map((type) => [
+                  type,
+                  { schema: { type: 'string', format: 'binary' } },
+                ]),
+              ),
+            },
+            304: { description: 'not modified (If-None-Match matched the ETag)' },
+            ...Object.fromEntries(
+              [400, 404].map((code) => [
+                code,
+                {
+                  description: code === 400 ? 'the id is not a UUID' : 'no such media (or deleted)',
+                  content: { 'application/json': { schema: { $ref: '#/components/schemas/media.error' } } },
+                },
+              ]),
+            ),
+          },
         },
-        detail: { summary: 'Download a media file', tags: ['media'] },
       },
     )
     .delete(

@@ -220,7 +220,9 @@ describe.each(BACKENDS)('media on %s', (kind) => {
       paths: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>
     }
     expect(spec.paths['/api/v1/media']?.post?.requestBody?.content).toHaveProperty('multipart/form-data')
-    expect(spec.paths['/api/v1/media/{id}']?.get).toBeDefined()
+    const download = spec.paths['/api/v1/media/{id}']?.get as { responses?: Record<string, { content?: object }> }
+    expect(download.responses?.['200']?.content).toHaveProperty('image/png')
+    expect(download.responses?.['404']?.content).toHaveProperty('application/json')
     expect(spec.paths['/api/v1/media/{id}']?.delete).toBeDefined()
   })
 })
