@@ -26,6 +26,8 @@ export function connectAuth(hooks: AuthHooks): void {
   auth = hooks
 }
 
+const origin = typeof location === 'undefined' ? 'http://localhost' : location.origin
+
 /** Routes that carry credentials in the body: never add a bearer token or refresh on their 401. */
 const CREDENTIAL_ROUTES = /\/api\/v1\/auth\/(token|refresh)$/
 
@@ -68,7 +70,7 @@ export async function apiFetch(input: RequestInfo | URL, init: RequestInit = {},
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url
   const method = (init.method ?? 'GET').toUpperCase()
   const idempotent = method === 'GET' || method === 'HEAD'
-  const credentialRoute = CREDENTIAL_ROUTES.test(new URL(url, location.origin).pathname)
+  const credentialRoute = CREDENTIAL_ROUTES.test(new URL(url, origin).pathname)
   let tries = 0
   let refreshed = false
   for (;;) {
@@ -85,6 +87,9 @@ export async function apiFetch(input: RequestInfo | URL, init: RequestInit = {},
     }
     if (res.status === 401 && token && !refreshed) {
       refreshed = true
+      // Another request may have rotated the tokens meanwhile: then just retry with the new one.
+      const current = await auth.accessToken()
+      if (current && current !== token) continue
       if (await auth.refresh()) continue
       return res
     }
@@ -96,8 +101,6 @@ export async function apiFetch(input: RequestInfo | URL, init: RequestInit = {},
     return res
   }
 }
-
-const origin = typeof location === 'undefined' ? 'http://localhost' : location.origin
 
 // parseDate off: dates stay ISO strings, as the route schemas declare them.
 export const client = treaty<App>(origin, { fetcher: apiFetch as typeof fetch, parseDate: false })
