@@ -156,14 +156,13 @@ export async function unwrap<R>(call: Promise<TreatyLike<R>>): Promise<NonNullab
   return res.data as NonNullable<R>
 }
 
-/**
- * Routes whose module has not landed in `App` yet, typed from the documented contract
- * (lib/contract.ts). Same Eden proxy at run time; entries move to `client` as modules land.
- */
-export const pending = client as unknown as import('./contract.ts').PendingRoutes
-
 type PostSegment = ReturnType<typeof v1.posts>
+type ProjectSegment = ReturnType<typeof v1.projects>
 /** `/posts/:slug`: the public post page. */
 export const postBySlug = (slug: string) => v1.posts(segment(slug)) as Extract<PostSegment, { get: unknown }>
 /** `/posts/:id`: the admin's edit, delete and restore of one post. */
 export const postById = (id: string) => v1.posts(segment(id)) as Extract<PostSegment, { patch: unknown }>
+/** `/projects/:slug`: the public project page. */
+export const projectBySlug = (slug: string) => v1.projects(segment(slug)) as Extract<ProjectSegment, { get: unknown }>
+/** `/projects/:id`: the admin's edit of one project. */
+export const projectById = (id: string) => v1.projects(segment(id)) as Extract<ProjectSegment, { patch: unknown }>

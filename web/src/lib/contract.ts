@@ -1,8 +1,6 @@
-import type { Envelope } from './api.ts'
-
 /**
- * Shapes of the API modules that have not landed in `App` yet, written from the documented
- * contract (DESIGN.md §5). Each one goes away when its module lands and Eden infers it.
+ * Named shapes of what the API returns, for component props and stores. Calls are typed by Eden
+ * from `App`; these names must stay assignable from those inferred types (tsc checks every use).
  */
 
 export type RunnerKind = 'wasi' | 'docker'
@@ -89,6 +87,9 @@ export interface Project {
   updatedAt: string
 }
 
+/** A project as the admin sees it (no live runner availability, deleted ones too). */
+export type AdminProject = Omit<Project, 'availableRunners'> & { createdAt: string; deletedAt: string | null }
+
 export type ProjectInput = Partial<
   Pick<
     Project,
@@ -142,32 +143,4 @@ export interface LiveSession {
 
 export interface PageMeta {
   nextCursor: string | null
-}
-
-type Call<T, M = unknown> = Promise<{
-  data: Envelope<T, M> | null
-  error: { status: unknown; value: unknown } | null
-  status: number
-}>
-
-/** Eden Treaty's shape for the pending routes (same runtime proxy, hand-written types). */
-export interface PendingRoutes {
-  api: {
-    v1: {
-      projects: ((params: { slug: string } | { id: string }) => {
-        get(): Call<Project>
-        patch(body: ProjectInput): Call<Project>
-      }) & {
-        get(options?: { query?: Record<string, string | number | undefined> }): Call<Project[]>
-      }
-      media: {
-        get(): Call<MediaItem[]>
-      }
-      flags: ((params: { key: string }) => {
-        put(body: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>): Call<Flag>
-      }) & {
-        get(options?: { query?: Record<string, string | undefined> }): Call<Flag[] | Record<string, boolean>>
-      }
-    }
-  }
 }

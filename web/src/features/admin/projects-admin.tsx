@@ -2,7 +2,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import { ErrorView } from '../../components/error-view.tsx'
 import { Loading } from '../../components/loading.tsx'
-import type { Project, ProjectInput, RunnerKind } from '../../lib/contract.ts'
+import type { AdminProject, ProjectInput, RunnerKind } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
 import { createAdminProjects, updateProject } from './queries.ts'
 
@@ -33,7 +33,7 @@ export default function ProjectsAdmin() {
   const [busy, setBusy] = createSignal(false)
   const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
 
-  const edit = (p: Project) => {
+  const edit = (p: AdminProject) => {
     setForm({
       id: p.id,
       title: p.title,

@@ -1,13 +1,13 @@
 import { createResource } from 'solid-js'
-import { apiFetch, pending, postById, toApiError, unwrap, v1 } from '../../lib/api.ts'
+import { apiFetch, postById, projectById, toApiError, unwrap, v1 } from '../../lib/api.ts'
 import type {
   AdminPost,
+  AdminProject,
   Flag,
   LiveSession,
   Media,
   MediaItem,
   PostInput,
-  Project,
   ProjectInput,
 } from '../../lib/contract.ts'
 import { ApiError } from '../../lib/errors.ts'
@@ -26,17 +26,18 @@ export async function fetchAdminPost(id: string): Promise<AdminPost> {
   return (await unwrap(v1.posts['by-id']({ id }).get())).data
 }
 
-export async function fetchAdminProjects(): Promise<Project[]> {
+export async function fetchAdminProjects(): Promise<AdminProject[]> {
   // include=deleted: the admin list (every project, with the admin fields).
-  return (await unwrap(pending.api.v1.projects.get({ query: { include: 'deleted' } }))).data
+  // With include=deleted the server answers the admin list.
+  return (await unwrap(v1.projects.get({ query: { include: 'deleted' } }))).data as AdminProject[]
 }
 
 export async function fetchMedia(): Promise<MediaItem[]> {
-  return (await unwrap(pending.api.v1.media.get())).data
+  return (await unwrap(v1.media.get())).data
 }
 
 export async function fetchFlags(): Promise<Flag[]> {
-  const data = (await unwrap(pending.api.v1.flags.get())).data
+  const data = (await unwrap(v1.flags.get())).data
   return Array.isArray(data) ? data : []
 }
 
@@ -68,15 +69,15 @@ export async function restorePost(id: string): Promise<AdminPost> {
   return (await unwrap(postById(id).restore.post())).data
 }
 
-export async function updateProject(id: string, patch: ProjectInput): Promise<Project> {
-  return (await unwrap(pending.api.v1.projects({ id }).patch(patch))).data
+export async function updateProject(id: string, patch: ProjectInput): Promise<AdminProject> {
+  return (await unwrap(projectById(id).patch(patch))).data
 }
 
 export async function putFlag(
   key: string,
   changes: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>,
 ): Promise<Flag> {
-  return (await unwrap(pending.api.v1.flags({ key }).put(changes))).data
+  return (await unwrap(v1.flags({ key }).put(changes))).data
 }
 
 export async function killSession(id: string): Promise<void> {

@@ -1,13 +1,14 @@
 import { createResource } from 'solid-js'
-import { pending, unwrap } from '../../lib/api.ts'
+import { projectBySlug, unwrap, v1 } from '../../lib/api.ts'
 import type { Project } from '../../lib/contract.ts'
 
 export async function fetchProjects(): Promise<Project[]> {
-  return (await unwrap(pending.api.v1.projects.get())).data
+  // Without include=deleted the server answers the public list (with availableRunners).
+  return (await unwrap(v1.projects.get())).data as Project[]
 }
 
 export async function fetchProject(slug: string): Promise<Project> {
-  return (await unwrap(pending.api.v1.projects({ slug }).get())).data
+  return (await unwrap(projectBySlug(slug).get())).data
 }
 
 /** The public projects list. */
