@@ -45,6 +45,7 @@ export function matchesEtag(ifNoneMatch: string | null | undefined, etag: string
 }
 
 const GENERATION_TTL_MS = 30 * 24 * 3600 * 1000
+const LOCAL_MAX_ENTRIES = 1000
 
 /**
  * Two-level read-through cache for public reads (posts, projects).
@@ -116,7 +117,11 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
         }
       }
       // Only keep it locally while the generation has not moved on during the load.
-      if (generation === gen) local.set(fullKey, { read, expiresAt: Date.now() + localTtlMs })
+      if (generation === gen) {
+        // Bounded: many distinct keys (cursors) must not grow the process without limit.
+        if (local.size >= LOCAL_MAX_ENTRIES) local.clear()
+        local.set(fullKey, { read, expiresAt: Date.now() + localTtlMs })
+      }
       return read
     },
     async invalidate() {
