@@ -291,7 +291,7 @@ export function terminalModule(options: TerminalModuleOptions) {
         }
         try {
           if (query.resume) {
-            const result = await manager.resume(query.session ?? '', query.resume, socket)
+            const result = await manager.resume(query.session ?? '', query.resume, socket, options.resolveProject)
             if (!result.ok) {
               if (result.exit) {
                 socket.sendText(JSON.stringify({ type: 'exit', ...result.exit }))

@@ -1,5 +1,12 @@
-import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import type { CommandPolicy, ExitReason, RunnerKind, RunnerSession, TerminalSize } from '@shellfolio/runner'
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import type {
+  CommandPolicy,
+  ExitReason,
+  OpenOptions,
+  RunnerKind,
+  RunnerSession,
+  TerminalSize,
+} from '@shellfolio/runner'
 import { eq } from 'drizzle-orm'
 import type { Cache } from '../cache/index.ts'
 import type { TerminalConfig } from '../config.ts'
@@ -81,6 +88,18 @@ export const CLOSE = {
 } as const
 
 const KILL_CHANNEL = 'terminal:kill'
+const PING_CHANNEL = 'terminal:ping:'
+/** How long an adopting instance waits for the owner to answer a ping before declaring it dead. */
+const PING_TIMEOUT_MS = 750
+/** Recent output kept in the cache for adoption (the local scrollback holds more). */
+const PERSISTED_SCROLLBACK = 64 * 1024
+
+/** Runners whose sessions outlive the process that opened them (Docker): another instance can adopt them. */
+interface ResumableRunner {
+  resume(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
+}
+const resumable = (r: unknown): r is ResumableRunner => typeof (r as ResumableRunner)?.resume === 'function'
+const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
 
 const noticeLead = (limitMs: number) => Math.min(60_000, Math.floor(limitMs / 2))
 const minutes = (ms: number) => {
@@ -92,7 +111,7 @@ const minutes = (ms: number) => {
 
 /** One terminal session on this instance: a runner session plus everything around it. */
 export class LiveSession {
-  readonly resumeToken = randomBytes(24).toString('base64url')
+  readonly resumeToken: string
   readonly scrollback: Scrollback
   readonly recorder: AsciicastRecorder
   socket: TerminalSocket | null = null
@@ -115,7 +134,9 @@ export class LiveSession {
     readonly record: SessionRecord,
     readonly runner: RunnerSession,
     readonly size: TerminalSize,
+    resumeToken?: string,
   ) {
+    this.resumeToken = resumeToken ?? randomBytes(24).toString('base64url')
     this.scrollback = new Scrollback(manager.scrollbackBytes)
     this.recorder = new AsciicastRecorder(size, manager.config.recordingLimit, { title: record.project })
     this.finished = new Promise((resolve) => {
@@ -135,9 +156,11 @@ export class LiveSession {
   start(): void {
     const { config } = this.manager
     this.unsubscribe = this.runner.onData((chunk) => this.output(chunk))
-    this.timer('hard', config.timeLimitMs, () => void this.end('timeout'))
+    // From the record's expiry, so a session adopted from another instance keeps its deadline.
+    const left = this.record.expiresAt - Date.now()
+    this.timer('hard', left, () => void this.end('timeout'))
     const lead = noticeLead(config.timeLimitMs)
-    this.timer('hard-notice', config.timeLimitMs - lead, () =>
+    this.timer('hard-notice', left - lead, () =>
       this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` }),
     )
     this.touch()
@@ -222,6 +245,7 @@ export class LiveSession {
   private output(chunk: Uint8Array): void {
     this.scrollback.append(chunk)
     this.recorder.output(chunk)
+    if (this.persistent) this.persistSoon(chunk.length)
     if (!this.socket) return
     if (this.paused) {
       this.pending.push(chunk)
@@ -238,6 +262,43 @@ export class LiveSession {
     this.unacked += chunk.length
     // -1: Bun queued it under backpressure; stop the source until `drain`.
     if (sent === -1 || this.unacked >= this.manager.flow.highWatermark) this.pauseRunner()
+  }
+
+  /** Set for sessions another instance can adopt: the recent output is kept in the cache too. */
+  persistent = false
+  private unpersisted = 0
+  private persisting: Promise<void> | null = null
+  private persistTimer: ReturnType<typeof setTimeout> | undefined
+  private lastPersist = 0
+
+  /**
+   * Writes the recent output to the cache for an adopting instance: small interactive output at
+   * once (a crash right after a command must not lose it), floods at most every 250 ms.
+   */
+  private persistSoon(bytes: number): void {
+    this.unpersisted += bytes
+    if (this.persisting || this.persistTimer) return
+    const wait = this.unpersisted < 16 * 1024 ? 0 : Math.max(0, this.lastPersist + 250 - Date.now())
+    if (wait === 0) this.persistNow()
+    else {
+      this.persistTimer = setTimeout(() => {
+        this.persistTimer = undefined
+        this.persistNow()
+      }, wait)
+      this.persistTimer.unref?.()
+    }
+  }
+
+  private persistNow(): void {
+    this.unpersisted = 0
+    this.lastPersist = Date.now()
+    this.persisting = this.manager
+      .persistScrollback(this)
+      .catch(() => {})
+      .finally(() => {
+        this.persisting = null
+        if (this.unpersisted > 0 && !this.ended) this.persistSoon(0)
+      })
   }
 
   private pauseRunner(): void {
@@ -287,6 +348,7 @@ export class LiveSession {
     if (this.exit) return
     const reason = this.endReason ?? runnerReason
     this.exit = { code, reason }
+    clearTimeout(this.persistTimer)
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
     this.unsubscribe()
@@ -322,6 +384,7 @@ export class SessionManager {
   private readonly reserved = new Set<string>()
   private readonly staleAfterMs: number
   private unsubscribeKill: Promise<() => Promise<void>>
+  private unsubscribePing: Promise<() => Promise<void>>
   private readonly now: () => number
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -336,6 +399,10 @@ export class SessionManager {
     this.heartbeat.unref?.()
     this.unsubscribeKill = options.cache.subscribe(KILL_CHANNEL, (id) => {
       void this.sessions.get(id)?.end('killed')
+    })
+    // Liveness probe for adoption: another instance asks "are you there?" before taking a session over.
+    this.unsubscribePing = options.cache.subscribe(`${PING_CHANNEL}${this.instanceId}`, (replyTo) => {
+      if (/^[A-Za-z0-9:_-]{1,120}$/.test(replyTo)) void options.cache.publish(replyTo, 'alive').catch(() => {})
     })
   }
 
@@ -411,6 +478,15 @@ export class SessionManager {
     this.reserved.delete(record.id)
     const session = new LiveSession(this, record, runnerSession, { ...size })
     this.sessions.set(record.id, session)
+    if (resumable(runner)) {
+      session.persistent = true
+      Object.assign(record, {
+        runnerSessionId: runnerSession.id,
+        resumeHash: hashToken(session.resumeToken),
+        cols: size.cols,
+        rows: size.rows,
+      })
+    }
     // Subscribe before anything else awaits: output produced meanwhile lands in the scrollback
     // and reaches the client with the first attach.
     session.start()
@@ -444,6 +520,7 @@ export class SessionManager {
     sessionId: string,
     token: string,
     socket: TerminalSocket,
+    resolveProject?: (slug: string) => Promise<TerminalProject | null>,
   ): Promise<
     | { ok: true; session: LiveSession }
     | { ok: false; code: number; reason: string; exit?: { code: number | null; reason: string } }
@@ -459,11 +536,100 @@ export class SessionManager {
     }
     if (!session) {
       const record = await this.registry.get(sessionId).catch(() => null)
-      if (record && record.instance !== this.instanceId) {
-        return { ok: false, code: CLOSE.gone, reason: 'the session runs on another server instance' }
+      if (record && record.instance !== this.instanceId && record.resumeHash && resolveProject) {
+        if (!sameToken(record.resumeHash, hashToken(token))) {
+          return { ok: false, code: CLOSE.gone, reason: GONE }
+        }
+        if (await this.alive(record.instance)) {
+          return { ok: false, code: CLOSE.gone, reason: 'the session runs on another server instance' }
+        }
+        const adopted = await this.adopt(record, token, socket, resolveProject)
+        if (adopted) return { ok: true, session: adopted }
       }
     }
-    return { ok: false, code: CLOSE.gone, reason: 'the session is gone (ended or past its reconnect grace period)' }
+    return { ok: false, code: CLOSE.gone, reason: GONE }
+  }
+
+  /** True when the instance answers a ping over pub/sub in time. */
+  private async alive(instance: string): Promise<boolean> {
+    const replyTo = `terminal:pong:${randomUUID()}`
+    let answered!: () => void
+    const got = new Promise<boolean>((resolve) => {
+      answered = () => resolve(true)
+      setTimeout(resolve, PING_TIMEOUT_MS, false).unref?.()
+    })
+    const unsubscribe = await this.options.cache.subscribe(replyTo, () => answered())
+    try {
+      await this.options.cache.publish(`${PING_CHANNEL}${instance}`, replyTo)
+      return await got
+    } finally {
+      await unsubscribe().catch(() => {})
+    }
+  }
+
+  /**
+   * Takes over a session whose owner instance died (DESIGN.md §9): re-attaches to its sandbox,
+   * restores the recent output from the cache and keeps its id, resume token and deadline.
+   */
+  private async adopt(
+    record: SessionRecord,
+    token: string,
+    socket: TerminalSocket,
+    resolveProject: (slug: string) => Promise<TerminalProject | null>,
+  ): Promise<LiveSession | null> {
+    const runner = this.options.runners.get(record.runner)
+    if (!resumable(runner) || !record.runnerSessionId) return null
+    // One adopter only, even if the visitor's reconnects reach several instances at once.
+    if (!(await this.options.cache.setIfAbsent(`terminal:adopt:${record.id}`, this.instanceId, 30_000))) return null
+    const project = await resolveProject(record.project)
+    if (!project) return null
+    const size = { cols: record.cols ?? 80, rows: record.rows ?? 24 }
+    const left = record.expiresAt - this.now()
+    if (left <= 0) return null
+    let runnerSession: RunnerSession
+    try {
+      runnerSession = await runner.resume(record.runnerSessionId, {
+        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy },
+        size,
+        timeLimitMs: left,
+      })
+    } catch (err) {
+      this.options.logger.warn({ err, sessionId: record.id }, 'terminal session could not be adopted')
+      return null
+    }
+    const mine: SessionRecord = {
+      ...record,
+      instance: this.instanceId,
+      status: 'attached',
+      runnerSessionId: runnerSession.id,
+      staleAt: this.now() + this.staleAfterMs,
+    }
+    await this.registry.put(mine)
+    const session = new LiveSession(this, mine, runnerSession, size, token)
+    session.persistent = true
+    const saved = await this.options.cache.get(`terminal:scrollback:${record.id}`).catch(() => null)
+    if (saved) session.scrollback.append(new Uint8Array(Buffer.from(saved, 'base64')))
+    this.sessions.set(mine.id, session)
+    metrics.sessionsActive.inc({ runner: mine.runner })
+    session.start()
+    await this.options.db
+      .update(terminalSessions)
+      .set({ instanceId: this.instanceId })
+      .where(eq(terminalSessions.id, mine.id))
+      .catch(() => {})
+    session.attach(socket, true)
+    this.options.logger.info({ sessionId: mine.id, from: record.instance }, 'terminal session adopted')
+    return session
+  }
+
+  /** @internal the recent output of an adoptable session, for whichever instance adopts it. */
+  async persistScrollback(session: LiveSession): Promise<void> {
+    const tail = session.scrollback.snapshot(PERSISTED_SCROLLBACK)
+    await this.options.cache.set(
+      `terminal:scrollback:${session.id}`,
+      Buffer.from(tail).toString('base64'),
+      this.config.graceMs + 60_000,
+    )
   }
 
   /** Kills a session on whichever instance runs it; false when no such live session exists. */
@@ -491,7 +657,10 @@ export class SessionManager {
   async updateRecord(session: LiveSession, status: SessionRecord['status']): Promise<void> {
     if (session.ended) return
     session.record.status = status
-    session.record.staleAt = this.now() + this.staleAfterMs
+    session.record.cols = session.size.cols
+    session.record.rows = session.size.rows
+    // Kept past a crash for as long as the session could still be adopted.
+    session.record.staleAt = this.now() + Math.max(this.staleAfterMs, this.config.graceMs + this.staleAfterMs)
     await this.registry.put(session.record).catch(() => {})
   }
 
@@ -505,6 +674,9 @@ export class SessionManager {
     const t = setTimeout(() => this.tombstones.delete(id), this.config.graceMs)
     t.unref?.()
     await this.registry.remove(id).catch(() => {})
+    if (session.persistent) {
+      await this.options.cache.del(`terminal:scrollback:${id}`, `terminal:adopt:${id}`).catch(() => {})
+    }
     const key = recordingKey(id)
     let stored: string | null = key
     try {
@@ -538,6 +710,7 @@ export class SessionManager {
     const unused = [...this.reserved].filter((id) => !this.sessions.has(id))
     await Promise.allSettled(unused.map((id) => this.registry.remove(id)))
     await (await this.unsubscribeKill)().catch(() => {})
+    await (await this.unsubscribePing)().catch(() => {})
   }
 
   private async beat(): Promise<void> {
@@ -546,6 +719,7 @@ export class SessionManager {
 }
 
 export const recordingKey = (id: string) => `recordings/${id}.cast`
+const GONE = 'the session is gone (ended or past its reconnect grace period)'
 
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a)

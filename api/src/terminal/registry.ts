@@ -18,6 +18,12 @@ export interface SessionRecord {
   expiresAt: number
   /** The record is ignored (and pruned) after this: the ticket expired or the owner stopped heartbeating. */
   staleAt: number
+  /** What another instance needs to adopt the session if its owner dies (runners whose sessions outlive it). */
+  runnerSessionId?: string
+  /** SHA-256 (base64url) of the resume token: the token itself never leaves the owner. */
+  resumeHash?: string
+  cols?: number
+  rows?: number
 }
 
 export type ReserveResult = 'ok' | 'ip' | 'global'

@@ -116,6 +116,8 @@ export async function createRunnerRegistry(
         ...(config.sandboxImage ? { image: config.sandboxImage } : {}),
         poolSize: config.terminal.dockerPoolSize,
         defaultTimeLimitMs: config.terminal.timeLimitMs,
+        // A dead instance's containers wait this long for another instance to adopt them.
+        orphanGraceMs: config.terminal.graceMs + 60_000,
       }),
     )
   }

@@ -69,10 +69,11 @@ export class Scrollback {
     this.trim()
   }
 
-  /** The held bytes, starting at a clean point. */
-  snapshot(): Uint8Array {
+  /** The held bytes (at most `maxBytes` of the most recent), starting at a clean point. */
+  snapshot(maxBytes = this.capacity): Uint8Array {
     // After a trim that landed inside a sequence, the replay waits for the next clean point.
-    const begin = this.beginClean ? this.begin : (this.safe.find((p) => p >= this.begin) ?? this.end)
+    const from = Math.max(this.begin, this.end - maxBytes)
+    const begin = from === this.begin && this.beginClean ? this.begin : (this.safe.find((p) => p >= from) ?? this.end)
     const out = new Uint8Array(this.end - begin)
     let at = 0
     for (const c of this.chunks) {

@@ -133,6 +133,12 @@ export class FakeRunner implements Runner {
   readonly sessions: FakeSession[] = []
   up = true
   constructor(readonly kind: RunnerKind = 'wasi') {}
+  /** Like DockerRunner.resume: sessions outlive their opener, so another instance may adopt them. */
+  async resume(id: string) {
+    const s = this.sessions.find((x) => x.id === id)
+    if (!s) throw new Error('no such session')
+    return s
+  }
   async available() {
     return this.up
   }

@@ -437,6 +437,25 @@ describe('admin routes', () => {
     }
   })
 
+  test('a resume on another instance is refused while the owner is alive (no session stealing)', async () => {
+    const runner = new FakeRunner('docker')
+    await using a = await startServer(backend, { runners: [runner] })
+    await using b = await startServer(backend, { runners: [runner] })
+    const { client, sessionId } = await connect(a, { project: 'demo', runner: 'docker' })
+    using c = client
+    const ready = await c.control('ready')
+    using other = new TermClient(`${b.ws}?session=${sessionId}&resume=${ready.resumeToken}`)
+    expect(await other.control('error')).toEqual({
+      type: 'error',
+      code: 'SESSION_GONE',
+      message: 'the session runs on another server instance',
+    })
+    using wrong = new TermClient(`${b.ws}?session=${sessionId}&resume=not-the-token`)
+    expect((await wrong.closedWith()).code).toBe(CLOSE.gone)
+    c.type('print still-mine\r')
+    await c.output('still-mine')
+  })
+
   test('a kill for a session on another instance travels over pub/sub', async () => {
     await using a = await startServer(backend)
     await using b = await startServer(backend)
