@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { Wasmer } from '@wasmer/sdk/node'
 import {
   type ExitInfo,
   type ExitReason,
@@ -11,6 +10,7 @@ import {
   type TerminalSize,
 } from '../types.ts'
 import { type FsNode, MemFs, seedFromHost } from './memfs.ts'
+import { HostPool } from './program.ts'
 import { HOME, Shell } from './shell.ts'
 import { DEFAULT_MEMORY_LIMIT, Toolchain } from './toolchain.ts'
 import { capMemory, isWasm } from './wasm-limits.ts'
@@ -24,6 +24,8 @@ export interface WasiRunnerOptions {
   memoryLimitBytes?: number
   /** Output buffered while paused (or before anyone listens) before programs stop being read (default 256 KiB). */
   highWaterMark?: number
+  /** Programs running at once across the runner's sessions (each in a host process; default 32). */
+  maxConcurrentPrograms?: number
   /** The compiler; defaults to one instance shared by the whole process. */
   toolchain?: Toolchain
 }
@@ -49,28 +51,15 @@ class WasiRunner implements Runner {
   readonly #sessions = new Set<WasiSession>()
   readonly #seeds = new Map<string, Map<string, FsNode>>()
   readonly #prebuilt = new Map<string, Promise<Uint8Array | undefined>>()
-  #wasmer: Promise<Wasmer> | undefined
+  readonly hosts: HostPool
   #closed = false
 
-  constructor(readonly options: WasiRunnerOptions) {}
-
-  wasmer(): Promise<Wasmer> {
-    this.#wasmer ??= (async () => {
-      // why: no disk cache; packages here are built from bytes, never downloaded
-      const w = new Wasmer({ cache: false })
-      await w.ready()
-      return w
-    })()
-    return this.#wasmer
+  constructor(readonly options: WasiRunnerOptions) {
+    this.hosts = new HostPool(options.maxConcurrentPrograms ?? 32)
   }
 
   async available(): Promise<boolean> {
-    try {
-      await this.wasmer()
-      return !this.#closed
-    } catch {
-      return false
-    }
+    return !this.#closed
   }
 
   #seed(sourceDir: string, slug: string): Map<string, FsNode> {
@@ -125,9 +114,7 @@ class WasiRunner implements Runner {
   async close(): Promise<void> {
     this.#closed = true
     await Promise.all([...this.#sessions].map((s) => s.kill()))
-    const wasmer = this.#wasmer
-    this.#wasmer = undefined
-    if (wasmer) await (await wasmer.catch(() => undefined))?.close().catch(() => {})
+    this.hosts.close()
   }
 }
 
@@ -167,7 +154,7 @@ class WasiSession implements RunnerSession {
       writeAsync: (data) => this.#pushAsync(data),
       exit: (code) => this.#end({ code, reason: 'exit' }),
       toolchain: runner.options.toolchain ?? defaultToolchain(),
-      wasmer: () => runner.wasmer(),
+      hosts: runner.hosts,
       prebuilt,
       programTimeLimitMs: runner.options.programTimeLimitMs ?? 30_000,
       memoryLimit: runner.options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT,

@@ -74,11 +74,12 @@ clean:
 const SOURCES = { Makefile: MINIRT, 'src/main.c': 'm', 'src/vec.c': 'v', 'src/vec.h': 'h' }
 
 describe('make: parsing and variables', () => {
-  test('=, :=, ?=, += with $(VAR) and ${VAR}; recursive variables expand late', () => {
+  test('=, :=, ?=, += with $(VAR) and braces; recursive variables expand late', () => {
     const mk = new Makefile('Makefile').parse(
       [
         'A = $(B) x',
         'B = late',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: make syntax, not a template
         'C := ${B} now',
         'B = later',
         'D ?= one',

@@ -1,8 +1,12 @@
-import type { Package, Process, Sandbox, Wasmer } from '@wasmer/sdk/node'
+import type { Subprocess } from 'bun'
 import { equalBytes, type MemFs } from './memfs.ts'
+import type { HostReply, HostRequest } from './program-host.ts'
+import { Semaphore } from './toolchain.ts'
 
 /** Where the session's home directory appears inside a program's sandbox. */
 export const GUEST_HOME = '/workspace'
+
+const HOST_SCRIPT = new URL('./program-host.ts', import.meta.url).pathname
 
 export type ProgramEnd =
   | { kind: 'exited'; code: number }
@@ -10,9 +14,119 @@ export type ProgramEnd =
   | { kind: 'timeout' }
   | { kind: 'failed'; message: string }
 
+/** One program-host child process (see program-host.ts). */
+class Host {
+  readonly proc: Subprocess
+  readonly ready: Promise<void>
+  onReply: ((reply: HostReply) => void) | undefined
+  onDeath: (() => void) | undefined
+  dead = false
+
+  constructor() {
+    let markReady!: () => void
+    let fail!: (e: Error) => void
+    this.ready = new Promise((resolve, reject) => {
+      markReady = resolve
+      fail = reject
+    })
+    this.proc = Bun.spawn([process.execPath, HOST_SCRIPT], {
+      ipc: (reply: HostReply) => {
+        if (reply.type === 'ready') markReady()
+        else this.onReply?.(reply)
+      },
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit'],
+      // why: never hand the server's environment (secrets) to the process running visitors' code
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    })
+    void this.proc.exited.then(() => {
+      this.dead = true
+      fail(new Error('the program host exited during start-up'))
+      this.onDeath?.()
+    })
+    this.ready.catch(() => {})
+  }
+
+  send(req: HostRequest): void {
+    if (!this.dead) this.proc.send(req)
+  }
+
+  kill(): void {
+    this.dead = true
+    this.proc.kill('SIGKILL')
+  }
+}
+
+/**
+ * Program-host processes shared by a runner's sessions: a few are kept warm, a host whose program
+ * exited normally is reused, a killed one is replaced. Concurrent programs are bounded.
+ */
+export class HostPool {
+  readonly #idle: Host[] = []
+  readonly #gate: Semaphore
+  #closed = false
+
+  constructor(
+    maxConcurrent = 32,
+    readonly warm = 1,
+  ) {
+    this.#gate = new Semaphore(maxConcurrent)
+  }
+
+  #spawnWarm(): void {
+    while (!this.#closed && this.#idle.length < this.warm) {
+      const host = new Host()
+      this.#idle.push(host)
+      host.onDeath = () => {
+        const i = this.#idle.indexOf(host)
+        if (i >= 0) this.#idle.splice(i, 1)
+      }
+    }
+  }
+
+  /** A ready host, with a concurrency permit; give both back with the returned release. */
+  async acquire(): Promise<{ host: Host; release: (reusable: boolean) => void }> {
+    const permit = await this.#gate.acquire()
+    try {
+      // the most recently used host first: it has the program's package compiled already
+      let host = this.#idle.pop()
+      while (host?.dead) host = this.#idle.pop()
+      host ??= new Host()
+      host.onDeath = undefined
+      await host.ready
+      this.#spawnWarm()
+      let released = false
+      return {
+        host,
+        release: (reusable) => {
+          if (released) return
+          released = true
+          host.onReply = undefined
+          if (reusable && !host.dead && !this.#closed && this.#idle.length < this.warm * 4) {
+            this.#idle.push(host)
+            host.onDeath = () => {
+              const i = this.#idle.indexOf(host)
+              if (i >= 0) this.#idle.splice(i, 1)
+            }
+          } else host.kill()
+          permit()
+        },
+      }
+    } catch (error) {
+      permit()
+      throw error
+    }
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const h of this.#idle.splice(0)) h.kill()
+  }
+}
+
 export interface ProgramOptions {
-  wasmer: Wasmer
-  /** Compiled, memory-capped module bytes (the package is cached per byte array). */
+  hosts: HostPool
+  /** Memory-capped module bytes. */
   wasm: Uint8Array
   args: string[]
   fs: MemFs
@@ -38,167 +152,142 @@ export function toGuest(home: string, path: string): string {
   return path
 }
 
-const packages = new WeakMap<Uint8Array, Map<string, Promise<Package>>>()
-
 /**
- * One run of a WASI program: a fresh @wasmer/sdk sandbox holding a copy of the workspace at
- * /workspace; after exit, files the program created, changed or deleted are synced back into the
- * session's MemFs. Output is pulled only as fast as `output` accepts it (flow control).
+ * One run of a WASI program in a program host: the workspace is copied in, output streams back
+ * with flow control, and afterwards files the program created, changed or deleted are synced back
+ * into the session's MemFs. Ctrl-C and the time limit kill the host process.
  */
 export class ProgramRun {
   readonly done: Promise<ProgramEnd>
-  #process: Process | undefined
-  #sandbox: Sandbox | undefined
+  #host: Host | undefined
+  #pending: HostRequest[] = []
   #ending: ProgramEnd | undefined
-  #spawned!: (process: Process | undefined) => void
-  /** Input waits for the process: bytes written before spawn completes are delivered, not lost. */
-  #stdin: Promise<Process | undefined> = new Promise((resolve) => {
-    this.#spawned = resolve
-  })
   #stdinClosed = false
   #timer: ReturnType<typeof setTimeout> | undefined
+  #finish!: (end: ProgramEnd) => void
 
   constructor(readonly options: ProgramOptions) {
-    this.done = this.#run()
+    this.done = new Promise((resolve) => {
+      this.#finish = resolve
+    })
+    void this.#run()
+  }
+
+  /** Process id of the host running this program (for diagnostics and tests). */
+  get pid(): number | undefined {
+    return this.#host?.proc.pid
   }
 
   /** The user interacted with the program: its time budget starts again. */
   touch(): void {
-    if (this.#ending || !this.#timer) return
-    this.#timer.refresh()
+    if (!this.#ending) this.#timer?.refresh()
   }
 
   /** Bytes for the program's stdin (already line-disciplined by the shell). */
   write(bytes: Uint8Array): void {
-    if (this.#stdinClosed) return
-    this.#stdin = this.#stdin.then(async (process) => {
-      try {
-        await process?.stdin?.write(bytes)
-      } catch {
-        // the program has exited or closed its stdin: input is dropped, as on a real terminal
-      }
-      return process
-    })
+    if (!this.#stdinClosed) this.#send({ type: 'stdin', bytes })
   }
 
   /** End of input (Ctrl-D at the start of a line). */
   closeStdin(): void {
     if (this.#stdinClosed) return
     this.#stdinClosed = true
-    this.#stdin = this.#stdin.then(async (process) => {
-      await process?.stdin?.close().catch(() => {})
-      return process
-    })
+    this.#send({ type: 'stdin-close' })
   }
 
-  /** Ctrl-C: there are no signals in WASI, so the instance is killed. */
+  /** Ctrl-C: there are no signals in WASI, so the program's host process is killed. */
   interrupt(): void {
     this.#stop({ kind: 'interrupted' })
+  }
+
+  #send(req: HostRequest): void {
+    if (this.#host) this.#host.send(req)
+    else this.#pending.push(req)
   }
 
   #stop(end: ProgramEnd): void {
     if (this.#ending) return
     this.#ending = end
-    void this.#process?.kill().catch(() => {})
+    this.#host?.kill()
+    clearTimeout(this.#timer)
+    this.#finish(end)
   }
 
-  async #package(): Promise<Package> {
-    const { wasmer, wasm } = this.options
-    const name = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(this.options.programName ?? '')
-      ? this.options.programName!
-      : 'main'
-    let byName = packages.get(wasm)
-    if (!byName) {
-      byName = new Map()
-      packages.set(wasm, byName)
-    }
-    let pkg = byName.get(name)
-    if (!pkg) {
-      pkg = wasmer.packages.create({ modules: { app: wasm }, commands: { [name]: { module: 'app' } } })
-      byName.set(name, pkg)
-      pkg.catch(() => byName.delete(name))
-    }
-    return pkg
-  }
-
-  async #run(): Promise<ProgramEnd> {
+  async #run(): Promise<void> {
     const o = this.options
     this.#timer = setTimeout(() => this.#stop({ kind: 'timeout' }), o.timeLimitMs)
+    let lease: Awaited<ReturnType<HostPool['acquire']>>
     try {
-      const pkg = await this.#package()
-      const files: Record<string, Uint8Array> = {}
-      const dirs: string[] = []
-      for (const path of o.fs.walk(o.home)) {
-        const node = o.fs.stat(path)!
-        const rel = path.slice(o.home.length + 1)
-        if (node.kind === 'file') files[rel] = node.data
-        else dirs.push(rel)
-      }
-      const sandbox = await o.wasmer.sandboxes.create({ packages: [pkg], files, network: { mode: 'disabled' } })
-      this.#sandbox = sandbox
-      // why: `files` only creates the directories files live in; empty ones (and the cwd) must exist too
-      for (const dir of dirs) await sandbox.fs.mkdir(`${GUEST_HOME}/${dir}`, { recursive: true })
-      if (this.#ending) return this.#ending
-      const guestCwd = toGuest(o.home, o.cwd)
-      const process = await sandbox
-        .command(pkg, o.args, { cwd: guestCwd, env: { ...o.env, PWD: guestCwd } })
-        .spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
-      this.#process = process
-      this.#spawned(process)
-      if (this.#ending) void process.kill().catch(() => {})
-      let open = true
-      const pump = async (stream: AsyncIterable<Uint8Array> | null) => {
-        if (!stream) return
-        for await (const chunk of stream) {
-          if (!open) break
-          await o.output(chunk)
-        }
-      }
-      const pumps = Promise.all([pump(process.stdout), pump(process.stderr)]).catch(() => {})
-      const result = await process.wait()
-      // why: after kill() the SDK never ends the output streams; after a normal exit they end once
-      // drained. Bound the wait so a killed or stuck stream cannot hold the shell.
-      if (!this.#ending) await Promise.race([pumps, new Promise((r) => setTimeout(r, 2000).unref?.())])
-      open = false
-      await this.#syncBack(sandbox)
-      if (this.#ending) return this.#ending
-      return { kind: 'exited', code: result.exitCode }
+      lease = await o.hosts.acquire()
     } catch (error) {
-      if (this.#ending) return this.#ending
-      return { kind: 'failed', message: error instanceof Error ? error.message : String(error) }
-    } finally {
-      this.#spawned(undefined)
-      clearTimeout(this.#timer)
-      void this.#sandbox?.close().catch(() => {})
+      this.#stop({ kind: 'failed', message: `cannot start the program host: ${(error as Error).message}` })
+      return
     }
+    if (this.#ending) {
+      lease.release(true)
+      return
+    }
+    const host = lease.host
+    this.#host = host
+    const files: Record<string, Uint8Array> = {}
+    const dirs: string[] = []
+    for (const path of o.fs.walk(o.home)) {
+      const node = o.fs.stat(path)!
+      const rel = path.slice(o.home.length + 1)
+      if (node.kind === 'file') files[rel] = node.data
+      else dirs.push(rel)
+    }
+    const name = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(o.programName ?? '') ? o.programName! : 'main'
+    // replies are handled strictly in order: output is acknowledged only once the session took it
+    let chain: Promise<void> = Promise.resolve()
+    host.onReply = (reply) => {
+      chain = chain.then(async () => {
+        if (this.#ending) return
+        if (reply.type === 'out') {
+          await o.output(reply.bytes)
+          host.send({ type: 'ack', bytes: reply.bytes.length })
+        } else if (reply.type === 'exit') {
+          this.#syncBack(reply.files, reply.dirs)
+          clearTimeout(this.#timer)
+          this.#ending = { kind: 'exited', code: reply.code }
+          lease.release(true)
+          this.#finish(this.#ending)
+        } else if (reply.type === 'error') {
+          this.#stop({ kind: 'failed', message: reply.message })
+          lease.release(false)
+        }
+      })
+    }
+    host.onDeath = () => {
+      if (!this.#ending) this.#stop({ kind: 'failed', message: 'the program host stopped unexpectedly' })
+      lease.release(false)
+    }
+    host.send({ type: 'run', wasm: o.wasm, name, args: o.args, cwd: toGuest(o.home, o.cwd), env: o.env, files, dirs })
+    for (const req of this.#pending.splice(0)) host.send(req)
+    void this.done.then((end) => {
+      if (end.kind !== 'exited') lease.release(false)
+    })
   }
 
-  /** Mirrors the sandbox's /workspace back into the session's MemFs. */
-  async #syncBack(sandbox: Sandbox): Promise<void> {
+  /** Mirrors the program's /workspace back into the session's MemFs. */
+  #syncBack(files: Record<string, Uint8Array>, dirs: string[]): void {
     const o = this.options
     const seen = new Set<string>()
-    const visit = async (guestDir: string, dir: string) => {
-      for (const entry of await sandbox.fs.readDir(guestDir)) {
-        const path = `${dir}/${entry.name}`
-        const guest = `${guestDir}/${entry.name}`
-        seen.add(path)
-        if (entry.kind === 'directory') {
-          if (!o.fs.isDir(path)) o.fs.mkdirp(path)
-          await visit(guest, path)
-          continue
-        }
-        const old = o.fs.stat(path)
-        if (old?.kind === 'file' && old.data.length === entry.size) {
-          const data = await sandbox.fs.readFile(guest)
-          if (equalBytes(old.data, data)) continue
-          o.fs.writeFile(path, data)
-        } else {
-          if (old?.kind === 'dir') o.fs.remove(path, true)
-          o.fs.writeFile(path, await sandbox.fs.readFile(guest))
-        }
-      }
+    for (const rel of dirs) {
+      const path = `${o.home}/${rel}`
+      seen.add(path)
+      const node = o.fs.stat(path)
+      if (node?.kind === 'file') o.fs.remove(path)
+      if (node?.kind !== 'dir') o.fs.mkdirp(path)
     }
-    await visit(GUEST_HOME, o.home)
+    for (const [rel, data] of Object.entries(files)) {
+      const path = `${o.home}/${rel}`
+      seen.add(path)
+      const old = o.fs.stat(path)
+      if (old?.kind === 'file' && equalBytes(old.data, data)) continue
+      if (old?.kind === 'dir') o.fs.remove(path, true)
+      o.fs.writeFile(path, data)
+    }
     for (const path of o.fs.walk(o.home).reverse()) {
       if (!seen.has(path) && o.fs.stat(path)) o.fs.remove(path, true)
     }

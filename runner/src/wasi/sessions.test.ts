@@ -10,7 +10,7 @@ const ESC = '\\x1b'
 describe('wasi sessions', () => {
   let runner: Runner
   beforeAll(() => {
-    runner = createWasiRunner({ programTimeLimitMs: 3_000 })
+    runner = createWasiRunner()
   })
   afterAll(async () => {
     await runner.close()
@@ -57,13 +57,19 @@ describe('wasi sessions', () => {
   }, 240_000)
 
   test('an infinite loop is stopped by the time limit and the shell survives', async () => {
-    const s = await open(limitsProject())
+    await using short = Object.assign(createWasiRunner({ programTimeLimitMs: 2_000 }), {
+      async [Symbol.asyncDispose]() {
+        await short.close()
+      },
+    })
+    const s = await short.open({ project: limitsProject(), size: { cols: 80, rows: 24 } })
+    await track(s).waitFor(PROMPT, 20_000)
     const t = track(s)
     s.write('cd projects/limits && make spin\r')
     await t.waitFor(PROMPT, 60_000)
     s.write('./spin\r')
     await t.waitFor(outputLine('spinning'))
-    await t.waitFor(/shellfolio: time limit exceeded/, 20_000)
+    await t.waitFor(/shellfolio: time limit exceeded \(2 s\): spin was stopped/, 20_000)
     await t.waitFor(PROMPT)
     s.write('echo status=$?\r')
     await t.waitFor(outputLine('status=124'))

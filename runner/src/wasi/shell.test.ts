@@ -3,6 +3,7 @@ import { DEFAULT_POLICY } from '../policy.ts'
 import { parseLine } from './command-line.ts'
 import { KeyDecoder, LineEditor } from './line-editor.ts'
 import { MemFs } from './memfs.ts'
+import { HostPool } from './program.ts'
 import { HOME, onlcr, Shell } from './shell.ts'
 import { Toolchain } from './toolchain.ts'
 
@@ -35,7 +36,7 @@ function harness(cols = 80) {
     },
     exit: (code) => exits.push(code),
     toolchain: new Toolchain(1),
-    wasmer: () => Promise.reject(new Error('no wasm in unit tests')),
+    hosts: new HostPool(1),
     prebuilt: async () => undefined,
     programTimeLimitMs: 1000,
     memoryLimit: 64 * 1024 * 1024,

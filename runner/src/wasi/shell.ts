@@ -1,11 +1,10 @@
-import type { Wasmer } from '@wasmer/sdk/node'
 import { checkLine } from '../policy.ts'
 import type { ProjectSpec, TerminalSize } from '../types.ts'
 import { globToRegExp, ParseError, parseLine, type SimpleCommand, type Word } from './command-line.ts'
 import { type Completion, columns, type Key, KeyDecoder, LineEditor } from './line-editor.ts'
 import { runMake } from './make.ts'
 import { basename, dirname, FsError, type MemFs } from './memfs.ts'
-import { GUEST_HOME, ProgramRun } from './program.ts'
+import { GUEST_HOME, type HostPool, ProgramRun } from './program.ts'
 import type { Toolchain } from './toolchain.ts'
 import { capMemory, isWasm } from './wasm-limits.ts'
 
@@ -106,7 +105,8 @@ export interface ShellOptions {
   /** The shell exited (`exit N`, Ctrl-D). */
   exit: (code: number) => void
   toolchain: Toolchain
-  wasmer: () => Promise<Wasmer>
+  /** Processes that run programs. */
+  hosts: HostPool
   /** The precompiled binary `prebuilt/<name>.wasm` of the project, if there is one. */
   prebuilt: (name: string) => Promise<Uint8Array | undefined>
   programTimeLimitMs: number
@@ -731,7 +731,7 @@ export class Shell {
     const state = { lastCr: false }
     let lastByte = 0x0a
     const run = new ProgramRun({
-      wasmer: await this.o.wasmer(),
+      hosts: this.o.hosts,
       wasm,
       args: [...args],
       fs,
