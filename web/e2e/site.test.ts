@@ -327,6 +327,20 @@ describe('admin', () => {
         await page.getByRole('button', { name: 'Upload' }).click()
         await page.getByRole('link', { name: 'pixel.png' }).waitFor()
       }
+      if (section === 'flags') {
+        // Switch terminals off: a visitor is told so in words; then switch them back on.
+        const toggle = page.getByLabel('terminal.enabled enabled')
+        await toggle.uncheck()
+        await page.getByText('Saved terminal.enabled.').waitFor()
+        const visitor = await watchedPage(context)
+        await visitor.page.goto('/projects/minirt')
+        await visitor.page.getByText('Live terminals are switched off').waitFor()
+        await screenshot(visitor.page, 'terminal-off')
+        expectClean(visitor.problems)
+        await visitor.page.close()
+        await toggle.check()
+        await page.getByText('Saved terminal.enabled.').waitFor()
+      }
       if (section === 'sessions') {
         // The terminal tests left their sessions running: play one's recording, then kill it.
         const rows = page.locator('tbody tr', { has: page.getByRole('button', { name: /Kill/ }) })

@@ -289,10 +289,10 @@ export default function PostsAdmin() {
                       <td>{p.title}</td>
                       <td>
                         <span class={`badge ${p.deletedAt ? 'deleted' : p.status}`}>
-                          {p.deletedAt ? 'deleted' : p.status}
+                          {p.deletedAt ? 'deleted' : (p.status ?? '—')}
                         </span>
                       </td>
-                      <td>{new Date(p.updatedAt).toLocaleString()}</td>
+                      <td>{p.updatedAt ? new Date(p.updatedAt).toLocaleString() : '—'}</td>
                       <td>
                         <div class="row-actions">
                           <Show

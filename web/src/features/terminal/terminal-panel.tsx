@@ -2,11 +2,12 @@ import '@xterm/xterm/css/xterm.css'
 import { FitAddon } from '@xterm/addon-fit'
 import { WebLinksAddon } from '@xterm/addon-web-links'
 import { Terminal } from '@xterm/xterm'
-import { createSignal, For, onCleanup, onMount, Show } from 'solid-js'
+import { createResource, createSignal, For, onCleanup, onMount, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
 import { type ConnState, TerminalConnection } from './connection.ts'
+import { fetchEvaluatedFlags } from './queries.ts'
 
 declare global {
   interface Window {
@@ -65,6 +66,12 @@ export function TerminalPanel(props: { project: Project }) {
     failCode: undefined,
     canCopy: false,
   })
+  // No runner offered: ask the evaluated flags whether terminals are switched off, to say so.
+  const [flags] = createResource(
+    () => runners().length === 0,
+    () => fetchEvaluatedFlags().catch(() => ({}) as Record<string, boolean>),
+  )
+  const terminalsOff = () => flags()?.['terminal.enabled'] === false
   const [now, setNow] = createSignal(Date.now())
   const clock = setInterval(() => setNow(Date.now()), 1000)
   onCleanup(() => clearInterval(clock))
@@ -207,12 +214,22 @@ export function TerminalPanel(props: { project: Project }) {
       : STATE_LABELS[state.conn]
 
   return (
-    <section class="terminal" aria-labelledby="terminal-title">
+    <section
+      class="terminal"
+      classList={{ 'is-off': runners().length === 0 && state.conn === 'idle' }}
+      aria-labelledby="terminal-title"
+    >
       <div class="terminal-toolbar">
         <h2 id="terminal-title">Live terminal</h2>
         <Show
           when={runners().length > 0}
-          fallback={<p class="muted">No runner can run this project right now. Please come back later.</p>}
+          fallback={
+            <p class="error-box" role="status">
+              {terminalsOff()
+                ? messageForCode('TERMINAL_DISABLED')
+                : 'No runner can run this project right now. Please come back later.'}
+            </p>
+          }
         >
           <Show when={runners().length > 1}>
             <fieldset class="runner-choice" disabled={busy()}>
@@ -286,7 +303,7 @@ export function TerminalPanel(props: { project: Project }) {
           Time left: <strong>{timeLeft()}</strong>
         </span>
       </div>
-      <p class="muted small">
+      <p class="muted small terminal-hint">
         Copy: select text, then Ctrl+Shift+C. Paste: Ctrl+Shift+V. To leave the terminal with the keyboard, press Escape
         then Tab.
       </p>
