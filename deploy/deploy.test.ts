@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
     const cfg = Bun.YAML.parse(r.out) as Yaml
     const services = cfg.services as Yaml
     expect(Object.keys(services).sort()).toEqual(
-      ['api', 'migrate', 'minio', 'minio-init', 'nginx', 'postgres', 'prometheus', 'redis', 'sandbox'].sort(),
+      ['api', 'migrate', 'minio', 'minio-init', 'nginx', 'postgres', 'prometheus', 'redis', 'runner', 'sandbox'].sort(),
     )
     const api = services.api
     expect(api.deploy.replicas).toBe(2)
@@ -76,6 +76,8 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
     expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'promdata', 'redisdata'])
     expect(services.prometheus.profiles).toEqual(['observability'])
+    expect(services.runner.profiles).toEqual(['runners'])
+    expect(services.runner.command).toEqual(['bun', 'run', 'runner/src/server.ts'])
     expect(services.sandbox.build.dockerfile).toBe('runner/image/Dockerfile')
   }, 60_000)
 
