@@ -222,10 +222,16 @@ async function throughput(v: Variant): Promise<number> {
 }
 
 async function idleMemory(v: Variant): Promise<{ rss: number; heap: number }> {
+  const open = async () => {
+    const sessions = []
+    for (let i = 0; i < IDLE_SESSIONS; i++) sessions.push(await openSession(v))
+    return sessions
+  }
+  // A warm-up round first, so allocator pools and lazily loaded code are not counted as sessions.
+  for (const s of await open()) await endSession(v, s)
   Bun.gc(true)
   const before = process.memoryUsage()
-  const sessions = []
-  for (let i = 0; i < IDLE_SESSIONS; i++) sessions.push(await openSession(v))
+  const sessions = await open()
   Bun.gc(true)
   const after = process.memoryUsage()
   for (const s of sessions) await endSession(v, s)
