@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Cache } from '../cache/index.ts'
 import type { Logger } from '../logger.ts'
 import { metrics } from '../metrics/index.ts'
@@ -21,7 +21,7 @@ export interface ReadCache {
 
 export interface ReadCacheOptions {
   cache: Cache
-  /** e.g. `posts`; keys, the generation counter and the channel live under it. */
+  /** e.g. `posts`; keys, the generation and the channel live under it. */
   namespace: string
   /** Lifetime of a shared entry (the Cache) and of a local one (this process). */
   ttlMs?: number
@@ -44,14 +44,13 @@ export function matchesEtag(ifNoneMatch: string | null | undefined, etag: string
   })
 }
 
-const GENERATION_TTL_MS = 30 * 24 * 3600 * 1000
 const LOCAL_MAX_ENTRIES = 1000
 
 /**
  * Two-level read-through cache for public reads (posts, projects).
  *
  * Entries live in the shared Cache (Redis or in-process) under a *generation*: a write bumps the
- * generation counter in the Cache and publishes it, so no instance ever reads an entry written
+ * generation (a fresh random id) in the Cache and publishes it, so no instance ever reads an entry written
  * before the change (a slow reader that loaded old rows stores them under a generation nobody asks
  * for any more). Each instance also keeps a small local copy; the published message clears it on
  * every instance, which is what makes invalidation reach all of them.
@@ -63,11 +62,17 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
   const genKey = `read:${namespace}:gen`
   const channel = `read:${namespace}:invalidate`
   const local = new Map<string, { read: CachedRead<unknown>; expiresAt: number }>()
+  /** The generation last read from the Cache, trusted for `localTtlMs` or until a message. */
   let generation: string | undefined
+  let generationAt = 0
+  /** Bumped by every invalidation seen here: a read that overlapped one keeps nothing locally. */
+  let epoch = 0
 
-  const onMessage = (message: string) => {
-    // Generations only move forward; an out-of-order message must not step back.
-    if (generation === undefined || Number(message) > Number(generation)) generation = message
+  // The message only says "something changed": the generation in the Cache is the truth, re-read
+  // on the next get (messages from two writers can cross).
+  const onMessage = () => {
+    epoch++
+    generation = undefined
     local.clear()
     metrics.cacheInvalidations.inc({ channel: namespace })
   }
@@ -79,17 +84,36 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
     })
     .catch((err) => logger?.warn({ err, namespace }, 'read cache: subscribe failed; relying on generations'))
 
-  const currentGeneration = async (): Promise<string> => {
-    if (generation !== undefined) return generation
+  /** The current generation; a missing one (fresh or flushed store) is created, never assumed. */
+  const readGeneration = async (): Promise<string> => {
     const stored = await cache.get(genKey)
-    generation ??= stored ?? '0'
-    return generation
+    if (stored !== null) return stored
+    const fresh = randomUUID()
+    if (await cache.setIfAbsent(genKey, fresh)) return fresh
+    return (await cache.get(genKey)) ?? fresh
+  }
+
+  const currentGeneration = async (): Promise<string> => {
+    if (generation !== undefined && Date.now() - generationAt < localTtlMs) return generation
+    let stored = ''
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const started = epoch
+      stored = await readGeneration()
+      // An invalidation that arrived during the GET may be newer than what it returned: read again.
+      if (started === epoch) {
+        generation = stored
+        generationAt = Date.now()
+        return stored
+      }
+    }
+    return stored
   }
 
   return {
     ready,
     async get<T>(key: string, load: () => Promise<T>): Promise<CachedRead<T>> {
       let gen: string
+      const startedEpoch = epoch
       try {
         gen = await currentGeneration()
       } catch (err) {
@@ -116,8 +140,8 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
           logger?.warn({ err, namespace }, 'read cache set failed')
         }
       }
-      // Only keep it locally while the generation has not moved on during the load.
-      if (generation === gen) {
+      // Only keep it locally when no invalidation happened during the load.
+      if (epoch === startedEpoch && generation === gen) {
         // Bounded: many distinct keys (cursors) must not grow the process without limit.
         if (local.size >= LOCAL_MAX_ENTRIES) local.clear()
         local.set(fullKey, { read, expiresAt: Date.now() + localTtlMs })
@@ -125,13 +149,17 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
       return read
     },
     async invalidate() {
-      local.clear()
       try {
-        const next = String(await cache.incr(genKey, GENERATION_TTL_MS))
-        onMessage(next)
+        // A random generation, not a counter: a value is never reused, even if the store lost it.
+        const next = randomUUID()
+        await cache.set(genKey, next)
+        onMessage()
+        // Set after the write committed: this instance reads fresh data at once.
+        generation = next
+        generationAt = Date.now()
         await cache.publish(channel, next)
       } catch (err) {
-        // Without the shared counter, stop trusting anything: read through until it answers again.
+        // Without the shared generation, stop trusting anything: read through until it answers again.
         generation = undefined
         logger?.error({ err, namespace }, 'read cache invalidation failed')
       }
