@@ -172,6 +172,16 @@ describe('public pages', () => {
     await page.close()
   })
 
+  test('offline: a banner says so, and goes away when the connection is back', async () => {
+    const { page } = await visit('/blog')
+    await context.setOffline(true)
+    await page.getByText('You are offline').waitFor()
+    await screenshot(page, 'offline')
+    await context.setOffline(false)
+    await page.getByText('You are offline').waitFor({ state: 'detached' })
+    await page.close()
+  })
+
   test('small screens: the project page stacks and nothing overflows sideways', async () => {
     const small = await browser.newContext({ baseURL: server.url, viewport: { width: 390, height: 844 } })
     const { page, problems } = await watchedPage(small)
@@ -214,9 +224,21 @@ describe('live terminal', () => {
       expect(coloured).toBeGreaterThan(500)
       await screenshot(page, `terminal-${runner}`)
 
-      // Reload mid-session: same session, scrollback replayed (the picture is still there).
+      // Flow control: what xterm rendered was acknowledged to the server.
+      expect(await page.evaluate(() => window.__shellfolio!.acked())).toBeGreaterThan(10_000)
       const sessionId = await page.evaluate(() => window.__shellfolio!.sessionId())
       expect(sessionId).toBeString()
+
+      // A dropped connection: the status says "reconnecting in 1s…", then the same session is back.
+      await page.evaluate(() => window.__shellfolio!.drop())
+      await page.waitForFunction(() => /reconnecting in \d+s…/.test(window.__shellfolio!.stateText()), undefined, {
+        timeout: 10_000,
+        polling: 50,
+      })
+      await waitForState(page, 'connected', 30_000)
+      expect(await page.evaluate(() => window.__shellfolio!.sessionId())).toBe(sessionId!)
+
+      // Reload mid-session: same session, scrollback replayed (the picture is still there).
       await page.reload()
       await page.waitForFunction(() => window.__shellfolio !== undefined, undefined, { timeout: 30_000 })
       await waitForState(page, 'connected')

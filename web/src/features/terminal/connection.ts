@@ -133,6 +133,15 @@ export class TerminalConnection {
     this.ws = undefined
   }
 
+  /** Bytes acknowledged to the server so far (flow control), for the status and tests. */
+  ackedBytes = 0
+
+  /** Test hook: drops the socket as a network failure would (the reconnect path takes over). */
+  dropForTest(): void {
+    // 3000: an application code outside the 4000–4499 "do not retry" range, like a network drop.
+    this.ws?.close(3000, 'dropped by test')
+  }
+
   /** Reconnect now (the "Reconnect" button or the browser coming back online). */
   reconnectNow(): void {
     if (!this.info?.resumeToken || this.finished) return
@@ -201,6 +210,7 @@ export class TerminalConnection {
       // Batch acks during a flood; ack everything as soon as xterm has caught up.
       if (this.unacked >= ACK_BATCH || this.writesInFlight === 0) {
         this.control({ type: 'ack', bytes: this.unacked })
+        this.ackedBytes += this.unacked
         this.unacked = 0
       }
     })

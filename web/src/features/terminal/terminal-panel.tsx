@@ -12,7 +12,14 @@ import { fetchEvaluatedFlags } from './queries.ts'
 declare global {
   interface Window {
     /** Test hook, set only when the page URL has `?e2e` (read by web/e2e through page.evaluate). */
-    __shellfolio?: { term: Terminal; sessionId: () => string | undefined; state: () => ConnState }
+    __shellfolio?: {
+      term: Terminal
+      sessionId: () => string | undefined
+      state: () => ConnState
+      stateText: () => string
+      acked: () => number
+      drop: () => void
+    }
   }
 }
 
@@ -192,7 +199,14 @@ export function TerminalPanel(props: { project: Project }) {
       cancelAnimationFrame(frame)
     })
     if (new URLSearchParams(location.search).has('e2e')) {
-      window.__shellfolio = { term, sessionId: () => state.sessionId, state: () => state.conn }
+      window.__shellfolio = {
+        term,
+        sessionId: () => state.sessionId,
+        state: () => state.conn,
+        stateText: () => stateText(),
+        acked: () => conn.ackedBytes,
+        drop: () => conn.dropForTest(),
+      }
     }
     const saved = conn.saved()
     if (saved) {
