@@ -178,3 +178,28 @@ describe('asciicast recorder', () => {
     expect(rec.bytesOut).toBe(sent)
   })
 })
+
+describe('projects from the database', () => {
+  let backend: Backend
+  beforeAll(async () => {
+    backend = await openBackend('embedded')
+  })
+  afterAll(() => backend.close())
+
+  test('sources resolve under wasm-projects/ only; deleted projects are unknown', async () => {
+    const { projects } = await import('../db/schema/index.ts')
+    const { projectsFromDatabase } = await import('./index.ts')
+    const policy = { allow: ['ls'] }
+    await backend.database.db.insert(projects).values([
+      { slug: 'ok', title: 'ok', sourcePath: 'wasm-projects/calc', policy, runners: ['wasi'] },
+      { slug: 'escape', title: 'x', sourcePath: '../../etc', policy, runners: ['wasi'] },
+      { slug: 'gone', title: 'x', sourcePath: 'calc', policy, runners: ['wasi'], deletedAt: new Date() },
+    ])
+    const resolve = projectsFromDatabase(backend.database.db)
+    expect(await resolve('ok')).toMatchObject({ slug: 'ok', policy, runners: ['wasi'] })
+    expect((await resolve('ok'))?.sourceDir).toEndWith('/wasm-projects/calc')
+    expect(await resolve('escape')).toBeNull()
+    expect(await resolve('gone')).toBeNull()
+    expect(await resolve('missing')).toBeNull()
+  })
+})

@@ -98,6 +98,41 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
     await l.control('ready')
   })
 
+  test('input sent before ready is not lost; the size from the URL reaches the runner', async () => {
+    await using server = await startServer(backend)
+    const { client } = await connect(server, undefined, { query: '&cols=132&rows=43' })
+    using c = client
+    await c.opened
+    c.type('print typed-early\r')
+    await c.control('ready')
+    await c.output('typed-early\r\n')
+    const fake = (server.runners.get('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    expect(fake.options.size).toEqual({ cols: 132, rows: 43 })
+  })
+
+  test('shutdown: every client gets a notice and an exit, and the recording is stored', async () => {
+    const server = await startServer(backend)
+    const { client, sessionId } = await connect(server)
+    using c = client
+    await c.control('ready')
+    await server[Symbol.asyncDispose]()
+    expect(await c.control('notice')).toEqual({ type: 'notice', message: 'the server is shutting down' })
+    expect(await c.control('exit')).toEqual({ type: 'exit', code: null, reason: 'killed' })
+    expect(await server.storage.get(`recordings/${sessionId}.cast`)).toMatchObject({
+      contentType: 'application/x-asciicast',
+    })
+  })
+
+  test('/readyz reports the runners; Docker is optional', async () => {
+    const docker = new FakeRunner('docker')
+    docker.up = false
+    await using server = await startServer(backend, { runners: [new FakeRunner('wasi'), docker] })
+    const res = await fetch(`${server.url}/readyz`)
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { data: { parts: Record<string, string> } }
+    expect(body.data.parts).toMatchObject({ 'runner.wasi': 'up', 'runner.docker': 'down' })
+  })
+
   test('bad JSON and unknown control messages get an error message; the session keeps working', async () => {
     await using server = await startServer(backend)
     const { client } = await connect(server)
