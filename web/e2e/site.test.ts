@@ -339,6 +339,15 @@ describe('admin', () => {
       await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: heading }).click()
       await page.getByRole('heading', { name: heading, level: 1 }).waitFor()
       await page.waitForLoadState('networkidle')
+      if (section === 'projects') {
+        // Edit a project: feature calc on the home page.
+        await page.getByRole('button', { name: 'Edit calc' }).click()
+        await page.getByLabel('Featured on the home page').check()
+        await page.getByRole('button', { name: 'Save' }).click()
+        await page.getByText('Saved “calc”.').waitFor()
+        const home = await (await fetch(`${server.url}/api/v1/projects`)).json()
+        expect(home.data.find((p: { slug: string }) => p.slug === 'calc')?.featured).toBe(true)
+      }
       if (section === 'media') {
         // A 1×1 PNG uploaded with the progress bar; it lands in the library.
         const png = Buffer.from(

@@ -68,7 +68,8 @@ export default function MediaAdmin() {
       </Show>
       <Show when={uploaded().length > 0}>
         <p class="success-box" role="status">
-          Uploaded: <code>{uploaded()[0]?.url}</code> — paste it into a post as <code>![description](url)</code>.
+          Uploaded: <code>{uploaded()[0]?.url}</code>. In a post:{' '}
+          <code class="nowrap">![what it shows]({uploaded()[0]?.url})</code>
         </p>
       </Show>
       <h2>Library</h2>
