@@ -19,7 +19,8 @@ import {
   watchedPage,
 } from './harness.ts'
 
-setDefaultTimeout(120_000)
+// `make test` passes --timeout=30000; the slow cases below carry their own limits.
+setDefaultTimeout(60_000)
 
 let server: Server
 let browser: Browser
@@ -266,7 +267,7 @@ describe('live terminal', () => {
       await screenshot(page, `terminal-${runner}-refused`)
       expectClean(problems)
       await page.close()
-    })
+    }, 180_000)
   }
 })
 
@@ -320,7 +321,7 @@ describe('admin', () => {
     expect(gone.status).toBe(404)
     expectClean(problems)
     await page.close()
-  })
+  }, 120_000)
 
   test('the other admin sections load: projects, media, flags, live sessions', async () => {
     const { page, problems } = await visit('/admin/projects')
@@ -395,6 +396,47 @@ describe('admin', () => {
     expect(await page.locator('[role="alert"]').count()).toBe(0)
     await page.getByRole('button', { name: 'Sign out' }).click()
     await page.getByRole('button', { name: 'Sign in' }).waitFor()
+    expectClean(problems)
+    await page.close()
+  }, 120_000)
+})
+
+describe('blog pagination', () => {
+  test('"Load more posts" follows the cursor until the last page', async () => {
+    const login = await fetch(`${server.url}/api/v1/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    })
+    const token = (await login.json()).data.accessToken as string
+    for (let i = 1; i <= 11; i++) {
+      const res = await fetch(`${server.url}/api/v1/posts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          title: `Paged post ${i}`,
+          slug: `paged-post-${i}`,
+          markdown: `Post ${i}.`,
+          status: 'published',
+        }),
+      })
+      expect(res.status).toBe(201)
+    }
+    const total = (await (await fetch(`${server.url}/api/v1/posts?limit=100`)).json()).data.length as number
+    expect(total).toBeGreaterThan(10)
+
+    const { page, problems } = await visit('/blog')
+    const items = page.locator('article.post-item')
+    await page.getByRole('button', { name: 'Load more posts' }).waitFor()
+    expect(await items.count()).toBe(10)
+    await page.getByRole('button', { name: 'Load more posts' }).click()
+    await page.waitForFunction((n) => document.querySelectorAll('article.post-item').length === n, total)
+    await page.getByRole('button', { name: 'Load more posts' }).waitFor({ state: 'detached' })
+    // Newest first, no duplicates across pages.
+    const titles = await items.locator('h2').allTextContents()
+    expect(new Set(titles).size).toBe(total)
+    expect(titles[0]).toBe('Paged post 11')
+    await screenshot(page, 'blog-paged')
     expectClean(problems)
     await page.close()
   })
