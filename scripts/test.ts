@@ -187,7 +187,15 @@ async function bunSuite(name: string, paths: string[], extra: string[] = []) {
   const report = join(ARTIFACTS, `junit-${name}.xml`)
   rmSync(report, { force: true })
   say(`suite ${name}: bun test ${paths.join(' ')}`)
-  const { code } = await run(['bun', 'test', ...paths, '--timeout=30000', '--reporter=junit', `--reporter-outfile=${report}`, ...extra])
+  const { code } = await run([
+    'bun',
+    'test',
+    ...paths,
+    '--timeout=30000',
+    '--reporter=junit',
+    `--reporter-outfile=${report}`,
+    ...extra,
+  ])
   if (!existsSync(report)) {
     results.push({ name, passed: 0, failed: 1, skipped: 0, problem: `bun test exited ${code} without a report` })
     return
