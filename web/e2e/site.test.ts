@@ -278,6 +278,13 @@ describe('admin', () => {
   test('signs in, publishes a post that appears on the blog, deletes it and it disappears', async () => {
     const { page, problems } = await visit('/admin')
     await screenshot(page, 'admin-sign-in')
+    // A wrong password is explained in words (INVALID_CREDENTIALS → text from lib/errors.ts).
+    await page.getByLabel('Email').fill(ADMIN.email)
+    await page.getByLabel('Password').fill('not-the-password-at-all')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('alert').getByText('That email and password do not match an account.').waitFor()
+    await screenshot(page, 'admin-sign-in-error')
+    problems.errors = problems.errors.filter((e) => !e.includes('401 (Unauthorized)'))
     await page.getByLabel('Email').fill(ADMIN.email)
     await page.getByLabel('Password').fill(ADMIN.password)
     await page.getByRole('button', { name: 'Sign in' }).click()
@@ -374,8 +381,17 @@ describe('admin', () => {
         await page.getByText('Saved terminal.enabled.').waitFor()
       }
       if (section === 'sessions') {
-        // The terminal tests left their sessions running: play one's recording, then kill it.
+        // The terminal tests leave their sessions running; alone, this test starts one itself.
         const rows = page.locator('tbody tr', { has: page.getByRole('button', { name: /Kill/ }) })
+        if ((await rows.count()) === 0) {
+          const visitor = await watchedPage(context)
+          await visitor.page.goto('/projects/minirt?e2e')
+          await visitor.page.getByRole('button', { name: 'Start terminal' }).click()
+          await waitForState(visitor.page, 'connected')
+          await typeLine(visitor.page, 'ls')
+          await visitor.page.close()
+          await page.reload()
+        }
         await rows.first().waitFor()
         const before = await rows.count()
         await rows
