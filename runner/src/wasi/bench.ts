@@ -19,7 +19,8 @@ function median(xs: number[]): number {
 }
 
 function fmt(xs: number[]): string {
-  return `median ${median(xs).toFixed(1)} ms  (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}, n=${xs.length})`
+  const d = median(xs) < 10 ? 3 : 1
+  return `median ${median(xs).toFixed(d)} ms  (min ${Math.min(...xs).toFixed(d)}, max ${Math.max(...xs).toFixed(d)}, n=${xs.length})`
 }
 
 async function typed(s: RunnerSession, line: string, until: RegExp = PROMPT, ms = 120_000): Promise<number> {
@@ -31,7 +32,8 @@ async function typed(s: RunnerSession, line: string, until: RegExp = PROMPT, ms 
 }
 
 async function coldMake(): Promise<void> {
-  const runner = createWasiRunner()
+  // the first compile in the process: no background prewarm, so the load is measured in full
+  const runner = createWasiRunner({ prewarmCompiler: process.env.BENCH_PREWARM === '1' })
   const s = await runner.open({ project: wasmProject('minirt'), size: { cols: 80, rows: 24 } })
   await track(s).waitFor(PROMPT)
   await typed(s, 'cd projects/minirt')

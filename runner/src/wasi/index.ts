@@ -26,6 +26,11 @@ export interface WasiRunnerOptions {
   highWaterMark?: number
   /** Programs running at once across the runner's sessions (each in a host process; default 32). */
   maxConcurrentPrograms?: number
+  /**
+   * Load the compiler (~100 MB of LLVM, seconds) in the background when the first session opens,
+   * so a visitor's first `make` does not pay for it (default true).
+   */
+  prewarmCompiler?: boolean
   /** The compiler; defaults to one instance shared by the whole process. */
   toolchain?: Toolchain
 }
@@ -53,6 +58,7 @@ class WasiRunner implements Runner {
   readonly #prebuilt = new Map<string, Promise<Uint8Array | undefined>>()
   readonly hosts: HostPool
   #closed = false
+  #prewarmed = false
 
   constructor(readonly options: WasiRunnerOptions) {
     this.hosts = new HostPool(options.maxConcurrentPrograms ?? 32)
@@ -105,6 +111,10 @@ class WasiRunner implements Runner {
     const session = new WasiSession(this, options, new MemFs(this.#seed(project.sourceDir, project.slug)), (name) =>
       this.#loadPrebuilt(project.sourceDir, name),
     )
+    if (!this.#prewarmed && this.options.prewarmCompiler !== false) {
+      this.#prewarmed = true
+      void (this.options.toolchain ?? defaultToolchain()).warm().catch(() => {})
+    }
     this.#sessions.add(session)
     void session.exited.then(() => this.#sessions.delete(session))
     session.start()
