@@ -218,7 +218,17 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     ...(options.flow ? { flow: options.flow } : {}),
     ...(options.scrollbackBytes ? { scrollbackBytes: options.scrollbackBytes } : {}),
   })
-  const app = createApp({ config, logger, database: backend.database, cache, runners, terminal: manager })
+  // The generic per-IP write budget (60/min, api/src/rate-limit) is tested elsewhere; here every
+  // session comes from 127.0.0.1 and the terminal's own caps are under test.
+  const app = createApp({
+    config,
+    logger,
+    database: backend.database,
+    cache,
+    runners,
+    terminal: manager,
+    rateLimits: [],
+  })
   app.listen({ hostname: '127.0.0.1', port: 0 })
   const port = app.server?.port as number
   const url = `http://127.0.0.1:${port}`
