@@ -319,6 +319,14 @@ describe('admin', () => {
     await row.getByRole('button', { name: /Delete/ }).click()
     await page.getByText('was deleted').waitFor()
     await expect(row.locator('.badge').textContent()).resolves.toBe('deleted')
+    // Restore brings it back as published; delete it again for good.
+    await row.getByRole('button', { name: /Restore/ }).click()
+    await page.getByText('was restored').waitFor()
+    await expect(row.locator('.badge').textContent()).resolves.toBe('published')
+    await row.getByRole('button', { name: /Delete/ }).click()
+    await page.getByText('was deleted').waitFor()
+    await expect(row.locator('.badge').textContent()).resolves.toBe('deleted')
+    await screenshot(page, 'admin-deleted')
 
     await mainNav(page).getByRole('link', { name: 'Blog' }).click()
     await page.getByRole('heading', { name: 'Blog', level: 1 }).waitFor()

@@ -116,8 +116,8 @@ export default function PostsAdmin() {
 
   const remove = (post: AdminPost) =>
     run(`“${post.title}” was deleted. You can restore it.`, async () => {
-      await deletePost(post.id)
-      await refetch()
+      // The server answers with the post as deleted: show that row as it is now.
+      replace(await deletePost(post.id))
       if (draft.id === post.id) setEditing(false)
     })
 

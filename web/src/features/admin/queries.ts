@@ -61,8 +61,9 @@ export async function updatePost(id: string, patch: Partial<PostInput>): Promise
   return (await unwrap(postById(id).patch(patch))).data
 }
 
-export async function deletePost(id: string): Promise<void> {
-  await unwrap(postById(id).delete())
+/** Soft-deletes a post; returns it as it is now (with `deletedAt`). */
+export async function deletePost(id: string): Promise<AdminPost> {
+  return (await unwrap(postById(id).delete())).data
 }
 
 export async function restorePost(id: string): Promise<AdminPost> {
