@@ -65,9 +65,11 @@ describe('the server process', () => {
     const res = await fetch(`${url}/healthz`, { headers: { 'x-request-id': 'from-test' } })
     expect(res.status).toBe(200)
     expect(res.headers.get('x-request-id')).toBe('from-test')
+    // The access line is written after the response is sent: wait for it before stopping.
+    const before = await readUntil(proc.stdout, /"path":"\/healthz"/)
     proc.kill('SIGTERM')
     expect(await proc.exited).toBe(0)
-    const stdout = await new Response(proc.stdout).text()
+    const stdout = before + (await new Response(proc.stdout).text())
     const lines = stdout
       .split('\n')
       .filter(Boolean)
