@@ -338,6 +338,23 @@ describe('admin', () => {
     await page.close()
   }, 120_000)
 
+  test('the admin posts list shows the status and date of every post', async () => {
+    const { page, problems } = await visit('/admin/posts')
+    if (await page.getByLabel('Email').count()) {
+      await page.getByLabel('Email').fill(ADMIN.email)
+      await page.getByLabel('Password').fill(ADMIN.password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+    }
+    const rows = page.locator('tbody tr[data-post]')
+    await rows.first().waitFor()
+    // Needs GET /api/v1/posts?include=deleted to answer the admin shape (status, updatedAt, deletedAt).
+    const badges = await rows.locator('.badge').allTextContents()
+    expect(badges.length).toBeGreaterThan(0)
+    for (const badge of badges) expect(['draft', 'published', 'deleted']).toContain(badge)
+    expectClean(problems)
+    await page.close()
+  })
+
   test('the other admin sections load: projects, media, flags, live sessions', async () => {
     const { page, problems } = await visit('/admin/projects')
     // Same context: the refresh token in sessionStorage does not carry to a new tab, so sign in.
