@@ -69,7 +69,7 @@ describe('the server process', () => {
     const before = await readUntil(proc.stdout, /"path":"\/healthz"/)
     proc.kill('SIGTERM')
     expect(await proc.exited).toBe(0)
-    const stdout = before + (await new Response(proc.stdout).text())
+    const stdout = before + (await readUntil(proc.stdout, /"msg":"stopped"/))
     const lines = stdout
       .split('\n')
       .filter(Boolean)
