@@ -29,7 +29,12 @@ let context: BrowserContext
 beforeAll(async () => {
   await buildSite()
   server = await startServer()
-  browser = await launchBrowser()
+  try {
+    browser = await launchBrowser()
+  } catch (err) {
+    await server.stop() // never leave the server behind when Chromium is missing
+    throw err
+  }
   context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
 }, 180_000)
 
