@@ -378,10 +378,7 @@ export class Makefile {
           rules.push(rule)
         }
       }
-      current = rules.map((r) => {
-        // recipe lines that follow attach to each target's own rule
-        return r
-      })
+      current = rules // recipe lines that follow attach to each target's own rule
       this.defaultGoal ??= targets.find((t) => !t.startsWith('.'))
     }
     if (conds.length > 0) throw new MakeError(`${this.name}: *** missing 'endif'.  Stop.`)
