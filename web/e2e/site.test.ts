@@ -270,6 +270,11 @@ describe('live terminal', () => {
       await waitForText(page, 'not allowed')
       expect(await terminalText(page)).toContain("'rm' is not allowed")
       await screenshot(page, `terminal-${runner}-refused`)
+
+      // A suggested command, clicked, is typed at the prompt; Enter runs it.
+      await page.getByRole('button', { name: './miniRT scenes/broken.rt' }).click()
+      await page.keyboard.press('Enter')
+      await waitForText(page, 'line 9')
       expectClean(problems)
       await page.close()
     }, 180_000)

@@ -1,17 +1,18 @@
 import { A, useParams } from '@solidjs/router'
-import { For, Show } from 'solid-js'
+import { createSignal, For, Show } from 'solid-js'
 import { ErrorView } from '../../components/error-view.tsx'
 import { InlineMarkdown } from '../../components/inline-markdown.tsx'
 import { Loading } from '../../components/loading.tsx'
 import { ApiError } from '../../lib/errors.ts'
 import { useTitle } from '../../lib/title.ts'
-import { TerminalPanel } from '../terminal/terminal-panel.tsx'
+import { type TerminalControls, TerminalPanel } from '../terminal/terminal-panel.tsx'
 import { createProject } from './queries.ts'
 
 export default function ProjectPage() {
   const params = useParams()
   const [project, { refetch }] = createProject(() => params.slug ?? '')
   useTitle(() => (project.state === 'ready' ? project()?.title : undefined))
+  const [terminal, setTerminal] = createSignal<TerminalControls>()
   const notFound = () => project.error instanceof ApiError && project.error.status === 404
   return (
     <div class="page wide">
@@ -49,18 +50,26 @@ export default function ProjectPage() {
                 </ul>
               </header>
               <div class="project-layout">
-                <TerminalPanel project={p()} />
+                <TerminalPanel project={p()} controls={(c) => setTerminal(() => c)} />
                 <aside class="project-aside" aria-labelledby="try-title">
                   <h2 id="try-title">Try these</h2>
                   <p class="muted small">
                     The terminal opens in your home folder; the project is in <code>~/projects/{p().slug}</code>, so
-                    start with <code>cd projects/{p().slug}</code>.
+                    start with <code>cd projects/{p().slug}</code>. Click a command to type it in the terminal.
                   </p>
                   <ul class="commands">
                     <For each={p().commands}>
                       {(c) => (
                         <li>
-                          <code>{c}</code>
+                          <button
+                            type="button"
+                            class="command"
+                            disabled={!terminal()?.connected()}
+                            title="Type it in the terminal"
+                            onClick={() => terminal()?.type(c)}
+                          >
+                            <code>{c}</code>
+                          </button>
                         </li>
                       )}
                     </For>

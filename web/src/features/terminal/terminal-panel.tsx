@@ -60,7 +60,14 @@ function formatLeft(ms: number): string {
  * A live terminal for a project: xterm.js with fit and web links, a status bar (runner, connection
  * state, time left), a runner choice, copy and paste, and automatic resume after a drop or reload.
  */
-export function TerminalPanel(props: { project: Project }) {
+/** What the page around the terminal may do with it. */
+export interface TerminalControls {
+  /** Types a command at the prompt (without Enter: the visitor reads it and presses Enter). */
+  type(command: string): void
+  connected(): boolean
+}
+
+export function TerminalPanel(props: { project: Project; controls?: (controls: TerminalControls) => void }) {
   const runners = () => props.project.availableRunners
   const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
   const [state, setState] = createStore<PanelState>({
@@ -160,6 +167,14 @@ export function TerminalPanel(props: { project: Project }) {
     }
     term.focus()
   }
+
+  props.controls?.({
+    type(command) {
+      term.paste(command)
+      term.focus()
+    },
+    connected: () => state.conn === 'connected',
+  })
 
   let lastEscape = 0
   term.attachCustomKeyEventHandler((ev) => {
