@@ -275,6 +275,16 @@ describe('live terminal', () => {
       await page.getByRole('button', { name: './miniRT scenes/broken.rt' }).click()
       await page.keyboard.press('Enter')
       await waitForText(page, 'line 9')
+
+      // Copy the selection with the Copy button, paste with the Paste button.
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url })
+      await page.evaluate(() => window.__shellfolio!.term.select(0, 0, 10_000))
+      await page.getByRole('button', { name: 'Copy', exact: true }).click()
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toContain('coder@shellfolio')
+      await page.evaluate(() => navigator.clipboard.writeText('echo pasted-from-clipboard'))
+      await page.getByRole('button', { name: 'Paste', exact: true }).click()
+      await page.keyboard.press('Enter')
+      await waitForText(page, 'pasted-from-clipboard')
       expectClean(problems)
       await page.close()
     }, 180_000)
