@@ -7,9 +7,9 @@ export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
 
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts
 
-.PHONY: start test bench lint typecheck install build wasm clean
+.PHONY: start test bench lint typecheck install build wasm sandbox-image clean
 
-start: install build
+start: install build sandbox-image
 	@bun run start
 
 test: install
@@ -27,6 +27,14 @@ typecheck: install
 install: node_modules/.installed
 
 build: web/dist/index.html
+
+# The Docker runner's image: built (no registry needed) when an engine answers and it is missing.
+sandbox-image: install
+	@if docker info >/dev/null 2>&1; then \
+		bun run runner/image/build.ts || echo "• the sandbox image could not be built: Docker terminals stay off, WASI works"; \
+	else \
+		echo "• no Docker engine answers: terminals use the WASI runner (make test installs and starts dockerd)"; \
+	fi
 
 wasm: install
 	@bun run wasm:build
