@@ -85,6 +85,12 @@ const MESSAGES: Record<string, string> = {
 export function messageFor(err: unknown): string {
   if (err instanceof ApiError) return MESSAGES[err.code] ?? err.message ?? MESSAGES.INTERNAL!
   if (err instanceof Error && err.name === 'AbortError') return MESSAGES.TIMEOUT!
+  // A page's code chunk could not be downloaded (offline, or a deploy replaced the files).
+  if (err instanceof Error && /dynamically imported module|Importing a module script failed/i.test(err.message)) {
+    return navigator.onLine
+      ? 'This page could not be loaded; the site may have been updated. Reload the page.'
+      : MESSAGES.OFFLINE!
+  }
   return MESSAGES.INTERNAL!
 }
 
