@@ -56,10 +56,6 @@ function formatLeft(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`
 }
 
-/**
- * A live terminal for a project: xterm.js with fit and web links, a status bar (runner, connection
- * state, time left), a runner choice, copy and paste, and automatic resume after a drop or reload.
- */
 /** What the page around the terminal may do with it. */
 export interface TerminalControls {
   /** Types a command at the prompt (without Enter: the visitor reads it and presses Enter). */
@@ -67,6 +63,10 @@ export interface TerminalControls {
   connected(): boolean
 }
 
+/**
+ * A live terminal for a project: xterm.js with fit and web links, a status bar (runner, connection
+ * state, time left), a runner choice, copy and paste, and automatic resume after a drop or reload.
+ */
 export function TerminalPanel(props: { project: Project; controls?: (controls: TerminalControls) => void }) {
   const runners = () => props.project.availableRunners
   const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
