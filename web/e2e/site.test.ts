@@ -358,6 +358,26 @@ describe('admin', () => {
     await page.close()
   }, 120_000)
 
+  test('a draft stays off the blog until it is published', async () => {
+    const { page, problems } = await visit('/admin/posts')
+    if (await page.getByLabel('Email').count()) {
+      await page.getByLabel('Email').fill(ADMIN.email)
+      await page.getByLabel('Password').fill(ADMIN.password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+    }
+    await page.getByRole('button', { name: 'New post' }).click()
+    await page.getByLabel('Title').fill('A draft for later')
+    await page.getByLabel('Markdown').fill('Not ready yet.')
+    await page.getByRole('button', { name: 'Save draft' }).click()
+    await page.getByText('Saved as a draft.').waitFor()
+    expect((await fetch(`${server.url}/api/v1/posts/a-draft-for-later`)).status).toBe(404)
+    await page.getByRole('button', { name: 'Publish' }).click()
+    await page.getByText('Published.').waitFor()
+    expect((await fetch(`${server.url}/api/v1/posts/a-draft-for-later`)).status).toBe(200)
+    expectClean(problems)
+    await page.close()
+  })
+
   test('the admin posts list shows the status and date of every post', async () => {
     const { page, problems } = await visit('/admin/posts')
     if (await page.getByLabel('Email').count()) {
