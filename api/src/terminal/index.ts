@@ -251,7 +251,8 @@ export function terminalModule(options: TerminalModuleOptions) {
       async ({ params }) => {
         const body = await manager.recording(params.id)
         if (!body) throw new NotFoundError('no recording for this session', 'RECORDING_NOT_FOUND')
-        return new Response(body, {
+        // The DOM lib (web/ type-checks this file through App) wants an ArrayBuffer-backed view.
+        return new Response(body as Uint8Array<ArrayBuffer>, {
           headers: {
             'content-type': ASCIICAST_CONTENT_TYPE,
             'content-disposition': `attachment; filename="${params.id}.cast"`,
