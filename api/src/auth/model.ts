@@ -1,8 +1,6 @@
-import { type TSchema, t } from 'elysia'
+import { t } from 'elysia'
+import { envelopeSchema as envelope } from '../http/envelope.ts'
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './users.ts'
-
-/** The success envelope around `data` (typed: envelopeOf erases the data type). */
-const envelope = <T extends TSchema>(data: T) => t.Object({ data, meta: t.Null(), error: t.Null() })
 
 const tokenString = t.String({ minLength: 1, maxLength: 4096 })
 

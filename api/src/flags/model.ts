@@ -1,6 +1,5 @@
 import { t } from 'elysia'
-import { errorSchema } from '../http/envelope.ts'
-import { envelopeSchema } from '../lib/envelope-schema.ts'
+import { envelopeSchema, errorSchema } from '../http/envelope.ts'
 
 export const FLAG_KEY_PATTERN = '^[a-z][a-z0-9_-]*(?:\\.[a-z0-9_-]+)*$'
 

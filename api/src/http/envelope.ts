@@ -27,9 +27,17 @@ export function errorBody(code: string, message: string, requestId: string, deta
   }
 }
 
-/** Response schema helper for OpenAPI: the envelope around `data`. */
-export const envelopeOf = <T extends Parameters<typeof t.Object>[0] | ReturnType<typeof t.Any>>(data: T) =>
-  t.Object({ data: data as never, meta: t.Any(), error: t.Null() })
+// TypeBox is not a direct dependency of api (isolated installs): name its types through `t`.
+type TSchema = Parameters<typeof t.Array>[0]
+type TNull = ReturnType<typeof t.Null>
+type EnvelopeSchema<D extends TSchema, M extends TSchema> = ReturnType<
+  typeof t.Object<{ data: D; meta: M; error: TNull }>
+>
+
+/** Response schema of a successful envelope around `data` (typed, so handlers and Eden see it). */
+export function envelopeSchema<D extends TSchema, M extends TSchema = TNull>(data: D, meta?: M): EnvelopeSchema<D, M> {
+  return t.Object({ data, meta: (meta ?? t.Null()) as M, error: t.Null() })
+}
 
 export const errorSchema = t.Object({
   data: t.Null(),

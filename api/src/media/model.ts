@@ -1,6 +1,5 @@
 import { t } from 'elysia'
-import { errorSchema } from '../http/envelope.ts'
-import { envelopeSchema } from '../lib/envelope-schema.ts'
+import { envelopeSchema, errorSchema } from '../http/envelope.ts'
 
 const mediaView = {
   id: t.String({ format: 'uuid' }),

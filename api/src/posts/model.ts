@@ -1,6 +1,5 @@
 import { t } from 'elysia'
-import { errorSchema } from '../http/envelope.ts'
-import { envelopeSchema } from '../lib/envelope-schema.ts'
+import { envelopeSchema, errorSchema } from '../http/envelope.ts'
 
 export const SLUG_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
 /** 1–100 written plainly: no sign, exponent, decimals or leading zeros (`1e2`, `0`, `101` are refused). */
