@@ -217,6 +217,10 @@ describe.each(BACKENDS)('posts on %s', (kind) => {
       await app.handle(req('/api/v1/posts?status=published&limit=100', { headers: admin })),
     )
     expect(liveOnly.data.map((p: { id: string }) => p.id)).not.toContain(post.id)
+    // The admin list answers the admin shape for live posts too (status, source, dates).
+    for (const row of liveOnly.data as Record<string, unknown>[]) {
+      expect(Object.keys(row)).toEqual(expect.arrayContaining(['status', 'markdown', 'updatedAt', 'deletedAt']))
+    }
 
     const restored = await okEnvelope(
       await app.handle(req(`/api/v1/posts/${post.id}/restore`, { method: 'POST', headers: admin })),
