@@ -1,146 +1,59 @@
+import type { postBySlug, projectById, projectBySlug, v1 } from './api.ts'
+
 /**
- * Named shapes of what the API returns, for component props and stores. Calls are typed by Eden
- * from `App`; these names must stay assignable from those inferred types (tsc checks every use).
+ * Named shapes of what the API returns and accepts, for component props and stores. Every shape is
+ * derived from the Eden client over `App` (STYLE.md rule 3: one source of truth for shapes), so a
+ * changed route model changes these types and tsc checks every use.
  */
 
-export type RunnerKind = 'wasi' | 'docker'
+/** A treaty call's success envelope (`{ data, meta, error }`). */
+type Body<T extends Promise<{ data: unknown }>> = NonNullable<Awaited<T>['data']>
+/** The `data` of a treaty call's success envelope. */
+type Data<T extends Promise<{ data: { data: unknown } | null }>> = NonNullable<Awaited<T>['data']>['data']
+/** The body a treaty call takes. */
+type Input<F extends (...args: never[]) => unknown> = NonNullable<Parameters<F>[0]>
 
-export interface TokenPair {
-  accessToken: string
-  refreshToken: string
-  tokenType: string
-  expiresIn: number
-}
+type ProjectAdmin = ReturnType<typeof projectById>
 
-export interface Me {
-  id: string
-  email: string
-  displayName?: string
-  role: string
-}
+export type TokenPair = Data<ReturnType<typeof v1.auth.token.post>>
 
-export interface Author {
-  id: string
-  name: string
-}
-
-/** A published post in the public list. */
-export interface PostSummary {
-  id: string
-  slug: string
-  title: string
-  summary: string
-  tags: string[]
-  publishedAt: string
-  author: Author | null
-}
+export type Me = Data<ReturnType<typeof v1.auth.me.get>>
 
 /** A published post's page: sanitized HTML rendered by the server on write. */
-export interface PostPage extends PostSummary {
-  html: string
-  updatedAt: string
-}
+export type PostPage = Data<ReturnType<ReturnType<typeof postBySlug>['get']>>
 
 /** A post as the admin sees it (drafts, deleted ones, the markdown source). */
-export interface AdminPost {
-  id: string
-  slug: string
-  title: string
-  summary: string
-  markdown: string
-  html: string
-  tags: string[]
-  status: 'draft' | 'published'
-  publishedAt: string | null
-  author: Author | null
-  createdAt: string
-  updatedAt: string
-  deletedAt: string | null
-}
+export type AdminPost = Data<ReturnType<ReturnType<(typeof v1.posts)['by-id']>['get']>>
 
-export interface PostInput {
-  slug: string
-  title: string
-  summary?: string
-  markdown: string
-  tags?: string[]
-  status?: 'draft' | 'published'
-}
+/** A published post in the public list (`GET /posts` answers this list, or the admin one). */
+export type PostSummary = Exclude<Data<ReturnType<typeof v1.posts.get>>[number], AdminPost>
 
-export interface Project {
-  id: string
-  slug: string
-  title: string
-  summary: string
-  description: string
-  stack: string[]
-  repoUrl: string | null
-  sourcePath: string
-  binary: string
-  runners: RunnerKind[]
-  /** Runners that are up and switched on right now (public view). */
-  availableRunners: RunnerKind[]
-  commands: string[]
-  policy: { allow: string[] }
-  featured: boolean
-  order: number
-  updatedAt: string
-}
+export type Author = NonNullable<PostSummary['author']>
+
+export type PostInput = Input<typeof v1.posts.post>
+
+/** A project as the public sees it, with the runners that are up and switched on right now. */
+export type Project = Data<ReturnType<ReturnType<typeof projectBySlug>['get']>>
 
 /** A project as the admin sees it (no live runner availability, deleted ones too). */
-export type AdminProject = Omit<Project, 'availableRunners'> & { createdAt: string; deletedAt: string | null }
+export type AdminProject = Data<ReturnType<ProjectAdmin['patch']>>
 
-export type ProjectInput = Partial<
-  Pick<
-    Project,
-    'title' | 'summary' | 'description' | 'stack' | 'repoUrl' | 'runners' | 'commands' | 'featured' | 'order'
-  >
->
+/** The changes of a project edit. */
+export type ProjectInput = Input<ProjectAdmin['patch']>
 
-export interface Flag {
-  key: string
-  environment: string
-  description: string
-  enabled: boolean
-  rolloutPercent: number
-  killSwitch: boolean
-  defaultValue: boolean
-  updatedAt: string
-  updatedBy: string | null
-}
+export type RunnerKind = Project['runners'][number]
 
-export interface Media {
-  id: string
-  url: string
-  contentType: string
-  size: number
-  originalName?: string
-}
+export type Flag = Data<ReturnType<typeof v1.flags.get>>[number]
 
-export interface MediaItem extends Media {
-  originalName: string
-  sha256: string
-  createdAt: string
-}
+/** An uploaded file, as the upload answers it. */
+export type Media = Data<ReturnType<typeof v1.media.post>>
 
-export interface TerminalSession {
-  sessionId: string
-  ticket: string
-  runner: RunnerKind
-  expiresAt: string
-}
+/** A file in the media library. */
+export type MediaItem = Data<ReturnType<typeof v1.media.get>>[number]
 
-export interface LiveSession {
-  id: string
-  project: string
-  runner: string
-  ip: string
-  instance: string
-  status: string
-  startedAt: string
-  expiresAt: string
-}
+export type TerminalSession = Data<ReturnType<typeof v1.terminal.sessions.post>>
 
-export interface PageMeta {
-  nextCursor: string | null
-}
+export type LiveSession = Data<ReturnType<typeof v1.terminal.sessions.get>>[number]
+
+/** The cursor of a paged list. */
+export type PageMeta = Body<ReturnType<typeof v1.posts.get>>['meta']
