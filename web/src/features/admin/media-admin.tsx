@@ -1,9 +1,10 @@
-import { createSignal, For, Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import { ErrorView } from '../../components/error-view.tsx'
 import { Loading } from '../../components/loading.tsx'
 import { useAuth } from '../../lib/auth.tsx'
 import type { Media } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
+import { AdminTable } from './admin-ui.tsx'
 import { createMediaList, uploadMedia } from './queries.ts'
 
 /** Media: upload a file with a progress bar and get its URL (to paste into a post). */
@@ -75,41 +76,20 @@ export default function MediaAdmin() {
       <h2>Library</h2>
       <Show when={!library.error} fallback={<ErrorView error={library.error} retry={() => void refetch()} />}>
         <Show when={library.latest} fallback={<Loading label="Loading media…" />}>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">File</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">URL</th>
-                </tr>
-              </thead>
-              <tbody>
-                <For
-                  each={library.latest}
-                  fallback={
-                    <tr>
-                      <td colSpan={4}>Nothing uploaded yet.</td>
-                    </tr>
-                  }
-                >
-                  {(m) => (
-                    <tr>
-                      <td>
-                        <a href={m.url}>{m.originalName || m.id.slice(0, 8)}</a>
-                      </td>
-                      <td>{m.contentType}</td>
-                      <td>{Math.ceil(m.size / 1024)} KB</td>
-                      <td>
-                        <code>{m.url}</code>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
+          <AdminTable columns={['File', 'Type', 'Size', 'URL']} each={library.latest} empty="Nothing uploaded yet.">
+            {(m) => (
+              <tr>
+                <td>
+                  <a href={m.url}>{m.originalName || m.id.slice(0, 8)}</a>
+                </td>
+                <td>{m.contentType}</td>
+                <td>{Math.ceil(m.size / 1024)} KB</td>
+                <td>
+                  <code>{m.url}</code>
+                </td>
+              </tr>
+            )}
+          </AdminTable>
         </Show>
       </Show>
     </section>

@@ -1,10 +1,9 @@
 import { A } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
-import { ErrorView } from '../../components/error-view.tsx'
-import { Loading } from '../../components/loading.tsx'
 import type { AdminPost, PostInput } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
+import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
 import { MarkdownPreview } from './markdown-preview.tsx'
 import { createAdminPosts, createPost, deletePost, fetchAdminPost, restorePost, updatePost } from './queries.ts'
 
@@ -59,7 +58,7 @@ export default function PostsAdmin() {
   const [editing, setEditing] = createSignal(false)
   const [slugTouched, setSlugTouched] = createSignal(false)
   const [busy, setBusy] = createSignal(false)
-  const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
+  const [message, setMessage] = createStatus()
   const [tab, setTab] = createSignal<'preview' | 'server'>('preview')
 
   const replace = (post: AdminPost) =>
@@ -129,11 +128,7 @@ export default function PostsAdmin() {
   return (
     <section aria-labelledby="posts-title">
       <h1 id="posts-title">Posts</h1>
-      <Show when={message()}>
-        <p class={message()!.ok ? 'success-box' : 'error-box'} role={message()!.ok ? 'status' : 'alert'}>
-          {message()!.text}
-        </p>
-      </Show>
+      <StatusMessage status={message()} />
 
       <Show when={editing()}>
         <form
@@ -262,69 +257,45 @@ export default function PostsAdmin() {
       </Show>
 
       <h2>All posts</h2>
-      <Show when={!posts.loading || posts.latest} fallback={<Loading label="Loading posts…" />}>
-        <Show when={!posts.error} fallback={<ErrorView error={posts.error} retry={() => void refetch()} />}>
-          <div class="table-wrap">
-            <table>
-              <caption class="sr-only">Posts, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Title</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                <For
-                  each={posts()}
-                  fallback={
-                    <tr>
-                      <td colSpan={4}>No posts yet.</td>
-                    </tr>
-                  }
-                >
-                  {(p) => (
-                    <tr data-post={p.slug}>
-                      <td>{p.title}</td>
-                      <td>
-                        <span class={`badge ${p.deletedAt ? 'deleted' : p.status}`}>
-                          {p.deletedAt ? 'deleted' : (p.status ?? '—')}
-                        </span>
-                      </td>
-                      <td>{p.updatedAt ? new Date(p.updatedAt).toLocaleString() : '—'}</td>
-                      <td>
-                        <div class="row-actions">
-                          <Show
-                            when={!p.deletedAt}
-                            fallback={
-                              <button type="button" class="button" disabled={busy()} onClick={() => void restore(p)}>
-                                Restore<span class="sr-only"> {p.title}</span>
-                              </button>
-                            }
-                          >
-                            <button type="button" class="button" onClick={() => void open(p)}>
-                              Edit<span class="sr-only"> {p.title}</span>
-                            </button>
-                            <button
-                              type="button"
-                              class="button danger"
-                              disabled={busy()}
-                              onClick={() => void remove(p)}
-                            >
-                              Delete<span class="sr-only"> {p.title}</span>
-                            </button>
-                          </Show>
-                        </div>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
-        </Show>
-      </Show>
+      <Loaded resource={posts} loading="Loading posts…" retry={refetch}>
+        <AdminTable
+          columns={['Title', 'Status', 'Updated', 'Actions']}
+          caption="Posts, newest first"
+          each={posts()}
+          empty="No posts yet."
+        >
+          {(p) => (
+            <tr data-post={p.slug}>
+              <td>{p.title}</td>
+              <td>
+                <span class={`badge ${p.deletedAt ? 'deleted' : p.status}`}>
+                  {p.deletedAt ? 'deleted' : (p.status ?? '—')}
+                </span>
+              </td>
+              <td>{p.updatedAt ? new Date(p.updatedAt).toLocaleString() : '—'}</td>
+              <td>
+                <div class="row-actions">
+                  <Show
+                    when={!p.deletedAt}
+                    fallback={
+                      <button type="button" class="button" disabled={busy()} onClick={() => void restore(p)}>
+                        Restore<span class="sr-only"> {p.title}</span>
+                      </button>
+                    }
+                  >
+                    <button type="button" class="button" onClick={() => void open(p)}>
+                      Edit<span class="sr-only"> {p.title}</span>
+                    </button>
+                    <button type="button" class="button danger" disabled={busy()} onClick={() => void remove(p)}>
+                      Delete<span class="sr-only"> {p.title}</span>
+                    </button>
+                  </Show>
+                </div>
+              </td>
+            </tr>
+          )}
+        </AdminTable>
+      </Loaded>
     </section>
   )
 }

@@ -1,9 +1,8 @@
 import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
-import { ErrorView } from '../../components/error-view.tsx'
-import { Loading } from '../../components/loading.tsx'
 import type { AdminProject, ProjectInput, RunnerKind } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
+import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
 import { createAdminProjects, updateProject } from './queries.ts'
 
 const RUNNERS: RunnerKind[] = ['wasi', 'docker']
@@ -31,7 +30,7 @@ export default function ProjectsAdmin() {
   })
   const [editing, setEditing] = createSignal(false)
   const [busy, setBusy] = createSignal(false)
-  const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
+  const [message, setMessage] = createStatus()
 
   const edit = (p: AdminProject) => {
     setForm({
@@ -83,11 +82,7 @@ export default function ProjectsAdmin() {
   return (
     <section aria-labelledby="projects-title">
       <h1 id="projects-title">Projects</h1>
-      <Show when={message()}>
-        <p class={message()!.ok ? 'success-box' : 'error-box'} role={message()!.ok ? 'status' : 'alert'}>
-          {message()!.text}
-        </p>
-      </Show>
+      <StatusMessage status={message()} />
       <Show when={editing()}>
         <form onSubmit={save} aria-label={`Edit ${form.title}`}>
           <h2>Edit {form.title}</h2>
@@ -186,42 +181,26 @@ export default function ProjectsAdmin() {
           </div>
         </form>
       </Show>
-      <Show when={!projects.loading || projects.latest} fallback={<Loading label="Loading projects…" />}>
-        <Show when={!projects.error} fallback={<ErrorView error={projects.error} retry={() => void refetch()} />}>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Project</th>
-                  <th scope="col">Runners</th>
-                  <th scope="col">Featured</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                <For each={projects()}>
-                  {(p) => (
-                    <tr>
-                      <td>
-                        <strong>{p.title}</strong>
-                        <br />
-                        <span class="muted small">{p.slug}</span>
-                      </td>
-                      <td>{p.runners.join(', ')}</td>
-                      <td>{p.featured ? 'yes' : 'no'}</td>
-                      <td>
-                        <button type="button" class="button" onClick={() => edit(p)}>
-                          Edit<span class="sr-only"> {p.title}</span>
-                        </button>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
-        </Show>
-      </Show>
+      <Loaded resource={projects} loading="Loading projects…" retry={refetch}>
+        <AdminTable columns={['Project', 'Runners', 'Featured', 'Actions']} each={projects()}>
+          {(p) => (
+            <tr>
+              <td>
+                <strong>{p.title}</strong>
+                <br />
+                <span class="muted small">{p.slug}</span>
+              </td>
+              <td>{p.runners.join(', ')}</td>
+              <td>{p.featured ? 'yes' : 'no'}</td>
+              <td>
+                <button type="button" class="button" onClick={() => edit(p)}>
+                  Edit<span class="sr-only"> {p.title}</span>
+                </button>
+              </td>
+            </tr>
+          )}
+        </AdminTable>
+      </Loaded>
     </section>
   )
 }

@@ -1,8 +1,7 @@
-import { createSignal, For, onCleanup, Show } from 'solid-js'
-import { ErrorView } from '../../components/error-view.tsx'
-import { Loading } from '../../components/loading.tsx'
+import { createSignal, onCleanup, Show } from 'solid-js'
 import type { LiveSession } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
+import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
 import { createLiveSessions, killSession } from './queries.ts'
 import { RecordingPlayer } from './recording-player.tsx'
 
@@ -11,7 +10,7 @@ const REFRESH_MS = 5000
 /** Live terminal sessions (refreshed every 5 s) with kill, and recording playback by session id. */
 export default function SessionsAdmin() {
   const [sessions, { refetch, mutate }] = createLiveSessions()
-  const [message, setMessage] = createSignal<{ ok: boolean; text: string }>()
+  const [message, setMessage] = createStatus()
   const [playing, setPlaying] = createSignal<string>()
   const timer = setInterval(() => {
     if (!document.hidden) void refetch()
@@ -38,63 +37,38 @@ export default function SessionsAdmin() {
   return (
     <section aria-labelledby="sessions-title">
       <h1 id="sessions-title">Live sessions</h1>
-      <Show when={message()}>
-        <p class={message()!.ok ? 'success-box' : 'error-box'} role={message()!.ok ? 'status' : 'alert'}>
-          {message()!.text}
-        </p>
-      </Show>
-      <Show when={!sessions.loading || sessions.latest} fallback={<Loading label="Loading sessions…" />}>
-        <Show when={!sessions.error} fallback={<ErrorView error={sessions.error} retry={() => void refetch()} />}>
-          <div class="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Session</th>
-                  <th scope="col">Project</th>
-                  <th scope="col">Runner</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                <For
-                  each={sessions.latest}
-                  fallback={
-                    <tr>
-                      <td colSpan={6}>No live sessions.</td>
-                    </tr>
-                  }
-                >
-                  {(s) => (
-                    <tr>
-                      <td>
-                        <code title={s.id}>{s.id.slice(0, 8)}</code>
-                        <br />
-                        <span class="muted small">{s.ip}</span>
-                      </td>
-                      <td>{s.project}</td>
-                      <td>{s.runner}</td>
-                      <td>{s.status}</td>
-                      <td>{new Date(s.startedAt).toLocaleTimeString()}</td>
-                      <td>
-                        <div class="row-actions">
-                          <button type="button" class="button" onClick={() => setPlaying(s.id)}>
-                            Recording<span class="sr-only"> of {s.id}</span>
-                          </button>
-                          <button type="button" class="button danger" onClick={() => void kill(s)}>
-                            Kill<span class="sr-only"> {s.id}</span>
-                          </button>
-                        </div>
-                      </td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
-        </Show>
-      </Show>
+      <StatusMessage status={message()} />
+      <Loaded resource={sessions} loading="Loading sessions…" retry={refetch}>
+        <AdminTable
+          columns={['Session', 'Project', 'Runner', 'Status', 'Started', 'Actions']}
+          each={sessions.latest}
+          empty="No live sessions."
+        >
+          {(s) => (
+            <tr>
+              <td>
+                <code title={s.id}>{s.id.slice(0, 8)}</code>
+                <br />
+                <span class="muted small">{s.ip}</span>
+              </td>
+              <td>{s.project}</td>
+              <td>{s.runner}</td>
+              <td>{s.status}</td>
+              <td>{new Date(s.startedAt).toLocaleTimeString()}</td>
+              <td>
+                <div class="row-actions">
+                  <button type="button" class="button" onClick={() => setPlaying(s.id)}>
+                    Recording<span class="sr-only"> of {s.id}</span>
+                  </button>
+                  <button type="button" class="button danger" onClick={() => void kill(s)}>
+                    Kill<span class="sr-only"> {s.id}</span>
+                  </button>
+                </div>
+              </td>
+            </tr>
+          )}
+        </AdminTable>
+      </Loaded>
 
       <h2>Recordings</h2>
       <form class="row-actions" onSubmit={playById}>
