@@ -250,7 +250,9 @@ export class ProgramRun {
           this.#syncBack(reply.files, reply.dirs)
           clearTimeout(this.#timer)
           this.#ending = { kind: 'exited', code: reply.code }
-          lease.release(true)
+          // why: after a program's stdin was closed (Ctrl-D, `< file`), a later program in the same
+          // host stalled in poll() on stdin (life froze after `calc < file`): such a host is not reused
+          lease.release(!this.#stdinClosed)
           this.#finish(this.#ending)
         } else if (reply.type === 'error') {
           this.#stop({ kind: 'failed', message: reply.message })
