@@ -6,6 +6,19 @@ import { type CreateSpec, containerOptions, DETACH_KEYS, destroyContainer } from
 /** The entry script prints this (an OSC sequence terminals ignore) once it waits for the handshake. */
 const READY = Buffer.from('\x1b]6973;ready\x07', 'latin1')
 
+/** The hijacked attach both a new and an adopted container use: raw TTY bytes, detach keys nobody types. */
+async function attachRaw(container: Docker.Container): Promise<Duplex> {
+  const stream = await container.attach({
+    stream: true,
+    stdin: true,
+    stdout: true,
+    stderr: true,
+    hijack: true,
+    detachKeys: DETACH_KEYS,
+  })
+  return stream as unknown as Duplex
+}
+
 /**
  * A sandbox container that is created, attached, started and waiting in its entry script for the
  * handshake: what the warm pool keeps and what a session takes over.
@@ -71,14 +84,7 @@ export class PreparedContainer {
     let container: Docker.Container | undefined
     try {
       container = await docker.createContainer(containerOptions(spec))
-      const stream = (await container.attach({
-        stream: true,
-        stdin: true,
-        stdout: true,
-        stderr: true,
-        hijack: true,
-        detachKeys: DETACH_KEYS,
-      })) as unknown as Duplex
+      const stream = await attachRaw(container)
       const prepared = new PreparedContainer(container, stream, spec.sessionId, Date.now())
       const ready = prepared.waitReady(readyTimeoutMs)
       await container.start()
@@ -104,14 +110,7 @@ export class PreparedContainer {
    */
   static async attachRunning(docker: Docker, containerId: string, sessionId: string): Promise<PreparedContainer> {
     const container = docker.getContainer(containerId)
-    const stream = (await container.attach({
-      stream: true,
-      stdin: true,
-      stdout: true,
-      stderr: true,
-      hijack: true,
-      detachKeys: DETACH_KEYS,
-    })) as unknown as Duplex
+    const stream = await attachRaw(container)
     const prepared = new PreparedContainer(container, stream, sessionId, Date.now())
     stream.on('data', (chunk: Buffer) => {
       if (prepared.sink) prepared.sink(chunk)
