@@ -123,6 +123,15 @@ export interface ProjectsServiceOptions {
 
 export function createProjectsService({ db, reads, flags, runnerAvailability, logger }: ProjectsServiceOptions) {
   const byId = async (id: string) => (await db.select().from(projects).where(eq(projects.id, id)).limit(1))[0]
+  /** A live project by slug, read straight from the database (uncached). */
+  const liveBySlug = async (slug: string): Promise<ProjectView | null> => {
+    const [row] = await db
+      .select()
+      .from(projects)
+      .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
+      .limit(1)
+    return row ? viewOf(row) : null
+  }
   const getAdmin = async (id: string): Promise<AdminProject> => {
     const row = await byId(id)
     if (!row) throw new ProjectNotFoundError()
@@ -177,30 +186,13 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     },
 
     async getPublic(slug: string): Promise<PublicProject> {
-      const [read, usable] = await Promise.all([
-        reads.get(`slug:${slug}`, async (): Promise<ProjectView | null> => {
-          const [row] = await db
-            .select()
-            .from(projects)
-            .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
-            .limit(1)
-          return row ? viewOf(row) : null
-        }),
-        usableRunners(),
-      ])
+      const [read, usable] = await Promise.all([reads.get(`slug:${slug}`, () => liveBySlug(slug)), usableRunners()])
       if (!read.value) throw new ProjectNotFoundError()
       return withAvailability(read.value, usable)
     },
 
     /** Read straight from the database (uncached): for the terminal module's session checks. */
-    async findLiveBySlug(slug: string): Promise<ProjectView | null> {
-      const [row] = await db
-        .select()
-        .from(projects)
-        .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
-        .limit(1)
-      return row ? viewOf(row) : null
-    },
+    findLiveBySlug: liveBySlug,
 
     async listAdmin(includeDeleted: boolean): Promise<AdminProject[]> {
       const rows = await db
