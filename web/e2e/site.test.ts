@@ -72,21 +72,28 @@ async function terminalText(page: Page): Promise<string> {
 }
 
 /** Cells whose background is a 24-bit colour: miniRT draws with upper half blocks in truecolour. */
+/**
+ * Cells with a 24-bit background in xterm's buffer (the raytraced picture) when there are more than
+ * `min`, else 0 — so `waitForFunction` can wait on it. Runs in the page (no string eval: our CSP).
+ */
+function colouredCellsOver(min: number): number {
+  const b = window.__shellfolio!.term.buffer.active
+  const cell = b.getNullCell()
+  let count = 0
+  for (let y = 0; y < b.length; y++) {
+    const line = b.getLine(y)
+    for (let x = 0; line && x < line.length; x++) if (line.getCell(x, cell)?.isBgRGB()) count++
+  }
+  return count > min ? count : 0
+}
+
 async function colouredCells(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const term = window.__shellfolio!.term
-    const b = term.buffer.active
-    let count = 0
-    const cell = b.getNullCell()
-    for (let y = 0; y < b.length; y++) {
-      const line = b.getLine(y)
-      if (!line) continue
-      for (let x = 0; x < line.length; x++) {
-        if (line.getCell(x, cell)?.isBgRGB()) count++
-      }
-    }
-    return count
-  })
+  return page.evaluate(colouredCellsOver, -1)
+}
+
+/** Waits until the terminal shows the picture (more than 500 coloured cells). */
+async function waitForPicture(page: Page, timeout: number) {
+  await page.waitForFunction(colouredCellsOver, 500, { timeout, polling: 250 })
 }
 
 async function waitForState(page: Page, state: string, timeout = 60_000) {
@@ -212,20 +219,7 @@ describe('live terminal', () => {
       await expect(page.locator('.terminal-status').textContent()).resolves.toContain(runner)
 
       await typeLine(page, 'cd projects/minirt && make && ./miniRT scenes/demo.rt')
-      await page.waitForFunction(
-        () => {
-          const b = window.__shellfolio!.term.buffer.active
-          const cell = b.getNullCell()
-          let n = 0
-          for (let y = 0; y < b.length; y++) {
-            const line = b.getLine(y)
-            for (let x = 0; line && x < line.length; x++) if (line.getCell(x, cell)?.isBgRGB()) n++
-          }
-          return n > 500
-        },
-        undefined,
-        { timeout: 90_000, polling: 250 },
-      )
+      await waitForPicture(page, 90_000)
       const coloured = await colouredCells(page)
       expect(coloured).toBeGreaterThan(500)
       await screenshot(page, `terminal-${runner}`)
@@ -249,20 +243,7 @@ describe('live terminal', () => {
       await page.waitForFunction(() => window.__shellfolio !== undefined, undefined, { timeout: 30_000 })
       await waitForState(page, 'connected')
       expect(await page.evaluate(() => window.__shellfolio!.sessionId())).toBe(sessionId!)
-      await page.waitForFunction(
-        () => {
-          const b = window.__shellfolio!.term.buffer.active
-          const cell = b.getNullCell()
-          let n = 0
-          for (let y = 0; y < b.length; y++) {
-            const line = b.getLine(y)
-            for (let x = 0; line && x < line.length; x++) if (line.getCell(x, cell)?.isBgRGB()) n++
-          }
-          return n > 500
-        },
-        undefined,
-        { timeout: 30_000, polling: 250 },
-      )
+      await waitForPicture(page, 30_000)
       await screenshot(page, `terminal-${runner}-resumed`)
 
       // A command outside the allowlist is refused with a message.
