@@ -8,23 +8,55 @@ import {
   type RunnerSession,
   type TerminalSize,
 } from '../types.ts'
-import { type ClientFrame, HEALTH_PATH, type HealthBody, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
+import { type GrantBody, signGrant } from './grant.ts'
+import {
+  type ClientFrame,
+  HEALTH_PATH,
+  normalizeUrl,
+  type RunnerInfo,
+  SESSIONS_PATH,
+  type ServerFrame,
+} from './protocol.ts'
+import { type RegistryReader, readRegistrations } from './registration.ts'
 
-export interface RemoteRunnerOptions {
-  /** Runner services, `ws://host:port` or `wss://…`; sessions are spread over those that answer. */
+export interface RemotePoolOptions {
+  /** Runner services, `ws://host:port` or `wss://…`. Sessions are placed only on these. */
   urls: string[]
-  /** Shared secret (RUNNER_TOKEN). */
+  /** Shared secret (RUNNER_TOKEN) the grants are signed with; it never travels. */
   token: string
-  kind: RunnerKind
+  /**
+   * Redis with the runner services' registrations (capacity, load, health). Without it, or for a
+   * service that has not registered, the pool asks the service itself (`/v1/health`).
+   */
+  redis?: RegistryReader
+  /** How often service state is refreshed in the background (default 2 s). */
+  refreshMs?: number
   /** How long opening a session may take (default 60 s: a cold container). */
   openTimeoutMs?: number
+  log?: (event: string, fields?: Record<string, unknown>) => void
 }
 
-const httpOf = (url: string) => url.replace(/^ws/, 'http').replace(/\/$/, '')
+/** What the API knows about one runner service. */
+export interface ServiceState {
+  url: string
+  info: RunnerInfo | null
+  /** Where `info` came from. */
+  source: 'redis' | 'probe' | null
+  /** Set when a session socket dropped or a connection failed; cleared by a good probe or a restart. */
+  down: { since: number; boot: string | null; why: string } | null
+  /** Opens this API instance has in flight there (not yet in the service's count). */
+  inflight: number
+  /** Sessions this API instance holds there (exact, while `info` may lag behind by one publish). */
+  mine: number
+}
+
+const httpOf = (url: string) => url.replace(/^ws/, 'http')
+const STOPPED = 'the runner service running this session stopped'
 
 /** A session that lives on a runner service; the same interface as a local one. */
 class RemoteSession implements RunnerSession {
   id = ''
+  host = ''
   private readonly listeners = new Set<(chunk: Uint8Array) => void>()
   /** Output that arrived before anyone listened (as local runners keep it). */
   private unheard: Uint8Array[] = []
@@ -90,46 +122,132 @@ class RemoteSession implements RunnerSession {
   }
 }
 
-/**
- * A Runner whose sessions run on runner services (`bun run runner`) reached over an internal,
- * authenticated WebSocket: the API then needs no Docker access at all.
- */
-export function createRemoteRunner(options: RemoteRunnerOptions): Runner {
-  const { token, kind } = options
-  const sessions = new Set<RemoteSession>()
-  let up: string[] = []
-  let next = 0
-  let closed = false
+/** A Runner on runner services that can also re-attach to a session another API instance opened. */
+export interface RemoteRunner extends Runner {
+  resume(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
+}
 
-  const health = async (url: string): Promise<boolean> => {
+/**
+ * The API side of remote placement (DESIGN.md §7): knows the runner services' capacity and health
+ * (Redis registrations, or their own `/v1/health`), places each session on the least-loaded healthy
+ * service offering the back end, marks a service down when its sockets drop, and hands out one
+ * `Runner` per kind so the session manager needs no Docker access at all.
+ */
+export function createRemotePool(options: RemotePoolOptions) {
+  const { token } = options
+  const log = options.log ?? (() => {})
+  const states = new Map<string, ServiceState>(
+    options.urls.map((u) => {
+      const url = normalizeUrl(u)
+      return [url, { url, info: null, source: null, down: null, inflight: 0, mine: 0 }]
+    }),
+  )
+  const sessions = new Set<RemoteSession>()
+  let closed = false
+  let turn = 0
+  const unregisteredWarned = new Set<string>()
+
+  const probe = async (s: ServiceState): Promise<RunnerInfo | null> => {
     try {
-      const res = await fetch(`${httpOf(url)}${HEALTH_PATH}`, {
-        headers: { authorization: `Bearer ${token}` },
+      const res = await fetch(`${httpOf(s.url)}${HEALTH_PATH}`, {
+        headers: { authorization: `Grant ${signGrant(token, { typ: 'health' }, '*')}` },
         signal: AbortSignal.timeout(3000),
       })
-      if (!res.ok) return false
-      return ((await res.json()) as HealthBody).kinds[kind] === true
+      if (res.status === 401) {
+        log('runner service refused the grant (is RUNNER_TOKEN the same on both sides?)', { url: s.url })
+        return null
+      }
+      if (!res.ok) return null
+      return (await res.json()) as RunnerInfo
     } catch {
-      return false
+      return null
     }
   }
 
-  const connect = (url: string, open: OpenOptions) =>
+  const markDown = (s: ServiceState, why: string) => {
+    if (!s.down) log('runner service marked unhealthy', { url: s.url, why })
+    s.down = { since: Date.now(), boot: s.info?.boot ?? null, why }
+  }
+
+  let refreshing: Promise<void> | null = null
+  /** Reads registrations (one round trip) and probes services that did not register or are down. */
+  const refresh = () => {
+    refreshing ??= (async () => {
+      let registered = new Map<string, RunnerInfo>()
+      if (options.redis) registered = await readRegistrations(options.redis).catch(() => new Map())
+      await Promise.all(
+        [...states.values()].map(async (s) => {
+          const reg = registered.get(s.url)
+          if (reg && !s.down) {
+            s.info = reg
+            s.source = 'redis'
+            return
+          }
+          if (reg && s.down && s.down.boot !== reg.boot) {
+            // Restarted (a new boot registered): healthy again.
+            s.down = null
+            s.info = reg
+            s.source = 'redis'
+            log('runner service is back', { url: s.url })
+            return
+          }
+          if (options.redis && !reg && !unregisteredWarned.has(s.url)) {
+            unregisteredWarned.add(s.url)
+            log('runner service has not registered in Redis (does it have REDIS_URL?); asking it directly', {
+              url: s.url,
+            })
+          }
+          const info = await probe(s)
+          s.info = info
+          s.source = info ? 'probe' : null
+          if (info && s.down) {
+            s.down = null
+            log('runner service is back', { url: s.url })
+          }
+          if (!info && !s.down && !options.redis) markDown(s, 'no answer to a health check')
+        }),
+      )
+    })().finally(() => {
+      refreshing = null
+    })
+    return refreshing
+  }
+  const timer = setInterval(() => void refresh(), options.refreshMs ?? 2_000)
+  timer.unref?.()
+
+  // The service's own count covers every API instance; ours is exact for our sessions.
+  const load = (s: ServiceState) => (s.info ? Math.max(s.info.sessions, s.mine) + s.inflight : Number.POSITIVE_INFINITY)
+  const offers = (s: ServiceState, kind: RunnerKind) => !s.down && s.info?.kinds[kind] === true
+
+  /** Healthy services offering `kind` with a free slot, least loaded first (ties: round robin). */
+  const candidates = (kind: RunnerKind): ServiceState[] => {
+    const list = [...states.values()].filter((s) => offers(s, kind) && load(s) < (s.info?.capacity ?? 0))
+    const start = turn++
+    return list
+      .map((s, i) => ({ s, tie: (i + start) % Math.max(1, list.length) }))
+      .sort((a, b) => {
+        const ca = a.s.info?.capacity ?? 1
+        const cb = b.s.info?.capacity ?? 1
+        return load(a.s) / ca - load(b.s) / cb || load(a.s) - load(b.s) || a.tie - b.tie
+      })
+      .map((x) => x.s)
+  }
+
+  const connect = (s: ServiceState, kind: RunnerKind, grant: GrantBody) =>
     new Promise<RemoteSession>((resolve, reject) => {
-      // Bun's WebSocket client can send headers: the token never travels in the URL.
-      const ws = new WebSocket(`${url.replace(/\/$/, '')}${SESSIONS_PATH}`, {
-        headers: { authorization: `Bearer ${token}` },
+      const aud = s.info?.boot ?? '?'
+      // Bun's WebSocket client can send headers: the grant never travels in the URL.
+      const ws = new WebSocket(`${s.url}${SESSIONS_PATH}`, {
+        headers: { authorization: `Grant ${signGrant(token, grant, aud)}` },
       } as unknown as string[])
       ws.binaryType = 'arraybuffer'
       const session = new RemoteSession(kind, ws)
       let opened = false
+      let exited = false
       const timer = setTimeout(() => {
         ws.close()
-        reject(new RunnerError('RUNNER_TIMEOUT', `the runner service at ${url} did not open a session in time`))
+        reject(new RunnerError('RUNNER_TIMEOUT', 'the runner service did not open the session in time'))
       }, options.openTimeoutMs ?? 60_000)
-      ws.addEventListener('open', () =>
-        ws.send(JSON.stringify({ type: 'open', kind, options: open } satisfies ClientFrame)),
-      )
       ws.addEventListener('message', (ev) => {
         if (typeof ev.data !== 'string') {
           session.output(new Uint8Array(ev.data as ArrayBuffer))
@@ -140,50 +258,105 @@ export function createRemoteRunner(options: RemoteRunnerOptions): Runner {
           opened = true
           clearTimeout(timer)
           session.id = frame.id
+          session.host = frame.host
           sessions.add(session)
+          s.mine++
           resolve(session)
         } else if (frame.type === 'error') {
           clearTimeout(timer)
           reject(new RunnerError(frame.code, frame.message))
           ws.close()
-        } else if (frame.type === 'exit') session.end(frame.info)
+        } else if (frame.type === 'exit') {
+          exited = true
+          session.end(frame.info)
+        }
       })
-      ws.addEventListener('close', () => {
+      ws.addEventListener('close', (ev) => {
         clearTimeout(timer)
-        sessions.delete(session)
-        if (!opened) reject(new RunnerError('RUNNER_UNREACHABLE', `the runner service at ${url} refused or closed`))
-        else session.end({ code: null, reason: 'error', message: 'the connection to the runner service was lost' })
+        if (sessions.delete(session)) s.mine--
+        if (!opened) {
+          if (ev.code !== 1011) markDown(s, `connection refused or closed (${ev.code})`)
+          reject(new RunnerError('RUNNER_UNREACHABLE', 'the runner service could not be reached'))
+          return
+        }
+        if (exited || closed) return
+        // Dropped without `exit`: the service died (or the network between us did).
+        if (ev.code !== 4409) markDown(s, `session socket dropped (${ev.code})`)
+        session.end({ code: null, reason: 'error', message: STOPPED })
       })
     })
 
-  return {
+  const runner = (kind: RunnerKind): RemoteRunner => ({
     kind,
     async available() {
       if (closed) return false
-      const states = await Promise.all(options.urls.map(health))
-      up = options.urls.filter((_, i) => states[i])
-      return up.length > 0
+      await refresh()
+      return [...states.values()].some((s) => offers(s, kind))
     },
     async open(open) {
       if (closed) throw new RunnerError('RUNNER_CLOSED', 'the remote runner is closed')
-      const candidates = up.length > 0 ? up : options.urls
-      // Round robin over the services that answered the last probe; fall through to the next on failure.
+      if (options.redis) await refresh()
+      const list = candidates(kind)
+      if (list.length === 0) {
+        const healthy = [...states.values()].filter((s) => offers(s, kind))
+        log('no runner service can take the session', {
+          kind,
+          services: [...states.values()].map((s) => ({
+            url: s.url,
+            down: s.down?.why ?? null,
+            offers: s.info?.kinds[kind] ?? false,
+            load: s.info ? `${s.info.sessions + s.inflight}/${s.info.capacity}` : null,
+          })),
+        })
+        if (healthy.length > 0)
+          throw new RunnerError('RUNNER_FULL', `every ${kind} terminal slot is taken right now; try again in a minute`)
+        throw new RunnerError('RUNNER_UNAVAILABLE', `no ${kind} runner service is available right now`)
+      }
       let lastError: unknown
-      for (let i = 0; i < candidates.length; i++) {
-        const url = candidates[next++ % candidates.length] as string
+      for (const s of list) {
+        s.inflight++
         try {
-          return await connect(url, open)
+          return await connect(s, kind, { typ: 'open', kind, options: open })
         } catch (err) {
           lastError = err
-          if (err instanceof RunnerError && err.code !== 'RUNNER_UNREACHABLE' && err.code !== 'RUNNER_TIMEOUT')
+          // Try the next service when this one is unreachable or full; anything else is final.
+          if (
+            !(err instanceof RunnerError) ||
+            !['RUNNER_UNREACHABLE', 'RUNNER_TIMEOUT', 'RUNNER_FULL'].includes(err.code)
+          )
             throw err
+        } finally {
+          s.inflight--
         }
       }
-      throw lastError instanceof Error ? lastError : new RunnerError('RUNNER_UNREACHABLE', 'no runner service answered')
+      throw lastError instanceof Error ? lastError : new RunnerError('RUNNER_UNAVAILABLE', 'no runner service answered')
+    },
+    async resume(runnerSessionId, open) {
+      const boot = runnerSessionId.split(':')[0]
+      if (options.redis) await refresh()
+      const s = [...states.values()].find((x) => x.info?.boot === boot && !x.down)
+      if (!s) throw new RunnerError('SESSION_GONE', 'the runner service holding the session is gone')
+      return connect(s, kind, { typ: 'attach', session: runnerSessionId, size: open.size })
     },
     async close() {
       closed = true
-      await Promise.all([...sessions].map((s) => s.kill()))
+      clearInterval(timer)
+      await Promise.all([...sessions].filter((x) => x.kind === kind).map((x) => x.kill()))
+    },
+  })
+
+  return {
+    runner,
+    refresh,
+    /** What this instance knows about each runner service (for /readyz and tests). */
+    services: (): ServiceState[] => [...states.values()].map((s) => ({ ...s })),
+    /** Ends every session of this instance's and stops refreshing. */
+    async close() {
+      closed = true
+      clearInterval(timer)
+      await Promise.all([...sessions].map((x) => x.kill()))
     },
   }
 }
+
+export type RemotePool = ReturnType<typeof createRemotePool>

@@ -1,8 +1,22 @@
 /**
- * Remote runners (DESIGN.md §7 placement): `createRunnerServer` exposes local runners over an
- * internal, authenticated WebSocket (`bun run runner`); `createRemoteRunner` is the Runner the API
- * uses to reach them (`RUNNER_URLS`, `RUNNER_TOKEN`).
+ * Remote runners (DESIGN.md §7 placement): `createRunnerServer` exposes this host's runners over an
+ * internal WebSocket (`bun run runner`) and registers its capacity and health in Redis;
+ * `createRemotePool` is what the API uses to place sessions on those services (`RUNNER_URLS`),
+ * with signed single-use grants derived from the shared `RUNNER_TOKEN`.
  */
-export { createRemoteRunner, type RemoteRunnerOptions } from './client.ts'
-export type { ClientFrame, HealthBody, ServerFrame } from './protocol.ts'
-export { createRunnerServer, type RunnerServerOptions } from './server.ts'
+export {
+  createRemotePool,
+  type RemotePool,
+  type RemotePoolOptions,
+  type RemoteRunner,
+  type ServiceState,
+} from './client.ts'
+export { createGrantVerifier, GRANT_TTL_MS, type Grant, type GrantBody, signGrant } from './grant.ts'
+export type { ClientFrame, RunnerInfo, ServerFrame } from './protocol.ts'
+export {
+  createRedisRegistration,
+  type Registration,
+  type RegistryReader,
+  readRegistrations,
+} from './registration.ts'
+export { createRunnerServer, type RunnerServer, type RunnerServerOptions } from './server.ts'

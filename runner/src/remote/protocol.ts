@@ -1,26 +1,52 @@
-import type { ExitInfo, ExitReason, OpenOptions, RunnerKind } from '../types.ts'
+import type { ExitInfo, ExitReason, RunnerKind } from '../types.ts'
 
 /**
- * The internal protocol between the API and a runner service (`bun run runner`, DESIGN.md §7):
- * one WebSocket per session at `/v1/sessions`, authenticated with `Authorization: Bearer <token>`.
- * Binary frames are terminal bytes both ways; text frames are these JSON messages.
+ * The internal protocol between an API instance and a runner service (`bun run runner`,
+ * DESIGN.md §7). Every request carries `Authorization: Grant <signed grant>` (grant.ts).
+ *
+ * - `GET /v1/health` (health grant) → `RunnerInfo`.
+ * - `GET /v1/sessions` upgraded to a WebSocket (open or attach grant): one socket per session.
+ *   The grant says what to open (kind, project, size) or which live session to re-attach; the
+ *   service answers `opened` or `error`. Binary frames are terminal bytes both ways; text frames
+ *   are the JSON messages below. The service ends with `exit` before closing; a socket that drops
+ *   without `exit` means the other side died.
  */
 export type ClientFrame =
-  | { type: 'open'; kind: RunnerKind; options: OpenOptions }
   | { type: 'resize'; cols: number; rows: number }
+  /** Flow control: stop / restart reading the program's output. */
   | { type: 'pause' }
   | { type: 'resume' }
   | { type: 'kill'; reason: ExitReason }
 
 export type ServerFrame =
-  | { type: 'opened'; id: string }
+  /** `id` is the service's session id (`<boot>:<session>`), usable in an attach grant. */
+  | { type: 'opened'; id: string; host: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'exit'; info: ExitInfo }
 
-/** `GET /v1/health` (authenticated): which kinds this service can run now. */
-export interface HealthBody {
+/** A runner service's capacity and health, from `/v1/health` or its registration in Redis. */
+export interface RunnerInfo {
+  /** Stable name (RUNNER_ID), shown to admins as the session's host. */
+  id: string
+  /** Random per process start: grants name it, so a restart invalidates earlier grants and sessions. */
+  boot: string
+  /** The URL it advertises (RUNNER_ADVERTISE_URL); the API matches it against RUNNER_URLS. */
+  url: string
+  startedAt: number
+  /** Sessions it accepts at once (RUNNER_CAPACITY). */
+  capacity: number
+  /** Live sessions now, attached or waiting for an API instance to re-attach. */
+  sessions: number
+  /** Which back ends can open sessions now. */
   kinds: Partial<Record<RunnerKind, boolean>>
 }
 
 export const SESSIONS_PATH = '/v1/sessions'
 export const HEALTH_PATH = '/v1/health'
+/** Redis keys (after the prefix): a set of runner ids, and one expiring record per runner. */
+export const REGISTRY_SET = 'runners'
+export const registryKey = (id: string) => `runner:${id}`
+/** A registration expires unless refreshed within this time. */
+export const REGISTRATION_TTL_MS = 6_000
+
+export const normalizeUrl = (url: string) => url.trim().replace(/\/+$/, '')

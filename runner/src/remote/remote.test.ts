@@ -1,58 +1,258 @@
+/**
+ * Runner services (DESIGN.md §7 placement): the contract every back end passes, run through a
+ * runner service, plus grants, placement by load, failure and re-attach. Uses the Redis of
+ * `make test` (TEST_REDIS_URL) for registrations; Docker cases need the engine (`make test`
+ * starts it) and fail loudly without it.
+ */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { runRunnerContract } from '../contract.ts'
+import { randomBytes } from 'node:crypto'
+import Redis from 'ioredis'
+import { runRunnerContract, track } from '../contract.ts'
+import { requireDockerRunner } from '../docker/fixture.ts'
 import { RunnerError } from '../types.ts'
 import { createWasiRunner } from '../wasi/index.ts'
 import { selftestProject } from '../wasi/test-fixtures.ts'
-import { createRemoteRunner } from './client.ts'
-import { createRunnerServer } from './server.ts'
+import { createRemotePool } from './client.ts'
+import { createGrantVerifier, signGrant } from './grant.ts'
+import { REGISTRY_SET, type RunnerInfo } from './protocol.ts'
+import { createRedisRegistration, readRegistrations } from './registration.ts'
+import { createRunnerServer, type RunnerServer } from './server.ts'
 
-const TOKEN = 'remote-runner-test-token-0123456789abcdef'
+const TOKEN = `remote-runner-test-${randomBytes(12).toString('hex')}`
+const SIZE = { cols: 80, rows: 24 }
+const redisUrl = process.env.TEST_REDIS_URL
+if (!redisUrl) throw new Error('remote runner tests need Redis: set TEST_REDIS_URL (make test does)')
+const prefix = `sf:test:runner:${randomBytes(4).toString('hex')}:`
+const redis = new Redis(redisUrl, { keyPrefix: prefix })
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`)
+  if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)))
+  await redis.quit()
+})
 
-// The same contract every back end passes, with the WASI runner behind a runner service.
-let server: ReturnType<typeof createRunnerServer> | undefined
+const started: RunnerServer[] = []
+const service = (opts: Partial<Parameters<typeof createRunnerServer>[0]> = {}) => {
+  const s = createRunnerServer({
+    runners: [createWasiRunner()],
+    token: TOKEN,
+    port: 0,
+    registration: createRedisRegistration(redisUrl, prefix),
+    ...opts,
+  })
+  started.push(s)
+  return s
+}
+afterAll(() => Promise.allSettled(started.map((s) => s.close())))
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await Bun.sleep(25)
+  }
+}
+
+// The same contract every back end passes, with each back end behind a runner service.
+let wasiService: RunnerServer | undefined
 runRunnerContract({
-  name: 'remote (wasi behind a runner service)',
+  name: 'remote wasi (behind a runner service)',
   create: async () => {
-    server ??= createRunnerServer({ runners: [createWasiRunner()], token: TOKEN, port: 0 })
-    return createRemoteRunner({ urls: [server.url], token: TOKEN, kind: 'wasi' })
+    wasiService ??= service()
+    return createRemotePool({ urls: [wasiService.url], token: TOKEN, redis }).runner('wasi')
   },
   project: selftestProject(),
   timeoutMs: 90_000,
 })
-afterAll(() => server?.close())
 
-describe('runner service', () => {
-  let svc: ReturnType<typeof createRunnerServer>
-  beforeAll(() => {
-    svc = createRunnerServer({ runners: [createWasiRunner()], token: TOKEN, port: 0 })
+let dockerService: RunnerServer | undefined
+runRunnerContract({
+  name: 'remote docker (behind a runner service)',
+  create: async () => {
+    dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })] })
+    const runner = createRemotePool({ urls: [dockerService.url], token: TOKEN, redis }).runner('docker')
+    await until(() => runner.available(), 30_000, 'the docker runner service to report docker up')
+    return runner
+  },
+  project: selftestProject(),
+})
+
+describe('grants', () => {
+  const boot = 'boot-1'
+  test('a good grant is accepted once; a replay, another boot, a bad signature or an expired one are refused', () => {
+    const verifier = createGrantVerifier(TOKEN, boot)
+    const grant = signGrant(TOKEN, { typ: 'attach', session: 'x', size: SIZE }, boot)
+    expect(verifier.verify(grant)).toMatchObject({ typ: 'attach', aud: boot })
+    expect(verifier.verify(grant)).toEqual({ refused: 'grant already used' })
+    expect(verifier.verify(signGrant(TOKEN, { typ: 'health' }, 'boot-0'))).toEqual({
+      refused: 'grant is for another runner service (or an earlier start of this one)',
+    })
+    expect(verifier.verify(signGrant(`${TOKEN}x`, { typ: 'health' }, boot))).toEqual({ refused: 'bad signature' })
+    const [body, sig] = signGrant(TOKEN, { typ: 'health' }, boot).split('.')
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(body as string, 'base64url').toString()), typ: 'open' }),
+    ).toString('base64url')
+    expect(verifier.verify(`${forged}.${sig}`)).toEqual({ refused: 'bad signature' })
+    const old = signGrant(TOKEN, { typ: 'health' }, boot, Date.now() - 120_000)
+    expect(verifier.verify(old)).toEqual({ refused: 'grant expired' })
+    expect(verifier.verify('nonsense')).toEqual({ refused: 'malformed grant' })
   })
-  afterAll(() => svc.close())
 
-  test('requests without the token are refused; availability is per kind', async () => {
+  test('the service refuses requests without a valid grant, and a health grant cannot open a session', async () => {
+    const svc = service()
     const http = svc.url.replace('ws', 'http')
     expect((await fetch(`${http}/v1/health`)).status).toBe(401)
-    expect((await fetch(`${http}/v1/health`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
-    const wrong = createRemoteRunner({ urls: [svc.url], token: `${TOKEN}x`, kind: 'wasi' })
-    expect(await wrong.available()).toBe(false)
-    await expect(wrong.open({ project: selftestProject(), size: { cols: 80, rows: 24 } })).rejects.toThrow(RunnerError)
-    expect(await createRemoteRunner({ urls: [svc.url], token: TOKEN, kind: 'wasi' }).available()).toBe(true)
-    expect(await createRemoteRunner({ urls: [svc.url], token: TOKEN, kind: 'docker' }).available()).toBe(false)
+    expect((await fetch(`${http}/v1/health`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(401)
+    const health = signGrant(TOKEN, { typ: 'health' }, '*')
+    const ok = await fetch(`${http}/v1/health`, { headers: { authorization: `Grant ${health}` } })
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as RunnerInfo).kinds).toEqual({ wasi: true })
+    // Replaying the same grant is refused.
+    expect((await fetch(`${http}/v1/health`, { headers: { authorization: `Grant ${health}` } })).status).toBe(401)
+    const asOpen = signGrant(TOKEN, { typ: 'health' }, svc.boot)
+    expect((await fetch(`${http}/v1/sessions`, { headers: { authorization: `Grant ${asOpen}` } })).status).toBe(403)
+    const body = (await (await fetch(`${http}/v1/health`)).text()).toLowerCase()
+    expect(body).not.toContain(TOKEN.toLowerCase())
+
+    const wrong = createRemotePool({ urls: [svc.url], token: `${TOKEN}-wrong` })
+    await wrong.refresh()
+    expect(await wrong.runner('wasi').available()).toBe(false)
+    await expect(wrong.runner('wasi').open({ project: selftestProject(), size: SIZE })).rejects.toThrow(RunnerError)
+    await wrong.close()
   })
 
   test('a project path from the wire is never trusted: it is looked up by name on the service host', async () => {
-    const remote = createRemoteRunner({ urls: [svc.url], token: TOKEN, kind: 'wasi' })
-    const err = await remote
-      .open({ project: { slug: 'x', sourceDir: '/etc', policy: { allow: ['ls'] } }, size: { cols: 80, rows: 24 } })
+    const svc = service()
+    const pool = createRemotePool({ urls: [svc.url], token: TOKEN })
+    await pool.refresh()
+    const err = await pool
+      .runner('wasi')
+      .open({ project: { slug: 'x', sourceDir: '/etc', policy: { allow: ['ls'] } }, size: SIZE })
       .catch((e: unknown) => e)
     expect(err).toBeInstanceOf(RunnerError)
     expect((err as RunnerError).code).toBe('PROJECT_NOT_FOUND')
+    await pool.close()
+  })
+})
+
+describe('registration and placement', () => {
+  let a: RunnerServer
+  let b: RunnerServer
+  beforeAll(() => {
+    a = service({ id: 'svc-a', capacity: 3 })
+    b = service({ id: 'svc-b', capacity: 3 })
   })
 
-  test('an unreachable service falls through to the next URL', async () => {
-    const remote = createRemoteRunner({ urls: ['ws://127.0.0.1:1', svc.url], token: TOKEN, kind: 'wasi' })
-    expect(await remote.available()).toBe(true)
-    const session = await remote.open({ project: selftestProject(), size: { cols: 80, rows: 24 } })
-    await session.kill()
-    expect((await session.exited).reason).toBe('killed')
+  test('services register capacity and health in Redis, and drop out when they stop', async () => {
+    await until(
+      async () => (await readRegistrations(redis)).has(a.url) && (await readRegistrations(redis)).has(b.url),
+      5_000,
+      'both registrations',
+    )
+    const regs = await readRegistrations(redis)
+    expect(regs.get(a.url)).toMatchObject({ id: 'svc-a', capacity: 3, sessions: 0, kinds: { wasi: true } })
+    const c = service({ id: 'svc-c' })
+    await until(async () => (await readRegistrations(redis)).has(c.url), 5_000, 'svc-c registration')
+    await c.close()
+    expect((await readRegistrations(redis)).has(c.url)).toBe(false)
+    expect(await redis.sismember(REGISTRY_SET, 'svc-c')).toBe(0)
+  })
+
+  test('sessions go to the least-loaded service; when every slot is taken the error says so', async () => {
+    const pool = createRemotePool({ urls: [a.url, b.url], token: TOKEN, redis })
+    const wasi = pool.runner('wasi')
+    expect(await wasi.available()).toBe(true)
+    const sessions = []
+    for (let i = 0; i < 6; i++) sessions.push(await wasi.open({ project: selftestProject(), size: SIZE }))
+    const hosts = sessions.map((s) => (s as unknown as { host: string }).host)
+    expect(hosts.filter((h) => h === 'svc-a')).toHaveLength(3)
+    expect(hosts.filter((h) => h === 'svc-b')).toHaveLength(3)
+    expect(a.sessions).toBe(3)
+    const full = await wasi.open({ project: selftestProject(), size: SIZE }).catch((e: unknown) => e)
+    expect(full).toBeInstanceOf(RunnerError)
+    expect((full as RunnerError).code).toBe('RUNNER_FULL')
+    expect((full as RunnerError).message).not.toContain('127.0.0.1')
+    // Free one slot on b: the next session goes there.
+    await sessions[hosts.indexOf('svc-b')]?.kill()
+    const next = await wasi.open({ project: selftestProject(), size: SIZE })
+    expect((next as unknown as { host: string }).host).toBe('svc-b')
+    await Promise.all([...sessions, next].map((s) => s.kill()))
+    await pool.close()
+  }, 60_000)
+
+  test('a service that stops ends its sessions with an exit that says so; placement moves to the other', async () => {
+    const x = service({ id: 'svc-x' })
+    const y = service({ id: 'svc-y' })
+    const pool = createRemotePool({ urls: [x.url, y.url], token: TOKEN, redis })
+    const wasi = pool.runner('wasi')
+    const first = await wasi.open({ project: selftestProject(), size: SIZE })
+    const second = await wasi.open({ project: selftestProject(), size: SIZE })
+    const onX = [first, second].find((s) => (s as unknown as { host: string }).host === 'svc-x')
+    const onY = [first, second].find((s) => (s as unknown as { host: string }).host === 'svc-y')
+    expect(onX && onY).toBeTruthy()
+    await x.close()
+    const exit = await onX?.exited
+    expect(exit).toMatchObject({ code: null, message: 'the runner service stopped' })
+    // The other service's session is untouched.
+    const t = track(onY as NonNullable<typeof onY>)
+    onY?.write('echo still-here\r')
+    await t.waitFor(/still-here\r?\n/, 10_000)
+    for (let i = 0; i < 3; i++) {
+      const s = await wasi.open({ project: selftestProject(), size: SIZE })
+      expect((s as unknown as { host: string }).host).toBe('svc-y')
+      await s.kill()
+    }
+    await onY?.kill()
+    await pool.close()
+  }, 60_000)
+
+  test('without Redis the pool asks each service directly', async () => {
+    const solo = service({ id: 'svc-solo', registration: undefined })
+    const pool = createRemotePool({ urls: [solo.url], token: TOKEN })
+    await pool.refresh()
+    expect(pool.services()[0]).toMatchObject({ source: 'probe', info: { id: 'svc-solo' } })
+    const s = await pool.runner('wasi').open({ project: selftestProject(), size: SIZE })
+    await s.kill()
+    await pool.close()
+  })
+})
+
+describe('re-attach after the API side goes away', () => {
+  test('another pool (API instance) re-attaches to a live session with the same state and missed output', async () => {
+    const svc = service({ id: 'svc-r' })
+    const first = createRemotePool({ urls: [svc.url], token: TOKEN, redis })
+    const session = await first.runner('wasi').open({ project: selftestProject(), size: SIZE })
+    const t1 = track(session)
+    await t1.waitFor(/\$ $/, 10_000)
+    session.write('cd projects\r')
+    await t1.waitFor(/\$ $/, 10_000)
+    // The API instance dies: its socket drops without a kill.
+    ;(session as unknown as { ws: WebSocket }).ws.close(4000, 'gone')
+    await until(() => svc.info().sessions === 1, 2_000, 'the session to stay hosted')
+    const second = createRemotePool({ urls: [svc.url], token: TOKEN, redis })
+    const again = await second
+      .runner('wasi')
+      .resume(session.id, { project: selftestProject(), size: { cols: 100, rows: 30 } })
+    expect(again.id).toBe(session.id)
+    const t2 = track(again)
+    again.write('pwd\r')
+    await t2.waitFor(/\/home\/coder\/projects\r?\n/, 10_000)
+    // A session id from another boot (a restarted service) is gone, with a clear error.
+    const gone = await second
+      .runner('wasi')
+      .resume('other-boot:1', { project: selftestProject(), size: SIZE })
+      .catch((e: unknown) => e)
+    expect((gone as RunnerError).code).toBe('SESSION_GONE')
+    await again.kill()
+    await first.close()
+    await second.close()
+  }, 60_000)
+
+  test('a detached session nobody re-attaches ends after the grace period', async () => {
+    const svc = service({ id: 'svc-g', detachGraceMs: 300 })
+    const pool = createRemotePool({ urls: [svc.url], token: TOKEN, redis })
+    const session = await pool.runner('wasi').open({ project: selftestProject(), size: SIZE })
+    ;(session as unknown as { ws: WebSocket }).ws.close(4000, 'gone')
+    await until(() => svc.info().sessions === 0, 10_000, 'the abandoned session to end')
+    await pool.close()
   })
 })

@@ -1,48 +1,99 @@
-import { timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
-import type { ServerWebSocket } from 'bun'
-import { type ExitReason, type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
-import { type ClientFrame, HEALTH_PATH, type HealthBody, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
+import type { Server, ServerWebSocket } from 'bun'
+import { type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
+import { createGrantVerifier, type Grant, grantOf } from './grant.ts'
+import {
+  type ClientFrame,
+  HEALTH_PATH,
+  normalizeUrl,
+  type RunnerInfo,
+  SESSIONS_PATH,
+  type ServerFrame,
+} from './protocol.ts'
+import type { Registration } from './registration.ts'
 
 export interface RunnerServerOptions {
   runners: Runner[]
-  /** Shared secret every request must present as `Authorization: Bearer <token>`. */
+  /** Shared secret grants are signed with (RUNNER_TOKEN, at least 32 characters). */
   token: string
+  /** Stable name shown to admins (default `<hostname>:<port>`). */
+  id?: string
+  /** The URL API instances reach this service at (default `ws://<hostname>:<port>`). */
+  advertiseUrl?: string
+  /** Sessions accepted at once; further opens get `RUNNER_FULL` (default 64). */
+  capacity?: number
+  /**
+   * How long a session whose API connection dropped (that API instance died) waits for another
+   * instance to re-attach before it is ended (default 2 min).
+   */
+  detachGraceMs?: number
+  /** Output kept for a detached session before it is paused (default 256 KiB). */
+  detachedBufferBytes?: number
   /** Where project sources live on this host (default: this checkout's wasm-projects and runner/fixtures). */
   projectRoots?: string[]
   hostname?: string
   port?: number
+  /** Close `runners` with the service (default true). */
+  ownsRunners?: boolean
+  /** Publishes capacity and health (Redis, registration.ts); called on changes and every 2 s. */
+  registration?: Registration
+  log?: (event: string, fields?: Record<string, unknown>) => void
 }
 
 const REPO_ROOT = join(import.meta.dir, '..', '..', '..')
 const DEFAULT_ROOTS = [join(REPO_ROOT, 'wasm-projects'), join(REPO_ROOT, 'runner', 'fixtures')]
+const HEARTBEAT_MS = 2_000
 
-interface Conn {
-  session?: RunnerSession
-  /** Paused by the API (its client is behind) or by us (this socket is backpressured). */
+/** One session hosted here, with the API socket currently attached to it (if any). */
+interface Hosted {
+  id: string
+  kind: RunnerKind
+  session: RunnerSession
+  ws: ServerWebSocket<Conn> | null
+  /** Paused by the API (its client is behind), by us (socket backpressure), or while detached and full. */
   clientPaused: boolean
   socketPaused: boolean
+  detachedFull: boolean
+  /** Output produced while no API socket was attached, sent on re-attach. */
+  buffer: Uint8Array[]
+  bufferBytes: number
+  detachTimer?: ReturnType<typeof setTimeout>
 }
 
-const sameSecret = (a: string, b: string) => {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
+interface Conn {
+  grant: Grant
+  hosted?: Hosted
+  /**
+   * Frames are applied in arrival order: input typed after a resize must reach the program after
+   * the resize took effect (as with a local runner). Set while async frames (resize, kill) run.
+   */
+  busy?: Promise<void>
 }
 
 /**
- * Serves runners to API instances (DESIGN.md §7 placement): one WebSocket per session. A session
- * ends when its socket closes, so an API crash never leaves sessions behind here.
+ * Serves this host's runners to API instances (DESIGN.md §7 placement): one WebSocket per
+ * session, each opened or re-attached with a signed, single-use grant. A session outlives its
+ * API socket for `detachGraceMs`, so another API instance can take it over when one dies.
  */
 export function createRunnerServer(options: RunnerServerOptions) {
   if (options.token.length < 32) throw new Error('the runner token must be at least 32 characters')
   const byKind = new Map<RunnerKind, Runner>(options.runners.map((r) => [r.kind, r]))
   const roots = options.projectRoots ?? DEFAULT_ROOTS
-  const authorized = (req: Request) => {
-    const header = req.headers.get('authorization') ?? ''
-    return header.startsWith('Bearer ') && sameSecret(header.slice(7), options.token)
-  }
+  const boot = randomBytes(9).toString('base64url')
+  const verifier = createGrantVerifier(options.token, boot)
+  const capacity = options.capacity ?? 64
+  const detachGraceMs = options.detachGraceMs ?? 120_000
+  const detachedBufferBytes = options.detachedBufferBytes ?? 256 * 1024
+  const startedAt = Date.now()
+  const hosted = new Map<string, Hosted>()
+  /** Opens in progress count against capacity too. */
+  let opening = 0
+  let stopping = false
+  const log = options.log ?? (() => {})
+
   // Never trust a path from the wire: the project is looked up by name under our own roots.
   const sourceDirOf = (sent: string): string | undefined => {
     const name = basename(sent)
@@ -50,118 +101,324 @@ export function createRunnerServer(options: RunnerServerOptions) {
     return roots.map((r) => join(r, name)).find((d) => existsSync(d))
   }
 
-  const send = (ws: ServerWebSocket<Conn>, frame: ServerFrame) => ws.sendText(JSON.stringify(frame))
-  const syncPause = (c: Conn) => {
-    if (!c.session) return
-    if (c.clientPaused || c.socketPaused) c.session.pause()
-    else c.session.resume()
+  const kindsUp = async () => {
+    const kinds: RunnerInfo['kinds'] = {}
+    for (const [kind, r] of byKind) kinds[kind] = !stopping && (await r.available().catch(() => false))
+    return kinds
+  }
+  let lastKinds: RunnerInfo['kinds'] = {}
+  const info = (): RunnerInfo => ({
+    id: self.id,
+    boot,
+    url: self.url,
+    startedAt,
+    capacity,
+    sessions: hosted.size + opening,
+    kinds: lastKinds,
+  })
+  let publishing: Promise<void> | null = null
+  let publishAgain = false
+  /** Publishes the registration; calls during a publish coalesce into one more. */
+  const publish = () => {
+    if (!options.registration) return
+    if (publishing) {
+      publishAgain = true
+      return
+    }
+    publishing = options.registration
+      .publish(info())
+      .catch((err: unknown) => log('registration failed', { error: String(err) }))
+      .finally(() => {
+        publishing = null
+        if (publishAgain) {
+          publishAgain = false
+          publish()
+        }
+      })
+  }
+  const heartbeat = async () => {
+    lastKinds = await kindsUp()
+    publish()
   }
 
-  const open = async (ws: ServerWebSocket<Conn>, frame: Extract<ClientFrame, { type: 'open' }>) => {
-    const runner = byKind.get(frame.kind)
-    if (!runner) throw new RunnerError('RUNNER_UNAVAILABLE', `this runner service has no ${frame.kind} runner`)
-    const sourceDir = sourceDirOf(frame.options.project.sourceDir)
+  const send = (ws: ServerWebSocket<Conn>, frame: ServerFrame) => ws.sendText(JSON.stringify(frame))
+  const syncPause = (h: Hosted) => {
+    if (h.clientPaused || h.socketPaused || h.detachedFull) h.session.pause()
+    else h.session.resume()
+  }
+
+  /** Wires a hosted session to a socket: output goes there, or to the buffer while detached. */
+  const host = (id: string, kind: RunnerKind, session: RunnerSession): Hosted => {
+    const h: Hosted = {
+      id,
+      kind,
+      session,
+      ws: null,
+      clientPaused: false,
+      socketPaused: false,
+      detachedFull: false,
+      buffer: [],
+      bufferBytes: 0,
+    }
+    hosted.set(id, h)
+    // Chunks arriving in one event-loop turn travel as one frame (small writes of a chatty program
+    // would otherwise each pay a frame here and another in the API).
+    let parts: Uint8Array[] = []
+    let partBytes = 0
+    let scheduled = false
+    const flush = () => {
+      scheduled = false
+      if (partBytes === 0) return
+      const frame = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, partBytes)
+      parts = []
+      partBytes = 0
+      const ws = h.ws
+      if (!ws) {
+        h.buffer.push(frame)
+        h.bufferBytes += frame.length
+        if (h.bufferBytes >= detachedBufferBytes && !h.detachedFull) {
+          h.detachedFull = true
+          syncPause(h)
+        }
+        return
+      }
+      // -1: queued under backpressure; stop reading the program until the socket drains.
+      if (ws.send(frame) === -1 && !h.socketPaused) {
+        h.socketPaused = true
+        syncPause(h)
+      }
+    }
+    session.onData((chunk) => {
+      parts.push(chunk)
+      partBytes += chunk.length
+      if (partBytes >= 64 * 1024) flush()
+      else if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    })
+    void session.exited.then((exit) => {
+      flush()
+      clearTimeout(h.detachTimer)
+      hosted.delete(id)
+      publish()
+      const ws = h.ws
+      h.ws = null
+      if (ws && ws.readyState === 1) {
+        const info = stopping && !exit.message ? { ...exit, message: 'the runner service stopped' } : exit
+        send(ws, { type: 'exit', info })
+        ws.close(1000, 'session ended')
+      }
+      log('session ended', { session: id, kind, reason: exit.reason })
+    })
+    publish()
+    return h
+  }
+
+  const attach = (h: Hosted, ws: ServerWebSocket<Conn>) => {
+    clearTimeout(h.detachTimer)
+    h.detachTimer = undefined
+    const previous = h.ws
+    if (previous && previous !== ws) {
+      previous.data.hosted = undefined
+      previous.close(4409, 'replaced by another API connection')
+    }
+    h.ws = ws
+    ws.data.hosted = h
+    send(ws, { type: 'opened', id: h.id, host: self.id })
+    for (const chunk of h.buffer.splice(0)) ws.send(chunk)
+    h.bufferBytes = 0
+    h.detachedFull = false
+    h.clientPaused = false
+    h.socketPaused = false
+    syncPause(h)
+  }
+
+  /** The API socket dropped without a kill: keep the session for another API instance. */
+  const detach = (h: Hosted) => {
+    h.ws = null
+    h.clientPaused = false
+    h.socketPaused = false
+    syncPause(h)
+    h.detachTimer = setTimeout(() => {
+      log('session abandoned', { session: h.id })
+      void h.session.kill('idle')
+    }, detachGraceMs)
+    h.detachTimer.unref?.()
+    log('session detached', { session: h.id })
+  }
+
+  const open = async (ws: ServerWebSocket<Conn>, grant: Extract<Grant, { typ: 'open' }>) => {
+    const runner = byKind.get(grant.kind)
+    if (!runner) throw new RunnerError('RUNNER_UNAVAILABLE', `this runner service has no ${grant.kind} runner`)
+    const sourceDir = sourceDirOf(grant.options.project.sourceDir)
     if (!sourceDir)
-      throw new RunnerError('PROJECT_NOT_FOUND', `project ${frame.options.project.slug} is not on this host`)
-    const session = await runner.open({ ...frame.options, project: { ...frame.options.project, sourceDir } })
+      throw new RunnerError('PROJECT_NOT_FOUND', `project ${grant.options.project.slug} is not on this runner host`)
+    if (hosted.size + opening >= capacity)
+      throw new RunnerError('RUNNER_FULL', 'every terminal slot is taken right now; try again in a minute')
+    opening++
+    publish()
+    let session: RunnerSession
+    try {
+      session = await runner.open({ ...grant.options, project: { ...grant.options.project, sourceDir } })
+    } finally {
+      opening--
+    }
+    const h = host(`${boot}:${session.id}`, grant.kind, session)
     if (ws.readyState !== 1) {
       await session.kill()
       return
     }
-    ws.data.session = session
-    session.onData((chunk) => {
-      // -1: queued under backpressure; stop reading the program until the socket drains.
-      if (ws.send(chunk) === -1 && !ws.data.socketPaused) {
-        ws.data.socketPaused = true
-        syncPause(ws.data)
-      }
-    })
-    void session.exited.then((info) => {
-      if (ws.readyState === 1) {
-        send(ws, { type: 'exit', info })
-        ws.close(1000, 'session ended')
-      }
-    })
-    send(ws, { type: 'opened', id: session.id })
+    attach(h, ws)
+    log('session opened', { session: h.id, kind: grant.kind, project: grant.options.project.slug })
   }
 
-  const server = Bun.serve<Conn>({
+  const fail = (ws: ServerWebSocket<Conn>, err: unknown) => {
+    const code = err instanceof RunnerError ? err.code : 'RUNNER_ERROR'
+    const message = err instanceof RunnerError ? err.message : 'the session could not be started'
+    if (!(err instanceof RunnerError)) log('open failed', { error: String(err) })
+    if (ws.readyState === 1) {
+      send(ws, { type: 'error', code, message })
+      ws.close(1011, code)
+    }
+  }
+
+  /** Applies one frame from the API (in order, see `Conn.busy`). */
+  const apply = async (ws: ServerWebSocket<Conn>, message: string | Buffer): Promise<void> => {
+    const h = ws.data.hosted
+    if (typeof message !== 'string') {
+      h?.session.write(new Uint8Array(message))
+      return
+    }
+    let frame: ClientFrame
+    try {
+      frame = JSON.parse(message) as ClientFrame
+    } catch {
+      send(ws, { type: 'error', code: 'BAD_FRAME', message: 'text frames must be JSON' })
+      return
+    }
+    if (!h) return
+    switch (frame.type) {
+      case 'resize':
+        await h.session.resize({ cols: frame.cols, rows: frame.rows }).catch(() => {})
+        return
+      case 'pause':
+        h.clientPaused = true
+        syncPause(h)
+        return
+      case 'resume':
+        h.clientPaused = false
+        syncPause(h)
+        return
+      case 'kill':
+        await h.session.kill(frame.reason)
+        return
+    }
+  }
+
+  const refuse = (status: number, code: string, message: string) =>
+    Response.json({ error: { code, message } }, { status })
+
+  const server: Server<Conn> = Bun.serve<Conn>({
     hostname: options.hostname ?? '127.0.0.1',
     port: options.port ?? 4100,
     async fetch(req, srv) {
       const url = new URL(req.url)
-      if (!authorized(req)) return Response.json({ error: 'unauthorized' }, { status: 401 })
+      if (url.pathname !== HEALTH_PATH && url.pathname !== SESSIONS_PATH) return refuse(404, 'NOT_FOUND', 'not found')
+      const token = grantOf(req)
+      if (!token) return refuse(401, 'UNAUTHORIZED', 'a signed grant is required')
+      const grant = verifier.verify(token)
+      if ('refused' in grant) {
+        log('grant refused', { reason: grant.refused, path: url.pathname })
+        return refuse(401, 'UNAUTHORIZED', grant.refused)
+      }
       if (url.pathname === HEALTH_PATH) {
-        const kinds: HealthBody['kinds'] = {}
-        for (const [kind, r] of byKind) kinds[kind] = await r.available().catch(() => false)
-        return Response.json({ kinds } satisfies HealthBody)
+        if (grant.typ !== 'health') return refuse(403, 'FORBIDDEN', 'not a health grant')
+        lastKinds = await kindsUp()
+        return Response.json(info())
       }
-      if (url.pathname === SESSIONS_PATH) {
-        if (srv.upgrade(req, { data: { clientPaused: false, socketPaused: false } })) return undefined
-        return Response.json({ error: 'expected a WebSocket upgrade' }, { status: 400 })
-      }
-      return Response.json({ error: 'not found' }, { status: 404 })
+      if (grant.typ === 'health') return refuse(403, 'FORBIDDEN', 'a health grant cannot open sessions')
+      if (stopping) return refuse(503, 'RUNNER_STOPPING', 'the runner service is stopping')
+      if (srv.upgrade(req, { data: { grant } })) return undefined
+      return refuse(400, 'BAD_REQUEST', 'expected a WebSocket upgrade')
     },
     websocket: {
       maxPayloadLength: 1024 * 1024,
-      async message(ws, message) {
-        const c = ws.data
-        if (typeof message !== 'string') {
-          c.session?.write(new Uint8Array(message))
+      async open(ws) {
+        const { grant } = ws.data
+        if (grant.typ === 'open') {
+          await open(ws, grant).catch((err: unknown) => fail(ws, err))
           return
         }
-        let frame: ClientFrame
-        try {
-          frame = JSON.parse(message) as ClientFrame
-        } catch {
-          send(ws, { type: 'error', code: 'BAD_FRAME', message: 'text frames must be JSON' })
-          return
-        }
-        switch (frame.type) {
-          case 'open':
-            if (c.session) return
-            try {
-              await open(ws, frame)
-            } catch (err) {
-              const code = err instanceof RunnerError ? err.code : 'RUNNER_ERROR'
-              send(ws, { type: 'error', code, message: err instanceof Error ? err.message : String(err) })
-              ws.close(1011, code)
-            }
+        if (grant.typ === 'attach') {
+          const h = hosted.get(grant.session)
+          if (!h) {
+            fail(ws, new RunnerError('SESSION_GONE', 'the session has ended on its runner service'))
             return
-          case 'resize':
-            await c.session?.resize({ cols: frame.cols, rows: frame.rows }).catch(() => {})
-            return
-          case 'pause':
-            c.clientPaused = true
-            syncPause(c)
-            return
-          case 'resume':
-            c.clientPaused = false
-            syncPause(c)
-            return
-          case 'kill':
-            await c.session?.kill(frame.reason as ExitReason)
-            return
+          }
+          attach(h, ws)
+          await h.session.resize(grant.size).catch(() => {})
+          log('session re-attached', { session: h.id })
         }
       },
+      message(ws, message) {
+        const c = ws.data
+        // Fast path (keystrokes, nothing pending): no promise between the key and the program.
+        if (!c.busy && typeof message !== 'string') {
+          c.hosted?.session.write(new Uint8Array(message))
+          return
+        }
+        const busy: Promise<void> = (c.busy ?? Promise.resolve())
+          .then(() => apply(ws, message))
+          .catch(() => {})
+          .finally(() => {
+            if (c.busy === busy) c.busy = undefined
+          })
+        c.busy = busy
+      },
       drain(ws) {
-        if (ws.data.socketPaused) {
-          ws.data.socketPaused = false
-          syncPause(ws.data)
+        const h = ws.data.hosted
+        if (h?.socketPaused) {
+          h.socketPaused = false
+          syncPause(h)
         }
       },
       close(ws) {
-        void ws.data.session?.kill('killed')
+        const h = ws.data.hosted
+        if (h && h.ws === ws) detach(h)
       },
     },
   })
 
-  return {
-    url: `ws://${server.hostname}:${server.port}`,
-    port: server.port as number,
+  const port = server.port as number
+  const self = {
+    id: options.id ?? `${hostname()}:${port}`,
+    url: normalizeUrl(
+      options.advertiseUrl ?? `ws://${server.hostname === '0.0.0.0' ? hostname() : server.hostname}:${port}`,
+    ),
+    boot,
+    port,
+    capacity,
+    /** Live sessions hosted here. */
+    get sessions() {
+      return hosted.size
+    },
+    info,
+    /** Ends every session (their API connections get `exit` saying the service stopped) and stops. */
     async close() {
+      stopping = true
+      clearInterval(beat)
+      await options.registration?.remove(self.id).catch(() => {})
+      await Promise.allSettled([...hosted.values()].map((h) => h.session.kill('killed')))
       await server.stop(true)
-      await Promise.allSettled(options.runners.map((r) => r.close()))
+      if (options.ownsRunners !== false) await Promise.allSettled(options.runners.map((r) => r.close()))
+      await options.registration?.close().catch(() => {})
     },
   }
+  const beat = setInterval(() => void heartbeat(), HEARTBEAT_MS)
+  beat.unref?.()
+  void heartbeat()
+  return self
 }
+
+export type RunnerServer = ReturnType<typeof createRunnerServer>
