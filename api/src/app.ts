@@ -70,6 +70,20 @@ export function createApp(deps: AppDeps) {
         if (!deps.runners?.availability()[kind]) throw new Error(`${kind} unavailable`)
       },
     })) satisfies ReadinessCheck[]),
+    // Remote placement: reported down while any runner service is unhealthy (the others still serve).
+    ...(deps.runners?.services
+      ? [
+          {
+            name: 'runner-services',
+            optional: true,
+            check: async () => {
+              const all = deps.runners?.services?.() ?? []
+              const down = all.filter((s) => s.down || !s.info).length
+              if (down > 0) throw new Error(`${down} of ${all.length} runner services unavailable`)
+            },
+          } satisfies ReadinessCheck,
+        ]
+      : []),
   ]
   const flags = createFlagsService({ db: database.db, cache, environment: config.appEnv, logger })
   const registry = deps.runners

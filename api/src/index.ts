@@ -55,7 +55,7 @@ async function main() {
 
   const spanExporter = exporterFromConfig(config, logger)
   const runners = await step(`starting runners (${config.runners.join(', ')})`, () =>
-    createRunnerRegistry(config, { logger }),
+    createRunnerRegistry(config, { logger, redis: cache.redis }),
   )
   logger.info({ runners: runners.availability() }, 'runner availability')
   // The warm pool belongs to the Docker runner; sample its size at each scrape.

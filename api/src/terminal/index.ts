@@ -220,6 +220,7 @@ export function terminalModule(options: TerminalModuleOptions) {
             runner: r.runner,
             ip: r.ip,
             instance: r.instance,
+            host: r.host ?? r.instance,
             status: r.status,
             startedAt: new Date(r.startedAt).toISOString(),
             expiresAt: new Date(r.expiresAt).toISOString(),

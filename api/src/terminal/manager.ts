@@ -46,7 +46,7 @@ export interface TerminalSocket {
 /** Server → client control messages (DESIGN.md §6). */
 export type ServerMessage =
   | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken: string }
-  | { type: 'exit'; code: number | null; reason: string }
+  | { type: 'exit'; code: number | null; reason: string; message?: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'notice'; message: string }
   | { type: 'pong' }
@@ -122,7 +122,7 @@ export class LiveSession {
   private pending: Uint8Array[] = []
   pendingBytes = 0
   endReason: EndReason | undefined
-  exit: { code: number | null; reason: EndReason } | undefined
+  exit: { code: number | null; reason: EndReason; message?: string } | undefined
   private timers = new Map<string, ReturnType<typeof setTimeout>>()
   private unsubscribe: () => void = () => {}
   /** Resolves once the session ended and its recording and history row are stored. */
@@ -165,7 +165,7 @@ export class LiveSession {
     )
     this.touch()
     this.runner.exited.then(
-      (info) => void this.finalize(info.code, info.reason),
+      (info) => void this.finalize(info.code, info.reason, info.message),
       () => void this.finalize(null, 'error'),
     )
   }
@@ -344,17 +344,18 @@ export class LiveSession {
     this.timers.delete(name)
   }
 
-  private async finalize(code: number | null, runnerReason: ExitReason): Promise<void> {
+  private async finalize(code: number | null, runnerReason: ExitReason, message?: string): Promise<void> {
     if (this.exit) return
     const reason = this.endReason ?? runnerReason
-    this.exit = { code, reason }
+    // A runner's explanation (e.g. its runner service stopped) reaches the visitor with the exit.
+    this.exit = message && !this.endReason ? { code, reason, message } : { code, reason }
     clearTimeout(this.persistTimer)
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
     this.unsubscribe()
     const socket = this.socket
     if (socket) {
-      this.send({ type: 'exit', code, reason })
+      this.send({ type: 'exit', ...this.exit })
       socket.close(CLOSE.normal, `session ended: ${reason}`)
       this.socket = null
     }
@@ -378,7 +379,10 @@ export class SessionManager {
   readonly scrollbackBytes: number
   private readonly sessions = new Map<string, LiveSession>()
   /** Ended sessions kept for the grace period, so a late resume still gets its `exit`. */
-  private readonly tombstones = new Map<string, { token: string; exit: { code: number | null; reason: string } }>()
+  private readonly tombstones = new Map<
+    string,
+    { token: string; exit: { code: number | null; reason: string; message?: string } }
+  >()
   private readonly heartbeat: ReturnType<typeof setInterval>
   /** Slots this instance reserved for tickets, released on shutdown. */
   private readonly reserved = new Set<string>()
@@ -476,6 +480,8 @@ export class SessionManager {
     metrics.sessionsActive.inc({ runner: ticket.runner })
     metrics.sessionStartDuration.observe({ runner: ticket.runner }, (performance.now() - openStarted) / 1000)
     this.reserved.delete(record.id)
+    const host = (runnerSession as { host?: string }).host
+    if (host) record.host = host
     const session = new LiveSession(this, record, runnerSession, { ...size })
     this.sessions.set(record.id, session)
     if (resumable(runner)) {
@@ -523,7 +529,7 @@ export class SessionManager {
     resolveProject?: (slug: string) => Promise<TerminalProject | null>,
   ): Promise<
     | { ok: true; session: LiveSession }
-    | { ok: false; code: number; reason: string; exit?: { code: number | null; reason: string } }
+    | { ok: false; code: number; reason: string; exit?: { code: number | null; reason: string; message?: string } }
   > {
     const session = this.sessions.get(sessionId)
     if (session && !session.ended && sameToken(session.resumeToken, token)) {
@@ -604,6 +610,8 @@ export class SessionManager {
       runnerSessionId: runnerSession.id,
       staleAt: this.now() + this.staleAfterMs,
     }
+    const host = (runnerSession as { host?: string }).host
+    if (host) mine.host = host
     await this.registry.put(mine)
     const session = new LiveSession(this, mine, runnerSession, size, token)
     session.persistent = true
@@ -667,7 +675,7 @@ export class SessionManager {
   /** @internal stores the recording and history once a session ended. */
   async finalize(session: LiveSession): Promise<void> {
     const { id } = session
-    const exit = session.exit as { code: number | null; reason: EndReason }
+    const exit = session.exit as { code: number | null; reason: EndReason; message?: string }
     this.sessions.delete(id)
     metrics.sessionsActive.dec({ runner: session.record.runner })
     this.tombstones.set(id, { token: session.resumeToken, exit })

@@ -25,6 +25,8 @@ export const terminalModels = {
         runner: t.String(),
         ip: t.String(),
         instance: t.String(),
+        /** Where the sandbox runs: the runner service's id (remote placement) or the API instance. */
+        host: t.String(),
         status: t.String(),
         startedAt: t.String(),
         expiresAt: t.String(),

@@ -12,6 +12,8 @@ export interface SessionRecord {
   ip: string
   /** The API instance that runs the session. */
   instance: string
+  /** The runner service hosting the sandbox (remote placement); absent when it runs in `instance`. */
+  host?: string
   /** `pending`: ticket issued, not redeemed yet; `attached`/`detached`: a socket is (not) connected. */
   status: 'pending' | 'attached' | 'detached'
   startedAt: number

@@ -1,4 +1,5 @@
 import type { Runner, RunnerKind } from '@shellfolio/runner'
+import type { RegistryReader, ServiceState } from '@shellfolio/runner/remote'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
@@ -15,6 +16,8 @@ export interface RunnerRegistry {
   /** Probes every runner now and updates the cache. */
   refresh(): Promise<Record<RunnerKind, boolean>>
   close(): Promise<void>
+  /** Remote placement only: what this instance knows about each runner service. */
+  services?: () => ServiceState[]
 }
 
 export interface RunnerRegistryOptions {
@@ -82,24 +85,32 @@ export async function importWasi(): Promise<WasiModule> {
 }
 
 /**
- * Builds the configured runners: remote ones when RUNNER_URLS is set, else local ones. The WASI
- * back end is loaded lazily so the API still starts (with
- * WASI reported unavailable) if that module fails to load; Docker is optional by design.
+ * Builds the configured runners: remote ones when RUNNER_URLS is set (this instance then loads no
+ * Docker client at all), else local ones. The WASI back end is loaded lazily so the API still
+ * starts (with WASI reported unavailable) if that module fails to load; Docker is optional by design.
  */
 export async function createRunnerRegistry(
   config: Pick<Config, 'runners' | 'sandboxImage' | 'terminal' | 'runnerUrls' | 'runnerToken'>,
-  options: RunnerRegistryOptions = {},
+  options: RunnerRegistryOptions & {
+    /** The cache's Redis client (same key prefix as the runner services' REDIS_PREFIX): their registrations. */
+    redis?: RegistryReader | null
+  } = {},
 ): Promise<RunnerRegistry> {
   const runners: Runner[] = []
   if (config.runnerUrls.length > 0) {
-    // Runner services (`bun run runner`): this instance then needs no Docker access at all.
-    const { createRemoteRunner } = await import('@shellfolio/runner/remote')
-    for (const kind of config.runners) {
-      runners.push(createRemoteRunner({ urls: config.runnerUrls, token: config.runnerToken ?? '', kind }))
-    }
-    const registry = runnerRegistryOf(runners, options)
+    const { createRemotePool } = await import('@shellfolio/runner/remote')
+    const logger = options.logger
+    const pool = createRemotePool({
+      urls: config.runnerUrls,
+      token: config.runnerToken ?? '',
+      ...(options.redis ? { redis: options.redis } : {}),
+      log: (event, fields) => logger?.info(fields ?? {}, event),
+    })
+    for (const kind of config.runners) runners.push(pool.runner(kind))
+    // Cheap (the pool reads Redis or its own cached probes), so availability follows a dead service fast.
+    const registry = runnerRegistryOf(runners, { probeIntervalMs: 2_000, ...options })
     await registry.refresh()
-    return registry
+    return Object.assign(registry, { services: () => pool.services() })
   }
   if (config.runners.includes('wasi')) {
     try {
