@@ -52,7 +52,13 @@ export default function SessionsAdmin() {
                 <span class="muted small">{s.ip}</span>
               </td>
               <td>{s.project}</td>
-              <td>{s.runner}</td>
+              <td>
+                {s.runner}
+                <br />
+                <span class="muted small" title="where the sandbox runs">
+                  {s.host === s.instance ? 'in the API' : s.host}
+                </span>
+              </td>
               <td>{s.status}</td>
               <td>{new Date(s.startedAt).toLocaleTimeString()}</td>
               <td>

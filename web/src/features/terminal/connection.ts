@@ -28,7 +28,8 @@ export interface ConnectionEvents {
   /** Output bytes; call `done` once they are rendered (xterm's write callback). */
   output(bytes: Uint8Array, done: () => void): void
   notice(message: string): void
-  exit(code: number | null, reason: string): void
+  /** `message`: the server's explanation when it has one (e.g. the runner service stopped). */
+  exit(code: number | null, reason: string, message?: string): void
 }
 
 /** Acknowledge rendered output in batches (the server pauses above ~2 MB unacknowledged). */
@@ -42,7 +43,7 @@ const encoder = new TextEncoder()
 
 type ServerMessage =
   | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken?: string }
-  | { type: 'exit'; code: number | null; reason: string }
+  | { type: 'exit'; code: number | null; reason: string; message?: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'notice'; message: string }
   | { type: 'pong' }
@@ -244,8 +245,8 @@ export class TerminalConnection {
       case 'exit':
         this.finished = true
         this.forget()
-        this.events.exit(msg.code, msg.reason)
-        this.events.state('exited', { message: msg.reason })
+        this.events.exit(msg.code, msg.reason, msg.message)
+        this.events.state('exited', { message: msg.message ?? msg.reason })
         break
       case 'error':
         // BAD_MESSAGE answers one malformed control frame; every other error precedes a close.

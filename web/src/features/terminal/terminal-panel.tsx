@@ -134,8 +134,9 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
     notice(message) {
       term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`)
     },
-    exit(code, reason) {
-      const why = reason === 'timeout' ? 'time limit reached' : reason === 'idle' ? 'idle for too long' : reason
+    exit(code, reason, message) {
+      const why =
+        message ?? (reason === 'timeout' ? 'time limit reached' : reason === 'idle' ? 'idle for too long' : reason)
       term.write(`\r\n\x1b[2m[session ended: ${why}${code !== null ? `, exit code ${code}` : ''}]\x1b[0m\r\n`)
     },
   })
