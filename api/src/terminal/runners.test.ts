@@ -9,7 +9,7 @@ import { createLogger } from '../logger.ts'
 import { type Backend, openBackend, testConfig } from '../test/harness.ts'
 import { parseAsciicast } from './recording.ts'
 import { createRunnerRegistry, importWasi } from './runners.ts'
-import { connect, startServer } from './test-kit.ts'
+import { connect, PLACEMENTS, startServer } from './test-kit.ts'
 
 let backend: Backend
 beforeAll(async () => {
@@ -17,11 +17,11 @@ beforeAll(async () => {
 })
 afterAll(() => backend.close())
 
-describe('real WASI runner through the WebSocket', () => {
+describe.each(PLACEMENTS)('real WASI runner through the WebSocket (runners %s)', (placement) => {
   test('echo hello round trip, resize, exit', async () => {
     const { createWasiRunner } = await importWasi()
     const wasi = createWasiRunner()
-    await using server = await startServer(backend, { runners: [wasi] })
+    await using server = await startServer(backend, { runners: [wasi], placement })
     expect(server.runners.availability().wasi).toBe(true)
     const { client, sessionId } = await connect(server, { project: 'calc', runner: 'wasi' }, { autoAck: true })
     using c = client
@@ -41,13 +41,13 @@ describe('real WASI runner through the WebSocket', () => {
   }, 60_000)
 })
 
-describe('real Docker runner through the WebSocket', () => {
+describe.each(PLACEMENTS)('real Docker runner through the WebSocket (runners %s)', (placement) => {
   test('echo hello round trip in a container, then an admin kill', async () => {
     const docker = new DockerRunner({ poolSize: 0 })
     const reason = await docker.unavailableReason()
     // Loud on purpose: a missing engine or image is a broken test setup, never a skip.
     if (reason) throw new Error(`the Docker runner is not available: ${reason}`)
-    await using server = await startServer(backend, { runners: [docker] })
+    await using server = await startServer(backend, { runners: [docker], placement })
     const { client, sessionId } = await connect(server, { project: 'calc', runner: 'docker' }, { autoAck: true })
     using c = client
     expect(await c.control('ready', 30_000)).toMatchObject({ runner: 'docker', sessionId })
@@ -80,6 +80,7 @@ describe('real Docker runner through the WebSocket', () => {
     const high = 512 * 1024
     await using server = await startServer(backend, {
       runners: [docker],
+      placement,
       flow: { highWatermark: high, lowWatermark: 128 * 1024 },
     })
     const { client, sessionId } = await connect(server, { project: 'calc', runner: 'docker' }, { maxText: 64 * 1024 })
@@ -115,7 +116,9 @@ describe('real Docker runner through the WebSocket', () => {
     expect(await c.control('exit', 30_000)).toMatchObject({ reason: 'killed' })
     await docker.close()
   }, 120_000)
+})
 
+describe('runner registry from config', () => {
   test('the runner registry builds both runners from config and reports availability', async () => {
     const registry = await createRunnerRegistry(testConfig({ RUNNERS: 'wasi,docker', DOCKER_POOL_SIZE: '0' }))
     try {

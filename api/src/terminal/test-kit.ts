@@ -12,6 +12,12 @@ import type {
   RunnerSession,
   TerminalSize,
 } from '@shellfolio/runner'
+import {
+  createRedisRegistration,
+  createRemotePool,
+  createRunnerServer,
+  type RunnerServer,
+} from '@shellfolio/runner/remote'
 import { createApp } from '../app.ts'
 import { ensureAdmin } from '../bootstrap.ts'
 import { projects } from '../db/schema/index.ts'
@@ -158,6 +164,11 @@ export interface TerminalServer extends AsyncDisposable {
   port: number
   manager: SessionManager
   runners: RunnerRegistry
+  placement: Placement
+  /** The runner that actually runs sessions of `kind` (behind the runner service when remote). */
+  backing(kind: RunnerKind): Runner | undefined
+  /** The runner service (remote placement only). */
+  service: RunnerServer | undefined
   storage: MediaStorage
   /** POST /api/v1/terminal/sessions with JSON. */
   create(body: unknown, headers?: Record<string, string>): Promise<Response>
@@ -165,9 +176,21 @@ export interface TerminalServer extends AsyncDisposable {
   adminToken(): Promise<string>
 }
 
+/**
+ * Where runners run (DESIGN.md §7): in the API process, or behind a runner service the API reaches
+ * over the internal WebSocket (RUNNER_URLS). Terminal suites run against both.
+ */
+export type Placement = 'in-process' | 'remote'
+export const PLACEMENTS: Placement[] = ['in-process', 'remote']
+const SERVICE_TOKEN = `terminal-test-runner-token-${crypto.randomUUID()}`
+
 export interface ServerOptions {
   env?: Record<string, string>
   runners?: Runner[] | RunnerRegistry
+  /** Default in-process; `remote` puts `runners` behind a runner service (or `service`, shared). */
+  placement?: Placement
+  /** An existing runner service to use (several API instances sharing one, remote placement). */
+  service?: RunnerServer
   flow?: Partial<FlowControl>
   scrollbackBytes?: number
   /** Another "instance" sharing the backend (its own manager and app). */
@@ -200,12 +223,35 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
   sharedLogger ??= createLogger(config.logLevel)
   const logger = sharedLogger
   const cache = options.cache ?? backend.cache
-  const runners =
-    options.runners === undefined
-      ? runnerRegistryOf([new FakeRunner('wasi'), new FakeRunner('docker')])
-      : Array.isArray(options.runners)
-        ? runnerRegistryOf(options.runners)
-        : options.runners
+  const placement = options.placement ?? 'in-process'
+  const backingRunners = Array.isArray(options.runners)
+    ? options.runners
+    : options.runners === undefined
+      ? [new FakeRunner('wasi'), new FakeRunner('docker')]
+      : []
+  let service: RunnerServer | undefined
+  let runners: RunnerRegistry
+  if (!Array.isArray(options.runners) && options.runners !== undefined) runners = options.runners
+  else if (placement === 'remote') {
+    service =
+      options.service ??
+      createRunnerServer({
+        runners: backingRunners,
+        token: SERVICE_TOKEN,
+        port: 0,
+        ownsRunners: options.runners === undefined,
+        ...(cache.redis ? { registration: createRedisRegistration(cache.redis) } : {}),
+      })
+    const pool = createRemotePool({
+      urls: [service.url],
+      token: SERVICE_TOKEN,
+      ...(cache.redis ? { redis: cache.redis } : {}),
+    })
+    runners = runnerRegistryOf(
+      backingRunners.map((r) => pool.runner(r.kind)),
+      {},
+    )
+  } else runners = runnerRegistryOf(backingRunners)
   await runners.refresh()
   const storage = createFilesystemStorage(`${config.dataDir}/media`)
   const manager = new SessionManager({
@@ -239,6 +285,9 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     ws: `ws://127.0.0.1:${port}/api/v1/terminal/ws`,
     manager,
     runners,
+    placement,
+    service,
+    backing: (kind) => backingRunners.find((r) => r.kind === kind),
     storage,
     create: (body, headers = {}) =>
       fetch(`${url}/api/v1/terminal/sessions`, {
@@ -259,7 +308,9 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     async [Symbol.asyncDispose]() {
       await manager.close()
       await app.stop(true)
-      if (options.runners === undefined) await runners.close()
+      if (placement === 'remote') await runners.close()
+      if (service && !options.service) await service.close()
+      if (options.runners === undefined) await Promise.all(backingRunners.map((r) => r.close()))
     },
   }
 }
@@ -327,11 +378,15 @@ export class TermClient implements Disposable {
         const v = predicate()
         if (v) {
           clearTimeout(timer)
+          clearInterval(poll)
           this.waiters.delete(check)
           resolve(v)
         }
       }
+      // Predicates may read server state that changes without a message (e.g. a runner pausing).
+      const poll = setInterval(check, 20)
       const timer = setTimeout(() => {
+        clearInterval(poll)
         this.waiters.delete(check)
         reject(
           new Error(

@@ -4,20 +4,31 @@ import { terminalSessions } from '../db/schema/index.ts'
 import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
 import { CLOSE } from './manager.ts'
 import { parseAsciicast } from './recording.ts'
-import { connect, FakeRunner, type FakeSession, startServer, TermClient } from './test-kit.ts'
+import {
+  connect,
+  FakeRunner,
+  type FakeSession,
+  PLACEMENTS,
+  type ServerOptions,
+  startServer,
+  TermClient,
+} from './test-kit.ts'
 
 const json = async (res: Response) =>
   (await res.json()) as { data: Record<string, unknown> | null; error: { code: string; message: string } | null }
 
-describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
+const CASES = BACKENDS.flatMap((kind) => PLACEMENTS.map((placement) => [kind, placement] as const))
+
+describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placement) => {
   let backend: Backend
   beforeAll(async () => {
     backend = await openBackend(kind)
   })
   afterAll(() => backend.close())
+  const start = (options: ServerOptions = {}) => startServer(backend, { placement, ...options })
 
   test('create → connect → ready, echo round trip, exit message and history row', async () => {
-    await using server = await startServer(backend)
+    await using server = await start()
     const res = await server.create({ project: 'demo', runner: 'wasi' })
     expect(res.status).toBe(201)
     const body = await json(res)
@@ -55,7 +66,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('the ticket is single-use: a second connect with it is refused with a clear reason', async () => {
-    await using server = await startServer(backend)
+    await using server = await start()
     const { client, ticket } = await connect(server)
     using first = client
     await first.control('ready')
@@ -70,7 +81,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('an expired ticket is refused', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_TICKET_TTL_MS: '50' } })
+    await using server = await start({ env: { TERMINAL_TICKET_TTL_MS: '50' } })
     const res = await server.create({ project: 'demo', runner: 'wasi' })
     const { data } = await json(res)
     // Wait on the condition (the ticket's expiry has passed), bounded.
@@ -82,7 +93,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('a foreign Origin is refused on the upgrade; same-origin and the allowlist are accepted', async () => {
-    await using server = await startServer(backend, { env: { CORS_ORIGINS: 'https://portfolio.example' } })
+    await using server = await start({ env: { CORS_ORIGINS: 'https://portfolio.example' } })
     const evil = await connect(server, undefined, { origin: 'https://evil.example' })
     using e = evil.client
     expect(await e.control('error')).toMatchObject({ code: 'ORIGIN_REFUSED' })
@@ -99,19 +110,19 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('input sent before ready is not lost; the size from the URL reaches the runner', async () => {
-    await using server = await startServer(backend)
+    await using server = await start()
     const { client } = await connect(server, undefined, { query: '&cols=132&rows=43' })
     using c = client
     await c.opened
     c.type('print typed-early\r')
     await c.control('ready')
     await c.output('typed-early\r\n')
-    const fake = (server.runners.get('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
     expect(fake.options.size).toEqual({ cols: 132, rows: 43 })
   })
 
   test('shutdown: every client gets a notice and an exit, and the recording is stored', async () => {
-    const server = await startServer(backend)
+    const server = await start()
     const { client, sessionId } = await connect(server)
     using c = client
     await c.control('ready')
@@ -126,7 +137,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   test('/readyz reports the runners; Docker is optional', async () => {
     const docker = new FakeRunner('docker')
     docker.up = false
-    await using server = await startServer(backend, { runners: [new FakeRunner('wasi'), docker] })
+    await using server = await start({ runners: [new FakeRunner('wasi'), docker] })
     const res = await fetch(`${server.url}/readyz`)
     expect(res.status).toBe(200)
     const body = (await res.json()) as { data: { parts: Record<string, string> } }
@@ -134,7 +145,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('bad JSON and unknown control messages get an error message; the session keeps working', async () => {
-    await using server = await startServer(backend)
+    await using server = await start()
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
@@ -156,7 +167,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
     c.send({ type: 'resize', cols: 120, rows: 40 })
     c.type('print still-alive\r')
     await c.output('still-alive')
-    const fake = (server.runners.get('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
     expect(fake.resizes).toEqual([{ cols: 120, rows: 40 }])
     expect(fake.options.size).toEqual({ cols: 80, rows: 24 })
   })
@@ -164,7 +175,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   test('refusals: unknown project, unsupported or unavailable runner, bad body', async () => {
     const docker = new FakeRunner('docker')
     docker.up = false
-    await using server = await startServer(backend, { runners: [new FakeRunner('wasi'), docker] })
+    await using server = await start({ runners: [new FakeRunner('wasi'), docker] })
     const unknown = await server.create({ project: 'nope', runner: 'wasi' })
     expect(unknown.status).toBe(404)
     expect((await json(unknown)).error?.code).toBe('PROJECT_NOT_FOUND')
@@ -187,7 +198,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('per-IP cap (429 SESSION_LIMIT_IP) and global cap (503 SESSION_LIMIT_GLOBAL)', async () => {
-    await using server = await startServer(backend, {
+    await using server = await start({
       env: { TERMINAL_MAX_PER_IP: '2', TERMINAL_MAX_SESSIONS: '3', TRUST_PROXY_HOPS: '1' },
     })
     const as = (ip: string) => server.create({ project: 'demo', runner: 'wasi' }, { 'x-forwarded-for': ip })
@@ -207,7 +218,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('a session that ends frees its slot under the per-IP cap', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_MAX_PER_IP: '1' } })
+    await using server = await start({ env: { TERMINAL_MAX_PER_IP: '1' } })
     const { client, sessionId } = await connect(server)
     using c = client
     await c.control('ready')
@@ -220,7 +231,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('resume within the grace period replays the scrollback and reattaches', async () => {
-    await using server = await startServer(backend)
+    await using server = await start()
     const { client, sessionId } = await connect(server)
     const ready = await client.control('ready')
     client.type('print before-drop\r')
@@ -244,7 +255,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('after the grace period the session is gone and resuming is refused', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_GRACE_MS: '50' } })
+    await using server = await start({ env: { TERMINAL_GRACE_MS: '50' } })
     const { client, sessionId } = await connect(server)
     const ready = await client.control('ready')
     const session = server.manager.get(sessionId)
@@ -269,7 +280,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('idle timeout: a notice first, then exit with reason idle', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_IDLE_MS: '300' } })
+    await using server = await start({ env: { TERMINAL_IDLE_MS: '300' } })
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
@@ -282,7 +293,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('input keeps an idle session alive', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_IDLE_MS: '400' } })
+    await using server = await start({ env: { TERMINAL_IDLE_MS: '400' } })
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
@@ -300,7 +311,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('hard limit: the session ends with reason timeout, announced in ready.expiresAt and a notice', async () => {
-    await using server = await startServer(backend, { env: { TERMINAL_TIME_LIMIT_MS: '400' } })
+    await using server = await start({ env: { TERMINAL_TIME_LIMIT_MS: '400' } })
     const started = Date.now()
     const { client } = await connect(server)
     using c = client
@@ -308,20 +319,34 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
     const expiresAt = Date.parse(ready.expiresAt as string)
     expect(expiresAt).toBeGreaterThanOrEqual(started + 300)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 400)
-    const fake = (server.runners.get('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
     expect(fake.options.timeLimitMs).toBe(400)
     expect((await c.control('notice')).message).toContain('time limit')
     expect(await c.control('exit')).toEqual({ type: 'exit', code: null, reason: 'timeout' })
   })
 
+  test('admins see where each sandbox runs: the runner service, or this API instance', async () => {
+    await using server = await start()
+    const { client, sessionId } = await connect(server)
+    using c = client
+    await c.control('ready')
+    const res = await fetch(`${server.url}/api/v1/terminal/sessions`, {
+      headers: { authorization: `Bearer ${await server.adminToken()}` },
+    })
+    const listed = (await res.json()) as { data: { id: string; host: string; instance: string }[] }
+    const mine = listed.data.find((s) => s.id === sessionId)
+    expect(mine?.instance).toBe(server.manager.instanceId)
+    expect(mine?.host).toBe(placement === 'remote' ? (server.service?.id as string) : server.manager.instanceId)
+  })
+
   test('flow control: a flood to a client that never acks stays bounded and pauses the runner', async () => {
     const high = 256 * 1024
-    await using server = await startServer(backend, { flow: { highWatermark: high, lowWatermark: 64 * 1024 } })
+    await using server = await start({ flow: { highWatermark: high, lowWatermark: 64 * 1024 } })
     const { client, sessionId } = await connect(server)
     using c = client
     await c.control('ready')
     c.type('flood\r')
-    const fake = (server.runners.get('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
     const live = server.manager.get(sessionId)
     await c.until(() => live?.paused && fake.paused, 5000, 'the session to pause')
     const produced = fake.produced
@@ -342,7 +367,7 @@ describe.each(BACKENDS)('terminal over WebSocket (%s)', (kind) => {
   })
 
   test('flow control: a client that acks receives a long flood without the server holding it', async () => {
-    await using server = await startServer(backend, { flow: { highWatermark: 512 * 1024, lowWatermark: 128 * 1024 } })
+    await using server = await start({ flow: { highWatermark: 512 * 1024, lowWatermark: 128 * 1024 } })
     const { client, sessionId } = await connect(server, undefined, { autoAck: true })
     using c = client
     await c.control('ready')
@@ -398,6 +423,7 @@ describe('admin routes', () => {
       runner: 'wasi',
       ip: '127.0.0.1',
       instance: server.manager.instanceId,
+      host: server.manager.instanceId,
       status: 'attached',
       startedAt: expect.any(String),
       expiresAt: expect.any(String),
