@@ -2,6 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../config.ts'
+import { openDatabase } from '../db/index.ts'
+import { projects } from '../db/schema/index.ts'
 
 /**
  * Real API processes for the scale-out test and the load test: `bun run api/src/index.ts` on port 0
@@ -24,7 +26,69 @@ export interface Instance {
   fetch(path: string, init?: RequestInit & { json?: unknown; ip?: string; token?: string }): Promise<Response>
 }
 
+/** The `calc` project (both runners) in a database the instances migrated: what terminal tests open. */
+export async function seedCalcProject(databaseUrl: string): Promise<void> {
+  const database = await openDatabase({ url: databaseUrl, max: 1 })
+  const policy = { allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', './*', 'exit', 'stty'] }
+  await database.db
+    .insert(projects)
+    .values([{ slug: 'calc', title: 'calc', sourcePath: 'calc', policy, runners: ['wasi', 'docker'] }])
+    .onConflictDoNothing()
+  await database.close()
+}
+
 const READY = /Shellfolio is running at (http:\/\/\S+)/
+
+interface Spawned {
+  proc: ReturnType<typeof Bun.spawn>
+  /** The first capture group of `ready` once it appeared on stderr. */
+  ready: string
+  stderr: () => string
+}
+
+/** Spawns `cmd` and waits until its stderr matches `ready` (or it exits, or the deadline passes). */
+async function spawnService(
+  name: string,
+  cmd: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<Spawned> {
+  const proc = Bun.spawn(cmd, {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+    stdin: 'ignore',
+    stdout: 'ignore',
+    stderr: 'pipe',
+  })
+  let err = ''
+  let resolveReady: (value: string) => void = () => {}
+  const readyPromise = new Promise<string>((resolve) => {
+    resolveReady = resolve
+  })
+  void (async () => {
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
+      err += decoder.decode(chunk, { stream: true })
+      const m = ready.exec(err)
+      if (m) resolveReady(m[1] ?? m[0])
+    }
+  })()
+  let timer: Timer | undefined
+  const value = await Promise.race([
+    readyPromise,
+    proc.exited.then((code) => {
+      throw new Error(`${name} exited with ${code} before it was ready:\n${err.slice(-2000)}`)
+    }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${name} was not ready within ${timeoutMs} ms:\n${err.slice(-2000)}`)),
+        timeoutMs,
+      )
+    }),
+  ]).finally(() => clearTimeout(timer))
+  return { proc, ready: value, stderr: () => err }
+}
 
 export async function startInstance(
   name: string,
@@ -32,55 +96,24 @@ export async function startInstance(
   options: { timeoutMs?: number } = {},
 ): Promise<Instance> {
   const dataDir = mkdtempSync(join(tmpdir(), `sf-${name}-`))
-  const proc = Bun.spawn(['bun', 'run', join(REPO_ROOT, 'api/src/index.ts')], {
-    cwd: REPO_ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-  })
-  let err = ''
-  let resolveUrl: (url: string) => void = () => {}
-  const urlReady = new Promise<string>((resolve) => {
-    resolveUrl = resolve
-  })
-  void (async () => {
-    const decoder = new TextDecoder()
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
-      err += decoder.decode(chunk, { stream: true })
-      const m = READY.exec(err)
-      if (m) resolveUrl(m[1]!)
-    }
-  })()
-  const timeoutMs = options.timeoutMs ?? 60_000
-  let timer: Timer | undefined
-  const url = await Promise.race([
-    urlReady,
-    proc.exited.then((code) => {
-      throw new Error(`instance ${name} exited with ${code} before listening:\n${err.slice(-2000)}`)
-    }),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`instance ${name} did not listen within ${timeoutMs} ms:\n${err.slice(-2000)}`)),
-        timeoutMs,
-      )
-    }),
-  ]).finally(() => clearTimeout(timer))
+  const {
+    proc,
+    ready: url,
+    stderr,
+  } = await spawnService(
+    `instance ${name}`,
+    ['bun', 'run', join(REPO_ROOT, 'api/src/index.ts')],
+    { HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env },
+    READY,
+    options.timeoutMs ?? 60_000,
+  )
   const cleanup = () => rmSync(dataDir, { recursive: true, force: true })
   return {
     name,
     url,
     port: Number(new URL(url).port),
     pid: proc.pid,
-    stderr: () => err,
+    stderr,
     async crash() {
       proc.kill(9)
       await proc.exited
@@ -110,6 +143,46 @@ export async function startInstance(
         headers,
         body: json !== undefined ? JSON.stringify(json) : rest.body,
       })
+    },
+  }
+}
+
+/** A runner service process (`bun run runner`, DESIGN.md §7). */
+export interface RunnerService {
+  name: string
+  url: string
+  pid: number
+  stderr: () => string
+  /** kill -9: its sessions' sockets drop without any goodbye. */
+  crash(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Starts `runner/src/server.ts` with `env` (RUNNER_TOKEN, RUNNER_PORT, …) and waits until it serves. */
+export async function startRunnerService(
+  name: string,
+  env: Record<string, string>,
+  options: { timeoutMs?: number } = {},
+): Promise<RunnerService> {
+  const { proc, ready, stderr } = await spawnService(
+    `runner service ${name}`,
+    ['bun', 'run', join(REPO_ROOT, 'runner/src/server.ts')],
+    { RUNNER_HOST: '127.0.0.1', ...env },
+    /"msg":"serving".*?"url":"(ws:\/\/[^"]+)"/,
+    options.timeoutMs ?? 60_000,
+  )
+  return {
+    name,
+    url: ready,
+    pid: proc.pid,
+    stderr,
+    async crash() {
+      proc.kill(9)
+      await proc.exited
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM')
+      await proc.exited
     },
   }
 }

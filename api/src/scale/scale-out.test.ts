@@ -6,10 +6,8 @@ import { join } from 'node:path'
 import { LABEL_SESSION } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../cache/index.ts'
 import { REPO_ROOT } from '../config.ts'
-import { openDatabase } from '../db/index.ts'
-import { projects } from '../db/schema/index.ts'
 import { createScratchDatabase, requireEnv } from '../test/harness.ts'
-import { type Instance, startInstance, TerminalClient } from './instances.ts'
+import { type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
 /**
  * Scale-out on one machine (DESIGN.md §9): two real API processes on their own ports share one
@@ -52,13 +50,7 @@ beforeAll(async () => {
   // migrate step does before replicas start).
   a = await startInstance('a', env)
   b = await startInstance('b', env)
-  const database = await openDatabase({ url: scratch.url, max: 1 })
-  const policy = { allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', './*', 'exit', 'stty'] }
-  await database.db
-    .insert(projects)
-    .values([{ slug: 'calc', title: 'calc', sourcePath: 'calc', policy, runners: ['wasi', 'docker'] }])
-    .onConflictDoNothing()
-  await database.close()
+  await seedCalcProject(scratch.url)
 }, 120_000)
 
 afterAll(async () => {
