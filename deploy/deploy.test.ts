@@ -30,6 +30,7 @@ const SECRETS = {
   ADMIN_PASSWORD: 'compose-test-password',
   POSTGRES_PASSWORD: 'pg-test-password',
   MINIO_ROOT_PASSWORD: 'minio-test-password',
+  RUNNER_TOKEN: 'compose-test-runner-token-0123456789abcdef',
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed YAML, walked by path in the assertions below
@@ -44,6 +45,7 @@ describe('docker-compose.yml', () => {
     ADMIN_PASSWORD: undefined,
     POSTGRES_PASSWORD: undefined,
     MINIO_ROOT_PASSWORD: undefined,
+    RUNNER_TOKEN: undefined,
     ...extra,
   })
 
@@ -67,7 +69,15 @@ describe('docker-compose.yml', () => {
       REDIS_URL: 'redis://redis:6379',
       S3_ENDPOINT: 'http://minio:9000',
     })
-    expect(JSON.stringify(api.volumes)).toContain('/var/run/docker.sock')
+    // The web-facing API holds no Docker access and no privileges; the runner service does.
+    expect(JSON.stringify(api.volumes)).not.toContain('docker.sock')
+    expect(api.group_add).toBeUndefined()
+    expect(api.cap_drop).toEqual(['ALL'])
+    expect(api.security_opt).toEqual(['no-new-privileges:true'])
+    expect(api.privileged).toBeUndefined()
+    expect(api.environment).toMatchObject({ RUNNER_URLS: 'ws://runner:4100', RUNNER_TOKEN: SECRETS.RUNNER_TOKEN })
+    expect(api.environment.DOCKER_HOST).toBeUndefined()
+    expect(api.depends_on.runner.condition).toBe('service_healthy')
     expect(api.ports).toBeUndefined() // only nginx is published
     expect(api.depends_on.migrate.condition).toBe('service_completed_successfully')
     for (const name of ['api', 'nginx', 'postgres', 'redis', 'minio']) {
@@ -76,8 +86,17 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
     expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'promdata', 'redisdata'])
     expect(services.prometheus.profiles).toEqual(['observability'])
-    expect(services.runner.profiles).toEqual(['runners'])
-    expect(services.runner.command).toEqual(['bun', 'run', 'runner/src/server.ts'])
+    const runner = services.runner
+    expect(runner.profiles).toBeUndefined() // part of the default topology
+    expect(runner.command).toEqual(['bun', 'run', 'runner/src/server.ts'])
+    expect(JSON.stringify(runner.volumes)).toContain('/var/run/docker.sock')
+    expect(runner.environment).toMatchObject({
+      RUNNER_TOKEN: SECRETS.RUNNER_TOKEN,
+      RUNNER_ADVERTISE_URL: 'ws://runner:4100',
+      REDIS_URL: 'redis://redis:6379',
+    })
+    expect(runner.ports).toBeUndefined() // internal only
+    expect(Boolean(runner.healthcheck?.test)).toBe(true)
     expect(services.sandbox.build.dockerfile).toBe('runner/image/Dockerfile')
   }, 60_000)
 
