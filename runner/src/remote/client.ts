@@ -63,6 +63,11 @@ class RemoteSession implements RunnerSession {
   private finish!: (info: ExitInfo) => void
   private ended = false
   readonly exited: Promise<ExitInfo>
+  /** The service's output window (from `opened`); credit goes back in quarters of it. */
+  window = 256 * 1024
+  /** Output taken since the last credit; withheld while the session manager has us paused. */
+  private uncredited = 0
+  private paused = false
 
   constructor(
     readonly kind: RunnerKind,
@@ -77,6 +82,14 @@ class RemoteSession implements RunnerSession {
   output(chunk: Uint8Array): void {
     if (this.listeners.size === 0) this.unheard.push(chunk)
     for (const l of this.listeners) l(chunk)
+    this.uncredited += chunk.length
+    if (!this.paused && this.uncredited >= this.window / 4) this.credit()
+  }
+
+  private credit(): void {
+    if (this.uncredited === 0) return
+    this.frame({ type: 'credit', bytes: this.uncredited })
+    this.uncredited = 0
   }
 
   /** @internal */
@@ -107,10 +120,13 @@ class RemoteSession implements RunnerSession {
   }
 
   pause(): void {
+    this.paused = true
     this.frame({ type: 'pause' })
   }
 
   resume(): void {
+    this.paused = false
+    this.credit()
     this.frame({ type: 'resume' })
   }
 
@@ -259,6 +275,7 @@ export function createRemotePool(options: RemotePoolOptions) {
           clearTimeout(timer)
           session.id = frame.id
           session.host = frame.host
+          if (frame.window > 0) session.window = frame.window
           sessions.add(session)
           s.mine++
           resolve(session)

@@ -10,17 +10,26 @@ import type { ExitInfo, ExitReason, RunnerKind } from '../types.ts'
  *   service answers `opened` or `error`. Binary frames are terminal bytes both ways; text frames
  *   are the JSON messages below. The service ends with `exit` before closing; a socket that drops
  *   without `exit` means the other side died.
+ * - Output is credit-based: the service sends at most `window` bytes (from `opened`) that the API
+ *   has not credited, then stops reading the program. The API credits what it has taken and
+ *   withholds credit while it has paused the session, so what piles up in the API when its visitor
+ *   falls behind is bounded by the window whatever the hop's latency.
  */
 export type ClientFrame =
   | { type: 'resize'; cols: number; rows: number }
   /** Flow control: stop / restart reading the program's output. */
   | { type: 'pause' }
   | { type: 'resume' }
+  /** The API has taken `bytes` more bytes of output: the service may send that many more. */
+  | { type: 'credit'; bytes: number }
   | { type: 'kill'; reason: ExitReason }
 
 export type ServerFrame =
-  /** `id` is the service's session id (`<boot>:<session>`), usable in an attach grant. */
-  | { type: 'opened'; id: string; host: string }
+  /**
+   * `id` is the service's session id (`<boot>:<session>`), usable in an attach grant; `window` is
+   * how many uncredited output bytes the service sends before it waits for `credit`.
+   */
+  | { type: 'opened'; id: string; host: string; window: number }
   | { type: 'error'; code: string; message: string }
   | { type: 'exit'; info: ExitInfo }
 

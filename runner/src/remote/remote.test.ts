@@ -7,14 +7,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
-import { runRunnerContract, track } from '../contract.ts'
+import { floodBody, runRunnerContract, track } from '../contract.ts'
 import { requireDockerRunner } from '../docker/fixture.ts'
 import { RunnerError } from '../types.ts'
 import { createWasiRunner } from '../wasi/index.ts'
 import { selftestProject } from '../wasi/test-fixtures.ts'
 import { createRemotePool } from './client.ts'
 import { createGrantVerifier, signGrant } from './grant.ts'
-import { REGISTRY_SET, type RunnerInfo } from './protocol.ts'
+import { REGISTRY_SET, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { createRedisRegistration, readRegistrations } from './registration.ts'
 import { createRunnerServer, type RunnerServer } from './server.ts'
 
@@ -214,6 +214,78 @@ describe('registration and placement', () => {
     await s.kill()
     await pool.close()
   })
+})
+
+describe('output window', () => {
+  test('a service sends at most its window of output nobody credited, then waits; credit lets the rest through intact', async () => {
+    const window = 64 * 1024
+    const svc = service({ id: 'svc-w', outputWindowBytes: window })
+    const grant = signGrant(
+      TOKEN,
+      { typ: 'open', kind: 'wasi', options: { project: selftestProject(), size: SIZE } },
+      svc.boot,
+    )
+    // A raw API side that never credits on its own.
+    const ws = new WebSocket(`${svc.url}${SESSIONS_PATH}`, {
+      headers: { authorization: `Grant ${grant}` },
+    } as unknown as string[])
+    ws.binaryType = 'arraybuffer'
+    const frames: ServerFrame[] = []
+    const decoder = new TextDecoder()
+    let bytes = 0
+    let text = ''
+    ws.addEventListener('message', (ev) => {
+      if (typeof ev.data === 'string') frames.push(JSON.parse(ev.data) as ServerFrame)
+      else {
+        bytes += (ev.data as ArrayBuffer).byteLength
+        text += decoder.decode(ev.data as ArrayBuffer, { stream: true })
+      }
+    })
+    const credit = (n: number) => ws.send(JSON.stringify({ type: 'credit', bytes: n }))
+    await until(() => frames.some((f) => f.type === 'opened'), 10_000, 'opened')
+    expect(frames[0]).toMatchObject({ type: 'opened', window })
+    const type = (line: string) => ws.send(new TextEncoder().encode(`${line}\r`))
+    type(`cd projects/${selftestProject().slug} && make && echo built-ok`)
+    await until(() => /built-ok\r?\n[\s\S]*\$ $/.test(text), 45_000, 'the flood program to build')
+    credit(bytes)
+    const n = 2 * 1024 * 1024
+    const before = bytes
+    type(`./flood ${n}`)
+    await until(() => text.includes(`<<flood ${n}>>`), 20_000, 'the flood to start')
+    // Without credit the output stops at the window (plus the frame that crossed it).
+    let seen = -1
+    await until(
+      () => {
+        const still = bytes === seen
+        seen = bytes
+        return still
+      },
+      20_000,
+      'the output to stop',
+    )
+    await Bun.sleep(300)
+    expect(bytes - before).toBeLessThanOrEqual(window + 66 * 1024)
+    expect(bytes - before).toBeGreaterThan(window / 2)
+    expect(text).not.toContain('<<flood end>>')
+    expect(svc.info().sessions).toBe(1)
+    // Crediting what arrived lets the program go on; every byte arrives, in order.
+    let credited = before
+    await until(
+      () => {
+        if (bytes > credited) {
+          credit(bytes - credited)
+          credited = bytes
+        }
+        return text.includes('<<flood end>>')
+      },
+      60_000,
+      'the whole flood',
+    )
+    const body = text.slice(text.indexOf('\n', text.indexOf(`<<flood ${n}>>`)) + 1, text.indexOf('<<flood end>>'))
+    expect(body.replaceAll('\r', '') === floodBody(n)).toBe(true)
+    ws.send(JSON.stringify({ type: 'kill', reason: 'killed' }))
+    await until(() => frames.some((f) => f.type === 'exit'), 10_000, 'exit')
+  }, 90_000)
 })
 
 describe('re-attach after the API side goes away', () => {

@@ -32,6 +32,11 @@ export interface RunnerServerOptions {
   detachGraceMs?: number
   /** Output kept for a detached session before it is paused (default 256 KiB). */
   detachedBufferBytes?: number
+  /**
+   * Output sent to an API instance and not yet credited by it before the session is paused
+   * (default 256 KiB): bounds what can pile up in the API however slow the hop is.
+   */
+  outputWindowBytes?: number
   /** Where project sources live on this host (default: this checkout's wasm-projects and runner/fixtures). */
   projectRoots?: string[]
   hostname?: string
@@ -53,10 +58,16 @@ interface Hosted {
   kind: RunnerKind
   session: RunnerSession
   ws: ServerWebSocket<Conn> | null
-  /** Paused by the API (its client is behind), by us (socket backpressure), or while detached and full. */
+  /**
+   * Paused by the API (its client is behind), by us (socket backpressure, or the API has not
+   * credited a window of output), or while detached and full.
+   */
   clientPaused: boolean
   socketPaused: boolean
+  windowPaused: boolean
   detachedFull: boolean
+  /** Output bytes sent on the current socket that the API has not credited yet. */
+  uncredited: number
   /** Output produced while no API socket was attached, sent on re-attach. */
   buffer: Uint8Array[]
   bufferBytes: number
@@ -87,6 +98,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
   const capacity = options.capacity ?? 64
   const detachGraceMs = options.detachGraceMs ?? 120_000
   const detachedBufferBytes = options.detachedBufferBytes ?? 256 * 1024
+  const outputWindow = options.outputWindowBytes ?? 256 * 1024
   const startedAt = Date.now()
   const hosted = new Map<string, Hosted>()
   /** Opens in progress count against capacity too. */
@@ -143,8 +155,16 @@ export function createRunnerServer(options: RunnerServerOptions) {
 
   const send = (ws: ServerWebSocket<Conn>, frame: ServerFrame) => ws.sendText(JSON.stringify(frame))
   const syncPause = (h: Hosted) => {
-    if (h.clientPaused || h.socketPaused || h.detachedFull) h.session.pause()
+    if (h.clientPaused || h.socketPaused || h.windowPaused || h.detachedFull) h.session.pause()
     else h.session.resume()
+  }
+  /** Sends output to the attached API socket, pausing at the window or under backpressure. */
+  const sendOutput = (h: Hosted, ws: ServerWebSocket<Conn>, chunk: Uint8Array) => {
+    // -1: queued under backpressure; stop reading the program until the socket drains.
+    if (ws.send(chunk) === -1) h.socketPaused = true
+    h.uncredited += chunk.length
+    if (h.uncredited >= outputWindow) h.windowPaused = true
+    if (h.socketPaused || h.windowPaused) syncPause(h)
   }
 
   /** Wires a hosted session to a socket: output goes there, or to the buffer while detached. */
@@ -156,7 +176,9 @@ export function createRunnerServer(options: RunnerServerOptions) {
       ws: null,
       clientPaused: false,
       socketPaused: false,
+      windowPaused: false,
       detachedFull: false,
+      uncredited: 0,
       buffer: [],
       bufferBytes: 0,
     }
@@ -182,11 +204,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
         }
         return
       }
-      // -1: queued under backpressure; stop reading the program until the socket drains.
-      if (ws.send(frame) === -1 && !h.socketPaused) {
-        h.socketPaused = true
-        syncPause(h)
-      }
+      sendOutput(h, ws, frame)
     }
     session.onData((chunk) => {
       parts.push(chunk)
@@ -225,12 +243,14 @@ export function createRunnerServer(options: RunnerServerOptions) {
     }
     h.ws = ws
     ws.data.hosted = h
-    send(ws, { type: 'opened', id: h.id, host: self.id })
-    for (const chunk of h.buffer.splice(0)) ws.send(chunk)
-    h.bufferBytes = 0
-    h.detachedFull = false
+    send(ws, { type: 'opened', id: h.id, host: self.id, window: outputWindow })
     h.clientPaused = false
     h.socketPaused = false
+    h.windowPaused = false
+    h.uncredited = 0
+    for (const chunk of h.buffer.splice(0)) sendOutput(h, ws, chunk)
+    h.bufferBytes = 0
+    h.detachedFull = false
     syncPause(h)
   }
 
@@ -239,6 +259,8 @@ export function createRunnerServer(options: RunnerServerOptions) {
     h.ws = null
     h.clientPaused = false
     h.socketPaused = false
+    h.windowPaused = false
+    h.uncredited = 0
     syncPause(h)
     h.detachTimer = setTimeout(() => {
       log('session abandoned', { session: h.id })
@@ -283,6 +305,15 @@ export function createRunnerServer(options: RunnerServerOptions) {
     }
   }
 
+  const credit = (h: Hosted, bytes: number) => {
+    if (!Number.isFinite(bytes) || bytes <= 0) return
+    h.uncredited = Math.max(0, h.uncredited - bytes)
+    if (h.windowPaused && h.uncredited < outputWindow) {
+      h.windowPaused = false
+      syncPause(h)
+    }
+  }
+
   /** Applies one frame from the API (in order, see `Conn.busy`). */
   const apply = async (ws: ServerWebSocket<Conn>, message: string | Buffer): Promise<void> => {
     const h = ws.data.hosted
@@ -309,6 +340,9 @@ export function createRunnerServer(options: RunnerServerOptions) {
       case 'resume':
         h.clientPaused = false
         syncPause(h)
+        return
+      case 'credit':
+        credit(h, frame.bytes)
         return
       case 'kill':
         await h.session.kill(frame.reason)
@@ -399,6 +433,8 @@ export function createRunnerServer(options: RunnerServerOptions) {
     boot,
     port,
     capacity,
+    /** Uncredited output bytes sent to an API socket before its session is paused. */
+    outputWindow,
     /** Live sessions hosted here. */
     get sessions() {
       return hosted.size
