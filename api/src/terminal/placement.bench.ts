@@ -26,22 +26,28 @@
  * asserted); written to bench-results/placement.json with the load average at start and end.
  */
 import { test } from 'bun:test'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import type { Runner, RunnerKind } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
 import { createRemotePool, type RemotePool } from '@shellfolio/runner/remote'
-import { Elysia } from 'elysia'
 import { REPO_ROOT } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import { createFilesystemStorage } from '../media/storage.ts'
-import { type Backend, openBackend, testConfig } from '../test/harness.ts'
-import { terminalModule } from './index.ts'
-import { SessionManager } from './manager.ts'
-import { importWasi, runnerRegistryOf } from './runners.ts'
-import { type Placement, TermClient } from './test-kit.ts'
-import { TicketStore } from './tickets.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
+import {
+  type BenchServer,
+  type BenchSession,
+  bootTerminal,
+  endTerminal,
+  flood as floodOnce,
+  loadavg,
+  median,
+  openTerminal,
+  round,
+  SELFTEST,
+  table,
+  writeResults,
+} from './bench-kit.ts'
+import { importWasi } from './runners.ts'
+import type { Placement } from './test-kit.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Keystrokes per echo sample. */
@@ -51,80 +57,27 @@ const FLOOD_BYTES = 20_000_000
 /** Between docker opens (both placements), so the warm pool of 2 has refilled. */
 const DOCKER_OPEN_GAP_MS = 1_500
 const DOCKER_POOL_SIZE = 2
-const PROMPT = /\$ $/
-const logger = createLogger('silent')
 
 /** Targets for the remote hop (printed as met / not met; never asserted). */
 const TARGETS = { echoOverheadMs: 0.5, floodPctOfLocal: 90 }
 
-const median = (xs: number[]) => {
-  if (xs.length === 0) return Number.NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim()
-
-const SELFTEST = {
-  slug: 'selftest',
-  sourceDir: join(REPO_ROOT, 'runner/fixtures/selftest'),
-  policy: { allow: ['ls', 'cd', 'cat', 'echo', 'make', 'cc', 'gcc', './*', 'exit', 'stty', 'clear'] },
-}
-
-interface Variant {
+interface Variant extends BenchServer {
   kind: RunnerKind
   placement: Placement
   name: string
-  url: string
-  manager: SessionManager
-  runner: Runner
   /** In-process docker: the runner whose pool is checked before each open. */
   pool?: DockerRunner
-  close(): Promise<void>
 }
 
-/** One server per variant: the real terminal module over one runner, the project selftest (as terminal.bench.ts). */
+/** One server per variant: the real terminal module over one runner, the project selftest. */
 async function boot(backend: Backend, placement: Placement, runner: Runner, pool?: DockerRunner): Promise<Variant> {
-  const config = testConfig({ TERMINAL_MAX_PER_IP: '1000', TERMINAL_MAX_SESSIONS: '1000' })
-  const runners = runnerRegistryOf([runner])
-  const up = await runners.refresh()
-  if (!up[runner.kind]) throw new Error(`${runner.kind} (${placement}) is not available`)
-  const manager = new SessionManager({
-    config: config.terminal,
-    runners,
-    cache: backend.cache,
-    db: backend.database.db,
-    storage: createFilesystemStorage(`${config.dataDir}/media`),
-    logger,
-  })
-  const app = new Elysia().use(
-    terminalModule({
-      config,
-      manager,
-      tickets: new TicketStore(backend.cache, config.terminal.ticketTtlMs),
-      resolveProject: async (slug) => (slug === SELFTEST.slug ? { ...SELFTEST, runners: [runner.kind] } : null),
-      auth: { config, logger, database: backend.database, cache: backend.cache },
-    }),
+  const server = await bootTerminal(backend, runner, (slug) =>
+    slug === SELFTEST.slug ? { ...SELFTEST, runners: [runner.kind] } : null,
   )
-  app.listen({ hostname: '127.0.0.1', port: 0 })
-  return {
-    kind: runner.kind,
-    placement,
-    name: `${runner.kind} ${placement}`,
-    url: `127.0.0.1:${app.server?.port}`,
-    manager,
-    runner,
-    ...(pool ? { pool } : {}),
-    async close() {
-      await manager.close()
-      await app.stop(true)
-      await runners.close()
-    },
-  }
+  return { ...server, kind: runner.kind, placement, name: `${runner.kind} ${placement}`, ...(pool ? { pool } : {}) }
 }
 
-type Session = { client: TermClient; sessionId: string; ms: number }
+type Session = BenchSession
 
 /** Docker opens (either placement): when the previous one was, to keep DOCKER_OPEN_GAP_MS between them. */
 let lastDockerOpen = 0
@@ -142,29 +95,9 @@ async function openSession(v: Variant): Promise<Session> {
       poolWaits.push(performance.now() - t0)
     }
   }
-  const res = await fetch(`http://${v.url}/api/v1/terminal/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ project: SELFTEST.slug, runner: v.kind }),
-  })
-  if (res.status !== 201) throw new Error(`${v.name}: ${res.status} ${await res.text()}`)
-  const { data } = (await res.json()) as { data: { ticket: string; sessionId: string } }
-  const started = performance.now()
-  const client = new TermClient(`ws://${v.url}/api/v1/terminal/ws?ticket=${data.ticket}&cols=80&rows=24`, {
-    autoAck: true,
-    maxText: 64 * 1024,
-  })
-  await client.output(PROMPT, 60_000)
-  const ms = performance.now() - started
+  const s = await openTerminal(v, SELFTEST.slug, v.kind)
   if (v.kind === 'docker') lastDockerOpen = Date.now()
-  return { client, sessionId: data.sessionId, ms }
-}
-
-async function endSession(v: Variant, s: Session) {
-  const live = v.manager.get(s.sessionId)
-  await v.manager.kill(s.sessionId)
-  await live?.finished
-  s.client[Symbol.dispose]()
+  return s
 }
 
 /** Types `line` + Enter and waits for the prompt after the output matching `done`. */
@@ -193,17 +126,6 @@ async function echoKeys(s: Session, keys: number): Promise<number[]> {
     await run(s, '\x15', /\n[\s\S]*\$ $/, 10_000)
   }
   return times
-}
-
-/** `./flood FLOOD_BYTES` once in a session where it is built: MB/s until the trailer arrives. */
-async function flood(s: Session, bytes = FLOOD_BYTES): Promise<number> {
-  s.client.text = ''
-  const t0 = performance.now()
-  s.client.type(`./flood ${bytes}\r`)
-  await s.client.output(/<<flood end>>/, 300_000)
-  const rate = bytes / 1e6 / ((performance.now() - t0) / 1000)
-  await s.client.output(/<<flood end>>[\s\S]*\$ $/, 60_000)
-  return rate
 }
 
 /** A free TCP port on 127.0.0.1 (the service gets a fixed one, so the pool knows its URL). */
@@ -274,15 +196,6 @@ async function startService(): Promise<Service> {
   }
 }
 
-/** A markdown-like table, first column `runner` (as terminal.bench.ts prints them). */
-function table(rows: Record<string, number | string>[], columns: string[]): string {
-  return [
-    `| ${columns.join(' | ')} |`,
-    `|${columns.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${columns.map((c) => String(r[c] ?? '–')).join(' | ')} |`),
-  ].join('\n')
-}
-
 interface Samples {
   open: number[]
   /** Per sample: p50 of its keystrokes. */
@@ -346,7 +259,7 @@ test(
         work.set(v, s)
         await run(s, 'cd projects/selftest && make flood && echo built-ok', /built-ok\r?\n[\s\S]*\$ $/, 300_000)
         await echoKeys(s, ECHO_BATCH)
-        await flood(s, 2_000_000)
+        await floodOnce(s, 2_000_000)
         console.log(`[bench] ${v.name}: ready (${round((performance.now() - t0) / 1000)} s)`)
       }
 
@@ -355,7 +268,7 @@ test(
         await alternate(i, async (v) => {
           const s = await openSession(v)
           samples.get(v)?.open.push(s.ms)
-          await endSession(v, s)
+          await endTerminal(v, s)
         })
       }
       console.log(`[bench] opens done (${round((performance.now() - t0) / 1000)} s)`)
@@ -370,12 +283,12 @@ test(
       console.log(`[bench] echo done (${round((performance.now() - t0) / 1000)} s)`)
       for (let i = 0; i < SAMPLES; i++) {
         await alternate(i, async (v) => {
-          samples.get(v)?.flood.push(await flood(work.get(v) as Session))
+          samples.get(v)?.flood.push(await floodOnce(work.get(v) as Session, FLOOD_BYTES))
         })
       }
       console.log(`[bench] flood done (${round((performance.now() - t0) / 1000)} s)`)
     } finally {
-      for (const [v, s] of work) await endSession(v, s).catch(() => {})
+      for (const [v, s] of work) await endTerminal(v, s).catch(() => {})
       await Promise.allSettled(variants.map((v) => v.close()))
       const code = await service.stop()
       if (code !== 0) console.log(`note: the runner service exited with ${code}: ${service.stderr()}`)
@@ -477,37 +390,27 @@ test(
     for (const n of notes) console.log(`note: ${n}`)
 
     const round3 = (xs: number[]) => xs.map((x) => round(x, 3))
-    const out = join(REPO_ROOT, 'bench-results/placement.json')
-    mkdirSync(join(REPO_ROOT, 'bench-results'), { recursive: true })
-    writeFileSync(
-      out,
-      `${JSON.stringify(
-        {
-          date: started.toISOString(),
-          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: round(totalmem() / 2 ** 30) },
-          loadavg: { start: loadStart, end: loadEnd },
-          bun: Bun.version,
-          samples: SAMPLES,
-          echoKeysPerSample: ECHO_KEYS,
-          floodBytes: FLOOD_BYTES,
-          dockerOpens: `warm: pool of ${DOCKER_POOL_SIZE} in both placements, ${DOCKER_OPEN_GAP_MS} ms between docker opens`,
-          medians,
-          ratios,
-          targets,
-          samplesByVariant: Object.fromEntries(
-            variants.map((v) => {
-              const r = samples.get(v) as Samples
-              return [v.name, { openMs: round3(r.open), echoP50Ms: round3(r.echo), floodMBps: round3(r.flood) }]
-            }),
-          ),
-          inProcessPoolWaitsMs: round3(poolWaits),
-          notes,
-        },
-        null,
-        2,
-      )}\n`,
+    writeResults(
+      'placement',
+      { started, loadStart, loadEnd },
+      {
+        samples: SAMPLES,
+        echoKeysPerSample: ECHO_KEYS,
+        floodBytes: FLOOD_BYTES,
+        dockerOpens: `warm: pool of ${DOCKER_POOL_SIZE} in both placements, ${DOCKER_OPEN_GAP_MS} ms between docker opens`,
+        medians,
+        ratios,
+        targets,
+        samplesByVariant: Object.fromEntries(
+          variants.map((v) => {
+            const r = samples.get(v) as Samples
+            return [v.name, { openMs: round3(r.open), echoP50Ms: round3(r.echo), floodMBps: round3(r.flood) }]
+          }),
+        ),
+        inProcessPoolWaitsMs: round3(poolWaits),
+        notes,
+      },
     )
-    console.log(`results written to ${out}`)
   },
   60 * 60_000,
 )

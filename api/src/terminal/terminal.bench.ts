@@ -19,38 +19,34 @@
  * fails), and written to bench-results/terminal.json with the load average at start and end.
  */
 import { test } from 'bun:test'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, totalmem } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Runner } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
-import { Elysia } from 'elysia'
 import { REPO_ROOT } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import { createFilesystemStorage } from '../media/storage.ts'
-import { type Backend, openBackend, testConfig } from '../test/harness.ts'
-import { terminalModule } from './index.ts'
-import { SessionManager } from './manager.ts'
-import { importWasi, runnerRegistryOf } from './runners.ts'
-import { TermClient } from './test-kit.ts'
-import { TicketStore } from './tickets.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
+import {
+  type BenchServer,
+  type BenchSession,
+  bootTerminal,
+  endTerminal,
+  flood,
+  loadavg,
+  median,
+  openTerminal,
+  PROMPT,
+  round,
+  SELFTEST,
+  table,
+  writeResults,
+} from './bench-kit.ts'
+import { importWasi } from './runners.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Fresh-session makes of minirt after the first one of the process. */
 const MAKE_SAMPLES = Number(process.env.BENCH_MAKE_SAMPLES ?? 5)
 const FLOOD_BYTES = 20_000_000
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 8)
-const PROMPT = /\$ $/
-const logger = createLogger('silent')
-
-const median = (xs: number[]) => {
-  if (xs.length === 0) return Number.NaN
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
-}
-const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim()
 
 /** Targets the medians are compared with (printed as ratios and met / not met; never asserted). */
 const TARGETS = { warmOpenMs: 50, wasiOpenMs: 15, echoMs: 1, floodPctOfRaw: 90 }
@@ -73,98 +69,36 @@ function projectFrom(dir: string): BenchProject {
 }
 
 const PROJECTS: Record<string, BenchProject> = {
-  selftest: {
-    slug: 'selftest',
-    sourceDir: join(REPO_ROOT, 'runner/fixtures/selftest'),
-    policy: { allow: ['ls', 'cd', 'cat', 'echo', 'make', 'cc', 'gcc', './*', 'exit', 'stty', 'clear'] },
-    runners: ['docker', 'wasi'],
-  },
+  selftest: { ...SELFTEST, runners: ['docker', 'wasi'] },
   minirt: projectFrom(join(REPO_ROOT, 'wasm-projects/minirt')),
 }
 
-interface Variant {
+interface Variant extends BenchServer {
   name: string
-  url: string
-  manager: SessionManager
   runner: Runner
   /** Docker runner with a warm pool: wait for a pooled container before each open. */
   pooled: boolean
-  close(): Promise<void>
 }
 
 /** One server per variant: the real terminal module over one runner, projects = selftest and minirt. */
 async function boot(backend: Backend, name: string, runner: Runner, pooled = false): Promise<Variant> {
-  const config = testConfig({
-    TERMINAL_MAX_PER_IP: '1000',
-    TERMINAL_MAX_SESSIONS: '1000',
+  const server = await bootTerminal(backend, runner, (slug) => {
+    const p = PROJECTS[slug]
+    return p?.runners.includes(runner.kind)
+      ? { slug: p.slug, sourceDir: p.sourceDir, policy: p.policy, runners: [runner.kind] }
+      : null
   })
-  const runners = runnerRegistryOf([runner])
-  await runners.refresh()
-  const manager = new SessionManager({
-    config: config.terminal,
-    runners,
-    cache: backend.cache,
-    db: backend.database.db,
-    storage: createFilesystemStorage(`${config.dataDir}/media`),
-    logger,
-  })
-  const deps = { config, logger, database: backend.database, cache: backend.cache }
-  const app = new Elysia().use(
-    terminalModule({
-      config,
-      manager,
-      tickets: new TicketStore(backend.cache, config.terminal.ticketTtlMs),
-      resolveProject: async (slug) => {
-        const p = PROJECTS[slug]
-        return p?.runners.includes(runner.kind)
-          ? { slug: p.slug, sourceDir: p.sourceDir, policy: p.policy, runners: [runner.kind] }
-          : null
-      },
-      auth: deps,
-    }),
-  )
-  app.listen({ hostname: '127.0.0.1', port: 0 })
-  const url = `127.0.0.1:${app.server?.port}`
-  return {
-    name,
-    url,
-    manager,
-    runner,
-    pooled,
-    async close() {
-      await manager.close()
-      await app.stop(true)
-      await runner.close()
-    },
-  }
+  return { ...server, name, runner, pooled }
 }
 
-type Session = { client: TermClient; sessionId: string; ms: number }
+type Session = BenchSession
 
 async function openSession(v: Variant, project = 'selftest'): Promise<Session> {
   if (v.pooled) await waitForPool(v.runner as DockerRunner, 1)
-  const res = await fetch(`http://${v.url}/api/v1/terminal/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ project, runner: v.runner.kind }),
-  })
-  if (res.status !== 201) throw new Error(`${v.name}: ${res.status} ${await res.text()}`)
-  const { data } = (await res.json()) as { data: { ticket: string; sessionId: string } }
-  const started = performance.now()
-  const client = new TermClient(`ws://${v.url}/api/v1/terminal/ws?ticket=${data.ticket}&cols=80&rows=24`, {
-    autoAck: true,
-    maxText: 64 * 1024,
-  })
-  await client.output(PROMPT, 60_000)
-  return { client, sessionId: data.sessionId, ms: performance.now() - started }
+  return openTerminal(v, project, v.runner.kind)
 }
 
-async function endSession(v: Variant, s: { client: TermClient; sessionId: string }) {
-  const live = v.manager.get(s.sessionId)
-  await v.manager.kill(s.sessionId)
-  await live?.finished
-  s.client[Symbol.dispose]()
-}
+const endSession = endTerminal
 
 /** Echo round trip of single keystrokes: type `x`, wait until the line shows it (then erase all). */
 async function echoRtt(type: (s: string) => void, text: () => string, wait: (pred: () => boolean) => Promise<unknown>) {
@@ -338,18 +272,7 @@ async function floodSession(v: Variant): Promise<{ run(): Promise<number>; close
   const s = await openSession(v)
   s.client.type('cd projects/selftest && make flood && echo built-ok\r')
   await s.client.output(/built-ok\r?\n[\s\S]*\$ $/, 120_000)
-  return {
-    async run() {
-      s.client.text = ''
-      const t0 = performance.now()
-      s.client.type(`./flood ${FLOOD_BYTES}\r`)
-      await s.client.output(/<<flood end>>/, 300_000)
-      const rate = FLOOD_BYTES / 1e6 / ((performance.now() - t0) / 1000)
-      await s.client.output(/<<flood end>>[\s\S]*\$ $/, 60_000)
-      return rate
-    },
-    close: () => endSession(v, s),
-  }
+  return { run: () => flood(s, FLOOD_BYTES), close: () => endSession(v, s) }
 }
 
 /** Lets ended sessions finish (recordings stored, sockets closed), then collects garbage twice. */
@@ -380,13 +303,13 @@ async function idleMemory(v: Variant): Promise<{ rss: number; heap: number; cont
 }
 
 /** A markdown table (printed, and pasted into README.md as is). */
-function table(rows: Record<string, Record<string, number | string>>, columns: string[]): string {
+/** One row per runner that has a figure in `columns`. */
+function runnerTable(rows: Record<string, Record<string, number | string>>, columns: string[]): string {
   const used = Object.entries(rows).filter(([, r]) => columns.some((c) => r[c] !== undefined))
-  return [
-    `| runner | ${columns.join(' | ')} |`,
-    `|---|${columns.map(() => '---').join('|')}|`,
-    ...used.map(([name, r]) => `| ${name} | ${columns.map((c) => String(r[c] ?? '–')).join(' | ')} |`),
-  ].join('\n')
+  return table(
+    used.map(([runner, r]) => ({ runner, ...r })),
+    ['runner', ...columns],
+  )
 }
 
 interface Target {
@@ -580,41 +503,31 @@ test(
         `Terminal benchmark — ${started.toISOString()}, medians of ${SAMPLES} (make: first of the process, then median of ${MAKE_SAMPLES}); flood ${FLOOD_BYTES / 1e6} MB; ${IDLE_SESSIONS} idle sessions`,
         `load average: start ${loadStart} / end ${loadEnd}`,
         '',
-        table(rows, sessionColumns),
+        runnerTable(rows, sessionColumns),
         '',
         'minirt (fresh session: `cd projects/minirt && make`, Enter → prompt; `./miniRT scenes/demo.rt` at 80x24 after make)',
         '',
-        table(rows, buildColumns),
+        runnerTable(rows, buildColumns),
         '',
         'targets:',
         ...targetLines,
       ].join('\n'),
     )
     for (const n of notes) console.log(`note: ${n}`)
-    const out = join(REPO_ROOT, 'bench-results/terminal.json')
-    mkdirSync(join(REPO_ROOT, 'bench-results'), { recursive: true })
-    writeFileSync(
-      out,
-      `${JSON.stringify(
-        {
-          date: started.toISOString(),
-          machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: round(totalmem() / 2 ** 30) },
-          loadavg: { start: loadStart, end: loadEnd },
-          bun: Bun.version,
-          samples: SAMPLES,
-          makeSamples: MAKE_SAMPLES,
-          floodBytes: FLOOD_BYTES,
-          idleSessions: IDLE_SESSIONS,
-          wasiCompilerPrewarm: false,
-          results: rows,
-          targets,
-          notes,
-        },
-        null,
-        2,
-      )}\n`,
+    writeResults(
+      'terminal',
+      { started, loadStart, loadEnd },
+      {
+        samples: SAMPLES,
+        makeSamples: MAKE_SAMPLES,
+        floodBytes: FLOOD_BYTES,
+        idleSessions: IDLE_SESSIONS,
+        wasiCompilerPrewarm: false,
+        results: rows,
+        targets,
+        notes,
+      },
     )
-    console.log(`results written to ${out}`)
   },
   60 * 60_000,
 )
