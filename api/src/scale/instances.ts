@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,6 +36,29 @@ export async function seedCalcProject(databaseUrl: string): Promise<void> {
     .values([{ slug: 'calc', title: 'calc', sourcePath: 'calc', policy, runners: ['wasi', 'docker'] }])
     .onConflictDoNothing()
   await database.close()
+}
+
+/**
+ * What the API processes of one multi-process suite share: database, Redis namespace, JWT secret
+ * and bootstrap admin, both back ends, a long resume grace; `extra` adds or overrides.
+ */
+export function clusterEnv(
+  shared: { databaseUrl: string; redisUrl: string; prefix: string; admin: { email: string; password: string } },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    APP_ENV: 'test',
+    DATABASE_URL: shared.databaseUrl,
+    REDIS_URL: shared.redisUrl,
+    REDIS_PREFIX: shared.prefix,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ADMIN_EMAIL: shared.admin.email,
+    ADMIN_PASSWORD: shared.admin.password,
+    TRUST_PROXY_HOPS: '1',
+    RUNNERS: 'wasi,docker',
+    TERMINAL_GRACE_MS: '120000',
+    ...extra,
+  }
 }
 
 const READY = /Shellfolio is running at (http:\/\/\S+)/

@@ -5,6 +5,7 @@ import { LABEL_OWNER } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../cache/index.ts'
 import { createScratchDatabase, requireEnv } from '../test/harness.ts'
 import {
+  clusterEnv,
   type Instance,
   type RunnerService,
   seedCalcProject,
@@ -72,23 +73,14 @@ beforeAll(async () => {
     ...(process.env.SANDBOX_IMAGE ? { SANDBOX_IMAGE: process.env.SANDBOX_IMAGE } : {}),
   }
   ;[r1, r2] = await Promise.all([startRunner(1), startRunner(2)])
-  const env = {
-    APP_ENV: 'test',
-    DATABASE_URL: scratch.url,
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: prefix,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    TRUST_PROXY_HOPS: '1',
-    RUNNERS: 'wasi,docker',
+  const shared = { databaseUrl: scratch.url, redisUrl, prefix, admin: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } }
+  const env = clusterEnv(shared, {
     RUNNER_URLS: `${r1.url},${r2.url}`,
     RUNNER_TOKEN: TOKEN,
     // Nothing to reach: the API must never need a Docker engine in this mode.
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
-    TERMINAL_GRACE_MS: '120000',
     TERMINAL_MAX_PER_IP: '50',
-  }
+  })
   a = await startInstance('a', env)
   b = await startInstance('b', env)
   await seedCalcProject(scratch.url)

@@ -7,7 +7,7 @@ import { LABEL_SESSION } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../cache/index.ts'
 import { REPO_ROOT } from '../config.ts'
 import { createScratchDatabase, requireEnv } from '../test/harness.ts'
-import { type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
+import { clusterEnv, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
 /**
  * Scale-out on one machine (DESIGN.md §9): two real API processes on their own ports share one
@@ -33,19 +33,8 @@ beforeAll(async () => {
   scratch = await createScratchDatabase()
   prefix = `sf:scale:${randomBytes(4).toString('hex')}:`
   redis = await createRedisCache({ url: redisUrl, prefix })
-  const env = {
-    APP_ENV: 'test',
-    DATABASE_URL: scratch.url,
-    REDIS_URL: redisUrl,
-    REDIS_PREFIX: prefix,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
-    ADMIN_EMAIL,
-    ADMIN_PASSWORD,
-    TRUST_PROXY_HOPS: '1',
-    RUNNERS: 'wasi,docker',
-    DOCKER_POOL_SIZE: '0',
-    TERMINAL_GRACE_MS: '120000',
-  }
+  const admin = { email: ADMIN_EMAIL, password: ADMIN_PASSWORD }
+  const env = clusterEnv({ databaseUrl: scratch.url, redisUrl, prefix, admin }, { DOCKER_POOL_SIZE: '0' })
   // One after the other: the first applies the migrations and creates the admin (as the deploy's
   // migrate step does before replicas start).
   a = await startInstance('a', env)
