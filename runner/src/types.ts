@@ -58,6 +58,8 @@ export interface RunnerSession {
   kill(reason?: ExitReason): Promise<void>
   /** Resolves once, when the session has ended and its resources are released. */
   readonly exited: Promise<ExitInfo>
+  /** Where the sandbox runs when that is not this process (a runner service's id). */
+  readonly host?: string
 }
 
 export interface Runner {

@@ -43,10 +43,17 @@ export interface TerminalSocket {
   close(code: number, reason: string): void
 }
 
+/** How a session ended, as its client is told (`message`: the runner's explanation, if any). */
+export interface SessionExit {
+  code: number | null
+  reason: string
+  message?: string
+}
+
 /** Server → client control messages (DESIGN.md §6). */
 export type ServerMessage =
   | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken: string }
-  | { type: 'exit'; code: number | null; reason: string; message?: string }
+  | ({ type: 'exit' } & SessionExit)
   | { type: 'error'; code: string; message: string }
   | { type: 'notice'; message: string }
   | { type: 'pong' }
@@ -122,7 +129,7 @@ export class LiveSession {
   private pending: Uint8Array[] = []
   pendingBytes = 0
   endReason: EndReason | undefined
-  exit: { code: number | null; reason: EndReason; message?: string } | undefined
+  exit: (SessionExit & { reason: EndReason }) | undefined
   private timers = new Map<string, ReturnType<typeof setTimeout>>()
   private unsubscribe: () => void = () => {}
   /** Resolves once the session ended and its recording and history row are stored. */
@@ -379,10 +386,7 @@ export class SessionManager {
   readonly scrollbackBytes: number
   private readonly sessions = new Map<string, LiveSession>()
   /** Ended sessions kept for the grace period, so a late resume still gets its `exit`. */
-  private readonly tombstones = new Map<
-    string,
-    { token: string; exit: { code: number | null; reason: string; message?: string } }
-  >()
+  private readonly tombstones = new Map<string, { token: string; exit: SessionExit }>()
   private readonly heartbeat: ReturnType<typeof setInterval>
   /** Slots this instance reserved for tickets, released on shutdown. */
   private readonly reserved = new Set<string>()
@@ -480,8 +484,7 @@ export class SessionManager {
     metrics.sessionsActive.inc({ runner: ticket.runner })
     metrics.sessionStartDuration.observe({ runner: ticket.runner }, (performance.now() - openStarted) / 1000)
     this.reserved.delete(record.id)
-    const host = (runnerSession as { host?: string }).host
-    if (host) record.host = host
+    if (runnerSession.host) record.host = runnerSession.host
     const session = new LiveSession(this, record, runnerSession, { ...size })
     this.sessions.set(record.id, session)
     if (resumable(runner)) {
@@ -527,10 +530,7 @@ export class SessionManager {
     token: string,
     socket: TerminalSocket,
     resolveProject?: (slug: string) => Promise<TerminalProject | null>,
-  ): Promise<
-    | { ok: true; session: LiveSession }
-    | { ok: false; code: number; reason: string; exit?: { code: number | null; reason: string; message?: string } }
-  > {
+  ): Promise<{ ok: true; session: LiveSession } | { ok: false; code: number; reason: string; exit?: SessionExit }> {
     const session = this.sessions.get(sessionId)
     if (session && !session.ended && sameToken(session.resumeToken, token)) {
       session.attach(socket, true)
@@ -610,8 +610,7 @@ export class SessionManager {
       runnerSessionId: runnerSession.id,
       staleAt: this.now() + this.staleAfterMs,
     }
-    const host = (runnerSession as { host?: string }).host
-    if (host) mine.host = host
+    if (runnerSession.host) mine.host = runnerSession.host
     await this.registry.put(mine)
     const session = new LiveSession(this, mine, runnerSession, size, token)
     session.persistent = true
@@ -675,7 +674,7 @@ export class SessionManager {
   /** @internal stores the recording and history once a session ended. */
   async finalize(session: LiveSession): Promise<void> {
     const { id } = session
-    const exit = session.exit as { code: number | null; reason: EndReason; message?: string }
+    const exit = session.exit as SessionExit & { reason: EndReason }
     this.sessions.delete(id)
     metrics.sessionsActive.dec({ runner: session.record.runner })
     this.tombstones.set(id, { token: session.resumeToken, exit })

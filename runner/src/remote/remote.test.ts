@@ -163,7 +163,7 @@ describe('registration and placement', () => {
     expect(await wasi.available()).toBe(true)
     const sessions = []
     for (let i = 0; i < 6; i++) sessions.push(await wasi.open({ project: selftestProject(), size: SIZE }))
-    const hosts = sessions.map((s) => (s as unknown as { host: string }).host)
+    const hosts = sessions.map((s) => s.host)
     expect(hosts.filter((h) => h === 'svc-a')).toHaveLength(3)
     expect(hosts.filter((h) => h === 'svc-b')).toHaveLength(3)
     expect(a.sessions).toBe(3)
@@ -174,7 +174,7 @@ describe('registration and placement', () => {
     // Free one slot on b: the next session goes there.
     await sessions[hosts.indexOf('svc-b')]?.kill()
     const next = await wasi.open({ project: selftestProject(), size: SIZE })
-    expect((next as unknown as { host: string }).host).toBe('svc-b')
+    expect(next.host).toBe('svc-b')
     await Promise.all([...sessions, next].map((s) => s.kill()))
     await pool.close()
   }, 60_000)
@@ -186,8 +186,8 @@ describe('registration and placement', () => {
     const wasi = pool.runner('wasi')
     const first = await wasi.open({ project: selftestProject(), size: SIZE })
     const second = await wasi.open({ project: selftestProject(), size: SIZE })
-    const onX = [first, second].find((s) => (s as unknown as { host: string }).host === 'svc-x')
-    const onY = [first, second].find((s) => (s as unknown as { host: string }).host === 'svc-y')
+    const onX = [first, second].find((s) => s.host === 'svc-x')
+    const onY = [first, second].find((s) => s.host === 'svc-y')
     expect(onX && onY).toBeTruthy()
     await x.close()
     const exit = await onX?.exited
@@ -198,7 +198,7 @@ describe('registration and placement', () => {
     await t.waitFor(/still-here\r?\n/, 10_000)
     for (let i = 0; i < 3; i++) {
       const s = await wasi.open({ project: selftestProject(), size: SIZE })
-      expect((s as unknown as { host: string }).host).toBe('svc-y')
+      expect(s.host).toBe('svc-y')
       await s.kill()
     }
     await onY?.kill()
