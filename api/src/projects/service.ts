@@ -113,6 +113,15 @@ const columnsOf = (input: Partial<ProjectInput>): Partial<typeof projects.$infer
   return values
 }
 
+/** A new row: the given columns over the defaults (no commands allowed until the admin says so). */
+const newRow = (input: ProjectInput, sourcePath: string): typeof projects.$inferInsert => ({
+  policy: { allow: [] },
+  ...columnsOf(input),
+  slug: input.slug,
+  title: input.title,
+  sourcePath,
+})
+
 export interface ProjectsServiceOptions {
   db: Db
   reads: ReadCache
@@ -208,16 +217,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     async create(input: ProjectInput): Promise<AdminProject> {
       let id: string
       try {
-        const [row] = await db
-          .insert(projects)
-          .values({
-            policy: { allow: [] },
-            ...columnsOf(input),
-            slug: input.slug,
-            title: input.title,
-            sourcePath: input.sourcePath,
-          })
-          .returning({ id: projects.id })
+        const [row] = await db.insert(projects).values(newRow(input, input.sourcePath)).returning({ id: projects.id })
         id = row!.id
       } catch (err) {
         return saveError(err, input.slug)
@@ -301,13 +301,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
         if (existing.has(input.slug)) continue
         const rows = await db
           .insert(projects)
-          .values({
-            policy: { allow: [] },
-            ...columnsOf(input),
-            slug: input.slug,
-            title: input.title,
-            sourcePath: folder,
-          })
+          .values(newRow(input, folder))
           .onConflictDoNothing()
           .returning({ slug: projects.slug })
         if (rows.length > 0) created.push(input.slug)
