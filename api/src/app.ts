@@ -116,7 +116,12 @@ export function createApp(deps: AppDeps) {
     .use(metricsModule({ token: config.metricsToken }))
     .use(rateLimitPlugin({ cache, config, logger, rules: deps.rateLimits }))
     .use(docsModule())
-    .use(healthModule(() => checks))
+    .use(
+      healthModule(
+        () => checks,
+        () => (registry?.sandbox ? { sandbox: registry.sandbox() } : {}),
+      ),
+    )
     .use(authModule(deps))
     .use(postsModule({ posts, auth: deps }))
     .use(projectsModule({ projects, auth: deps }))

@@ -250,6 +250,15 @@ export class DockerSession implements RunnerSession {
         this.bufferPaused = false
         this.applyFlow()
         await Promise.race([this.prepared.streamEnded, Bun.sleep(2_000)])
+        // why: under gVisor the host's OOM killer stops the whole sandbox rather than one process of
+        // it (docs/threat-model.md), so the visitor is told why the session ended
+        if (code === 137) {
+          const state = await this.prepared.container.inspect().then(
+            (i) => i.State,
+            () => null,
+          )
+          if (state?.OOMKilled) message = 'the sandbox went over its memory limit and was stopped'
+        }
       }
       try {
         await this.prepared.destroy()
