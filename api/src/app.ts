@@ -26,6 +26,7 @@ import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/in
 import type { SessionManager } from './terminal/manager.ts'
 import type { RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
+import { wafModule } from './waf/index.ts'
 import { webModule } from './web/index.ts'
 
 /** Everything the app needs, opened by index.ts (or a test) before the app is built. */
@@ -122,6 +123,7 @@ export function createApp(deps: AppDeps) {
         () => (registry?.sandbox ? { sandbox: registry.sandbox() } : {}),
       ),
     )
+    .use(wafModule())
     .use(authModule(deps))
     .use(postsModule({ posts, auth: deps }))
     .use(projectsModule({ projects, auth: deps }))
