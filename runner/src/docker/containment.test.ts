@@ -151,6 +151,21 @@ describe('docker sandbox containment', () => {
   )
 
   test(
+    "the everyday file commands work: ls -l, ls with colours, stat, du (gVisor needs the image's statx shim)",
+    async () => {
+      const { s, t } = await start()
+      expect(
+        await status(s, t, 'cd projects && ls -l selftest > /tmp/ls.txt && grep -q " Makefile$" /tmp/ls.txt'),
+      ).toBe(0)
+      expect(await status(s, t, 'ls --color=always -d selftest | grep -q selftest')).toBe(0)
+      expect(await status(s, t, 'stat -c %s selftest/Makefile | grep -qx "[0-9][0-9]*"')).toBe(0)
+      expect(await status(s, t, 'du -s selftest > /dev/null')).toBe(0)
+      expect(t.text).not.toContain('Invalid argument')
+    },
+    T,
+  )
+
+  test(
     'a fork bomb hits the process limit and the session stays in control',
     async () => {
       const { s, t } = await start()
@@ -255,7 +270,7 @@ describe('docker sandbox containment', () => {
       const { s, t } = await start()
       expect(await status(s, t, 'exec 3<>/dev/tcp/1.1.1.1/80')).not.toBe(0)
       expect(await status(s, t, 'getent hosts deb.debian.org')).not.toBe(0)
-      // only the loopback interface (gVisor has no /sys/class/net; /proc/net/dev is in both)
+      // the interfaces, one per line of /proc/net/dev: only the loopback
       s.write("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | paste -sd,\r")
       await t.waitFor(outputLine('lo'))
     },
