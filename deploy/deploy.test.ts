@@ -47,6 +47,8 @@ describe('docker-compose.yml', () => {
     POSTGRES_PASSWORD: undefined,
     MINIO_ROOT_PASSWORD: undefined,
     RUNNER_TOKEN: undefined,
+    // `make test` sets it for its own suites; compose's default is what is checked here
+    SANDBOX_RUNTIME: undefined,
     ...extra,
   })
 
