@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 /**
- * The one place that reads the environment (DESIGN.md §4). Parsed once, validated, frozen.
+ * The one place that reads the environment (docs/configuration.md). Parsed once, validated, frozen.
  * A bad value throws a ConfigError naming every bad variable and what is expected.
  */
 

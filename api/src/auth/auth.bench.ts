@@ -1,6 +1,6 @@
 /**
  * Auth benchmark: `bun test ./api/src/auth/auth.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
  * Through the whole HTTP path (`app.handle`, every plugin of the real app), per backend:
  *   - login: POST /api/v1/auth/token (argon2id verify + a refresh-token insert)

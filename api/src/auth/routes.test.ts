@@ -115,7 +115,7 @@ describe.each(BACKENDS)('the auth macro (%s)', (kind) => {
     const { app, close } = fullApp()
     const routes = adminRoutes(app.routes).filter((r) => r.method !== 'WS')
     try {
-      // DESIGN.md §5 has admin routes in several modules: an empty list means the macro is not applied.
+      // docs/api.md lists admin routes in several modules: an empty list means the macro is not applied.
       expect(routes.length).toBeGreaterThan(0)
       for (const route of routes) {
         const path = fill(route.path)

@@ -5,7 +5,7 @@ import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
 import { openDatabase } from './index.ts'
 import { users } from './schema/index.ts'
 
-// The same suite runs on PostgreSQL and on PGlite (DESIGN.md §3).
+// The same suite runs on PostgreSQL and on PGlite (docs/architecture.md).
 describe.each(BACKENDS)('database on %s', (kind) => {
   let backend: Backend
   beforeAll(async () => {

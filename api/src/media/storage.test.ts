@@ -11,7 +11,7 @@ interface StorageCase {
   create(): { storage: MediaStorage; cleanup(): void }
 }
 
-/** One contract, every adapter (STYLE.md rule 8). */
+/** One contract, every adapter (docs/conventions.md, rule 8). */
 function runStorageContract({ name, create }: StorageCase) {
   describe(`media storage contract: ${name}`, () => {
     let storage: MediaStorage

@@ -141,7 +141,7 @@ export function metricsModule(options: MetricsModuleOptions = {}) {
     })
     .get(
       '/metrics',
-      ({ request, set }) => {
+      async ({ request, set }) => {
         set.headers['cache-control'] = 'no-store'
         if (options.token) {
           const auth = request.headers.get('authorization') ?? ''
@@ -154,7 +154,7 @@ export function metricsModule(options: MetricsModuleOptions = {}) {
             })
           }
         }
-        return new Response(m.registry.render(), {
+        return new Response(await m.registry.render(), {
           headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' },
         })
       },

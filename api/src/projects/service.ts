@@ -1,14 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { and, asc, desc, eq, isNotNull, isNull } from 'drizzle-orm'
+import { and, asc, desc, eq, isNull } from 'drizzle-orm'
 import type { RunnerKindName } from '../config.ts'
+import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
 import { type Project, projects } from '../db/schema/index.ts'
+import { softDeletes } from '../db/soft-delete.ts'
 import type { FlagsService } from '../flags/service.ts'
 import { ConflictError, NotFoundError } from '../http/errors.ts'
 import type { ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
-import { isUniqueViolation } from '../posts/service.ts'
 
 /** Which runner kinds can start a session right now (the terminal module provides the real probe). */
 export type RunnerAvailability = () => Promise<{ docker: boolean; wasi: boolean }>
@@ -175,6 +176,12 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     throw err
   }
 
+  const deletion = softDeletes(db, projects, {
+    notFound: () => new ProjectNotFoundError(),
+    slugTaken: (slug) => new ProjectSlugTakenError(slug),
+    changed: () => reads.invalidate(),
+  })
+
   return {
     usableRunners,
 
@@ -243,32 +250,13 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
 
     /** Soft delete (idempotent). */
     async remove(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (!current.deletedAt) {
-        await db
-          .update(projects)
-          .set({ deletedAt: new Date(), updatedAt: new Date() })
-          .where(and(eq(projects.id, id), isNull(projects.deletedAt)))
-        await reads.invalidate()
-      }
+      await deletion.remove(id)
       return getAdmin(id)
     },
 
+    /** Undoes a soft delete; 409 when another live project took the slug meanwhile. Idempotent. */
     async restore(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (current.deletedAt) {
-        try {
-          await db
-            .update(projects)
-            .set({ deletedAt: null, updatedAt: new Date() })
-            .where(and(eq(projects.id, id), isNotNull(projects.deletedAt)))
-        } catch (err) {
-          return saveError(err, current.slug)
-        }
-        await reads.invalidate()
-      }
+      await deletion.restore(id)
       return getAdmin(id)
     },
 
