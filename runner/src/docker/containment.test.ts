@@ -6,11 +6,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { hostname } from 'node:os'
 import { outputLine, type Transcript, track, within } from '../contract.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import type { OpenOptions } from '../types.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
 import type { DockerRunner } from './runner.ts'
 import { LABEL_EXPIRES, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, reapOrphans } from './sandbox.ts'
 import type { DockerSession } from './session.ts'
+import { poolReady, requireDockerRunner } from './test-fixtures.ts'
 
 const PROMPT = /\$ $/
 /** Per-test timeout: containers start, programs build. */
@@ -363,12 +364,7 @@ describe('docker runner lifecycle', () => {
     async () => {
       const other = await requireDockerRunner({ poolSize: 1 })
       try {
-        await other.start()
-        const deadline = Date.now() + 30_000
-        while (other.pooled < 1) {
-          if (Date.now() > deadline) throw new Error('the pool did not fill within 30 s')
-          await Bun.sleep(25) // why: polling the pool with a deadline
-        }
+        await poolReady(other.pool, 1)
         const [pooled] = await runner.docker.listContainers({
           filters: { label: [`${LABEL_OWNER}=${other.instanceId}`] },
         })

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { outputLine, track, within } from '../contract.ts'
+import { selftestProject, wasmProject } from '../test-fixtures.ts'
 import type { Runner, RunnerSession } from '../types.ts'
 import { createWasiRunner } from './index.ts'
-import { limitsProject, selftestProject, wasmProject } from './test-fixtures.ts'
+import { limitsProject } from './test-fixtures.ts'
 
 const PROMPT = /\$ $/
 const ESC = '\\x1b'
