@@ -176,6 +176,8 @@ describe('docker sandbox containment', () => {
     T,
   )
 
+  // What reaches the listener while paused, and that resume delivers the rest, is the contract's
+  // 'pause bounds output' case; here: the backpressure reaches the program inside the container.
   test(
     'an output flood with a paused consumer blocks the producer instead of growing memory',
     async () => {
@@ -184,7 +186,6 @@ describe('docker sandbox containment', () => {
       await t.waitFor(/shellfolio-flood\r?\nshellfolio-flood/)
       const rssBefore = process.memoryUsage().rss
       s.pause()
-      const receivedAtPause = t.bytes
       expect(s.paused).toBe(true)
       // The producer must end up blocked writing to its TTY: backpressure reached the container.
       const container = runner.docker.getContainer(s.containerId)
@@ -197,8 +198,6 @@ describe('docker sandbox containment', () => {
         sleeping = yes?.[1]?.startsWith('S') ? sleeping + 1 : 0
         await Bun.sleep(100) // why: polling interval of a predicate with a deadline, not a timing assumption
       }
-      const growth = t.bytes - receivedAtPause
-      expect(growth).toBe(0)
       expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024)
       s.resume()
       const resumedFrom = t.bytes

@@ -53,14 +53,23 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 }
 
 // The same contract every back end passes, with each back end behind a runner service.
+const WINDOW = 256 * 1024
+/**
+ * Output that may still reach the API after it pauses a session: the service sends at most its
+ * window that nobody credited, plus the frame that crossed it (at most 64 KiB of coalesced output
+ * and the program's last write).
+ */
+const PAUSED_OUTPUT_BYTES = WINDOW + 128 * 1024
+
 let wasiService: RunnerServer | undefined
 runRunnerContract({
   name: 'remote wasi (behind a runner service)',
   create: async () => {
-    wasiService ??= service()
+    wasiService ??= service({ outputWindowBytes: WINDOW })
     return createRemotePool({ urls: [wasiService.url], token: TOKEN, redis }).runner('wasi')
   },
   project: selftestProject(),
+  pausedOutputBytes: PAUSED_OUTPUT_BYTES,
   timeoutMs: 90_000,
 })
 
@@ -68,12 +77,13 @@ let dockerService: RunnerServer | undefined
 runRunnerContract({
   name: 'remote docker (behind a runner service)',
   create: async () => {
-    dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })] })
+    dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })], outputWindowBytes: WINDOW })
     const runner = createRemotePool({ urls: [dockerService.url], token: TOKEN, redis }).runner('docker')
     await until(() => runner.available(), 30_000, 'the docker runner service to report docker up')
     return runner
   },
   project: selftestProject(),
+  pausedOutputBytes: PAUSED_OUTPUT_BYTES,
 })
 
 describe('grants', () => {

@@ -118,33 +118,6 @@ describe('wasi sessions', () => {
     await s.kill()
   }, 90_000)
 
-  test('pause() stops delivery and bounds what is buffered during a flood', async () => {
-    const s = await open()
-    const t = track(s)
-    s.write('cd projects/selftest && make flood\r')
-    await t.waitFor(PROMPT, 60_000)
-    s.write('./flood 50000000\r')
-    await t.waitFor(/<<flood 50000000>>/, 20_000)
-    s.pause()
-    const paused = t.bytes
-    // wait until a program run had every chance to overfill: the flood keeps writing while paused
-    let later = 0
-    const probe = runner.open({ project: selftestProject(), size: { cols: 80, rows: 24 } })
-    const other = await probe
-    const ot = track(other)
-    await ot.waitFor(PROMPT, 20_000)
-    other.write('echo probe\r')
-    await ot.waitFor(outputLine('probe'))
-    later = t.bytes
-    expect(later - paused).toBe(0)
-    s.resume()
-    await t.waitFor(/\d{7} /, 10_000)
-    s.write('\x03')
-    await t.waitFor(PROMPT, 20_000)
-    await other.kill()
-    await s.kill()
-  }, 90_000)
-
   test('minirt: make && ./miniRT -w 40 -h 12 scenes/demo.rt renders 24-bit colour', async () => {
     const s = await open(wasmProject('minirt'))
     const t = track(s)
