@@ -12,10 +12,10 @@ import { requireDockerRunner } from '../docker/test-fixtures.ts'
 import { selftestProject } from '../test-fixtures.ts'
 import { RunnerError } from '../types.ts'
 import { createWasiRunner } from '../wasi/index.ts'
-import { createRemotePool } from './client.ts'
 import { createGrantVerifier, signGrant } from './grant.ts'
 import { REGISTRY_SET, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { createRedisRegistration, readRegistrations } from './registration.ts'
+import { createRemotePool } from './runner.ts'
 import { createRunnerServer, type RunnerServer } from './server.ts'
 
 const TOKEN = `remote-runner-test-${randomBytes(12).toString('hex')}`
