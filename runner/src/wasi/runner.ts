@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { type OpenOptions, type Runner, RunnerError, type RunnerSession } from '../types.ts'
+import { HOME } from './home.ts'
 import { type FsNode, MemFs, seedFromHost } from './memfs.ts'
 import { HostPool } from './program.ts'
 import { WasiSession } from './session.ts'
-import { HOME } from './shell.ts'
 import { DEFAULT_MEMORY_LIMIT, Toolchain } from './toolchain.ts'
 import { capMemory, isWasm } from './wasm-limits.ts'
 
