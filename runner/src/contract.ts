@@ -1,13 +1,17 @@
 /**
- * The runner contract: one bun:test suite that every back end (docker, wasi) passes.
+ * The runner contract: one bun:test suite that every back end (docker, wasi) and placement (in
+ * this process, behind a runner service) passes. A back end's `contract.test.ts` is one call:
  *
- *   runRunnerContract({ name: 'docker', create: async () => new DockerRunner(), project: selftest })
+ *   runRunnerContract({ name: 'docker', create: async () => new DockerRunner(), project: selftestProject() })
  *
- * The project must be `runner/fixtures/selftest` (or a copy at `~/projects/<slug>` inside the
- * session) with the fixture programs `flood`, `utf8`, `spin` and `mark` buildable by `make`, and a
- * policy that allows at least: cd, make, echo, exit, stty, ./* — and refuses `curl`.
+ * The project must be `runner/fixtures/selftest` (`selftestProject()` in test-fixtures.ts, or a copy
+ * at `~/projects/<slug>` inside the session) with the fixture programs `flood`, `utf8`, `spin` and
+ * `mark` buildable by `make`, and a policy that allows at least: cd, make, echo, exit, stty, ./* —
+ * and refuses `curl`. It checks the members of `Runner` and `RunnerSession` every back end has;
+ * the optional capabilities (`resume`, `pool`) are tested by the back ends that offer them.
  *
- * Never sleeps: every wait is on an output predicate with a deadline (see `Transcript.waitFor`).
+ * Never sleeps: every wait is on an output predicate, or on the output going quiet, with a deadline
+ * (see `Transcript.waitFor` and `Transcript.quiet`).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { checkLine } from './policy.ts'
