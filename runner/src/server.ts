@@ -1,5 +1,5 @@
 /**
- * `bun run runner`: a runner service, so API instances need no Docker access (DESIGN.md §7). This
+ * `bun run runner`: a runner service, so API instances need no Docker access (docs/runners.md). This
  * is the runner package's own entry point, so it reads its environment here:
  *   RUNNER_TOKEN (required, ≥ 32 chars: grants are signed with it)
  *   RUNNER_HOST (127.0.0.1)   RUNNER_PORT (4100)   RUNNERS (wasi,docker)

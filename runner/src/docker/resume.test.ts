@@ -1,6 +1,6 @@
 /**
  * A session outlives the runner process that opened it: after that process is killed -9, another
- * runner instance re-attaches to the same shell (DESIGN.md §9), and reapers leave it alone meanwhile.
+ * runner instance re-attaches to the same shell (docs/architecture.md), and reapers leave it alone meanwhile.
  */
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'

@@ -1,5 +1,5 @@
 /**
- * Runner services (DESIGN.md §7 placement): the contract every back end passes, run through a
+ * Runner services (placement, docs/runners.md): the contract every back end passes, run through a
  * runner service, plus grants, placement by load, failure and re-attach. Uses the Redis of
  * `make test` (TEST_REDIS_URL) for registrations; Docker cases need the engine (`make test`
  * starts it) and fail loudly without it.
