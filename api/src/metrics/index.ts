@@ -74,7 +74,7 @@ export function createMetrics(registry = new Registry()) {
     startTime: registry.gauge('process_start_time_seconds', 'Start time of the process since the epoch, in seconds'),
     /**
      * Runs `fn` just before each scrape: use it to sample a value someone else owns, e.g.
-     * `metrics.sample(() => metrics.warmPoolSize.set({ runner: 'docker' }, runner.poolSize()))`.
+     * `metrics.sample(() => metrics.warmPoolSize.set({ runner: 'docker' }, runner.pool.ready()))`.
      */
     sample: (fn: () => void) => registry.collect(fn),
   }

@@ -1,12 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import type {
-  CommandPolicy,
-  ExitReason,
-  OpenOptions,
-  RunnerKind,
-  RunnerSession,
-  TerminalSize,
-} from '@shellfolio/runner'
+import type { CommandPolicy, ExitReason, Runner, RunnerKind, RunnerSession, TerminalSize } from '@shellfolio/runner'
 import { eq } from 'drizzle-orm'
 import type { Cache } from '../cache/index.ts'
 import type { TerminalConfig } from '../config.ts'
@@ -101,11 +94,8 @@ const PING_TIMEOUT_MS = 750
 /** Recent output kept in the cache for adoption (the local scrollback holds more). */
 const PERSISTED_SCROLLBACK = 64 * 1024
 
-/** Runners whose sessions outlive the process that opened them (Docker): another instance can adopt them. */
-interface ResumableRunner {
-  resume(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
-}
-const resumable = (r: unknown): r is ResumableRunner => typeof (r as ResumableRunner)?.resume === 'function'
+/** Runners whose sessions outlive the process that opened them (`Runner.resume`): another instance can adopt them. */
+const resumable = (r: Runner | undefined): r is Runner & Required<Pick<Runner, 'resume'>> => r?.resume !== undefined
 const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
 
 const noticeLead = (limitMs: number) => Math.min(60_000, Math.floor(limitMs / 2))

@@ -135,7 +135,7 @@ export async function createRunnerRegistry(
   const registry = runnerRegistryOf(runners, options)
   const state = await registry.refresh()
   // Fill the Docker warm pool now so the first visitor does not pay for a cold container.
-  const docker = registry.get('docker') as { start?: () => Promise<void> } | undefined
-  if (state.docker) void docker?.start?.().catch(() => {})
+  const pool = registry.get('docker')?.pool
+  if (state.docker) void pool?.fill().catch(() => {})
   return registry
 }

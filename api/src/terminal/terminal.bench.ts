@@ -94,7 +94,7 @@ async function boot(backend: Backend, name: string, runner: Runner, pooled = fal
 type Session = BenchSession
 
 async function openSession(v: Variant, project = 'selftest'): Promise<Session> {
-  if (v.pooled) await waitForPool(v.runner as DockerRunner, 1)
+  if (v.pooled) await waitForPool(v.runner, 1)
   return openTerminal(v, project, v.runner.kind)
 }
 
@@ -114,9 +114,9 @@ async function echoRtt(type: (s: string) => void, text: () => string, wait: (pre
   return median(times)
 }
 
-async function waitForPool(runner: DockerRunner, n: number) {
+async function waitForPool(runner: Runner, n: number) {
   const deadline = Date.now() + 60_000
-  while (runner.pooled < n && Date.now() < deadline) await Bun.sleep(20)
+  while ((runner.pool?.ready() ?? n) < n && Date.now() < deadline) await Bun.sleep(20)
 }
 
 /** Types `line` + Enter and waits for the prompt to come back: milliseconds and everything printed. */
@@ -345,7 +345,7 @@ test(
     else {
       cold = new DockerRunner({ poolSize: 0 })
       warm = new DockerRunner({ poolSize: 2 })
-      await warm.start()
+      await warm.pool.fill()
       variants.push(await boot(backend, 'docker cold', cold), await boot(backend, 'docker warm pool', warm, true))
     }
 

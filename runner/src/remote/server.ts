@@ -85,7 +85,7 @@ interface Conn {
 }
 
 /**
- * Serves this host's runners to API instances (DESIGN.md §7 placement): one WebSocket per
+ * Serves this host's runners to API instances (placement, docs/runners.md): one WebSocket per
  * session, each opened or re-attached with a signed, single-use grant. A session outlives its
  * API socket for `detachGraceMs`, so another API instance can take it over when one dies.
  */
