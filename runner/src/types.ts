@@ -3,7 +3,8 @@
  * The API adapts it to WebSockets; nothing here knows about HTTP or the database.
  */
 
-export type RunnerKind = 'docker' | 'wasi'
+export const RUNNER_KINDS = ['docker', 'wasi'] as const
+export type RunnerKind = (typeof RUNNER_KINDS)[number]
 
 export interface TerminalSize {
   cols: number
