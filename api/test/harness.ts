@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
-import type { AppDeps } from '../app.ts'
-import { type Cache, createMemoryCache, createRedisCache } from '../cache/index.ts'
-import { type Config, loadConfig } from '../config.ts'
-import { type Database, openDatabase } from '../db/index.ts'
-import { createLogger } from '../logger.ts'
+import type { AppDeps } from '../src/app.ts'
+import { type Cache, createMemoryCache, createRedisCache } from '../src/cache/index.ts'
+import { type Config, loadConfig } from '../src/config.ts'
+import { type Database, openDatabase } from '../src/db/index.ts'
+import { createLogger } from '../src/logger.ts'
 
 /**
  * Test backends: every adapter suite runs against the real services (PostgreSQL, Redis) and the
