@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { LABEL_OWNER } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../../src/cache/index.ts'
-import { createScratchDatabase, requireEnv } from '../harness.ts'
+import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import {
   clusterEnv,
   type Instance,
@@ -97,10 +97,7 @@ afterAll(async () => {
   await Promise.allSettled([r1?.stop(), r2?.stop()])
   // Whatever happened, leave no sandbox of these services behind.
   for (const pid of killedPids) removeContainers(LABEL_OWNER, `/${pid}/`)
-  if (redis?.redis) {
-    const keys = await redis.redis.keys('*').catch(() => [] as string[])
-    if (keys.length > 0) await redis.redis.del(...keys.map((k) => k.slice(prefix.length)))
-  }
+  if (redis) await clearRedisPrefix(redis, prefix)
   await redis?.close()
   await scratch?.drop()
 }, 60_000)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { LABEL_SESSION } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../../src/cache/index.ts'
 import { REPO_ROOT } from '../../src/config.ts'
-import { createScratchDatabase, requireEnv } from '../harness.ts'
+import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import { clusterEnv, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
 /**
@@ -44,10 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([a?.stop(), b?.stop()])
-  if (redis?.redis) {
-    const keys = await redis.redis.keys('*').catch(() => [] as string[])
-    if (keys.length > 0) await redis.redis.del(...keys.map((k) => k.slice(prefix.length)))
-  }
+  if (redis) await clearRedisPrefix(redis, prefix)
   await redis?.close()
   await scratch?.drop()
 }, 60_000)
