@@ -13,7 +13,7 @@
  * it never asserts timings (docs/conventions.md, rule 9): it is a measurement, not a test.
  */
 import { randomBytes } from 'node:crypto'
-import { type Instance, startInstance, TerminalClient } from '../api/src/scale/instances.ts'
+import { type Instance, startInstance, TerminalClient } from '../api/test/scale/instances.ts'
 
 const LIMITS = { connections: 256, durationSec: 120, sessions: 32, soakMin: 15 }
 

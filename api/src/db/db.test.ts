@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import { ensureAdmin } from '../bootstrap.ts'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
 import { openDatabase } from './index.ts'
 import { users } from './schema/index.ts'
 

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { testS3Storage } from '../../test/s3.ts'
 import { createFilesystemStorage, type MediaStorage } from './storage.ts'
-import { testS3Storage } from './test-s3.ts'
 
 interface StorageCase {
   name: string

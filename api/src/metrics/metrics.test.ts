@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { type Backend, openBackend, req, testConfig, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
-import { type Backend, openBackend, req, testConfig, testDeps } from '../test/harness.ts'
 import { createMetrics, metrics, Registry } from './index.ts'
 
 /** Parses the exposition text into `name{labels} → value` (enough to assert on). */

@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
 import { and, asc, desc, eq, isNull } from 'drizzle-orm'
-import type { RunnerKindName } from '../config.ts'
 import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
 import { type Project, projects } from '../db/schema/index.ts'
@@ -12,9 +12,7 @@ import type { ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
 
 /** Which runner kinds can start a session right now (the terminal module provides the real probe). */
-export type RunnerAvailability = () => Promise<{ docker: boolean; wasi: boolean }>
-
-export const RUNNER_KINDS: readonly RunnerKindName[] = ['wasi', 'docker']
+export type RunnerAvailability = () => Promise<Record<RunnerKind, boolean>>
 
 export interface ProjectView {
   id: string
@@ -26,7 +24,7 @@ export interface ProjectView {
   repoUrl: string | null
   sourcePath: string
   binary: string
-  runners: RunnerKindName[]
+  runners: RunnerKind[]
   commands: string[]
   policy: { allow: string[] }
   featured: boolean
@@ -36,7 +34,7 @@ export interface ProjectView {
 
 export interface PublicProject extends ProjectView {
   /** The project's runners that are up and switched on by the feature flags right now. */
-  availableRunners: RunnerKindName[]
+  availableRunners: RunnerKind[]
 }
 
 export interface AdminProject extends ProjectView {
@@ -53,7 +51,7 @@ export interface ProjectInput {
   repoUrl?: string | null
   sourcePath: string
   binary?: string
-  runners?: RunnerKindName[]
+  runners?: RunnerKind[]
   commands?: string[]
   policy?: { allow: string[] }
   featured?: boolean
@@ -82,7 +80,7 @@ const viewOf = (p: Project): ProjectView => ({
   repoUrl: p.repoUrl,
   sourcePath: p.sourcePath,
   binary: p.binary,
-  runners: p.runners.filter((r): r is RunnerKindName => (RUNNER_KINDS as string[]).includes(r)),
+  runners: p.runners.filter((r): r is RunnerKind => (RUNNER_KINDS as readonly string[]).includes(r)),
   commands: p.commands,
   policy: p.policy,
   featured: p.featured,
@@ -152,8 +150,8 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
    * Runner kinds usable now: up (probe), on (flags terminal.enabled and terminal.<kind>). Never
    * throws: a failing probe counts as nothing available.
    */
-  const usableRunners = async (): Promise<Set<RunnerKindName>> => {
-    const usable = new Set<RunnerKindName>()
+  const usableRunners = async (): Promise<Set<RunnerKind>> => {
+    const usable = new Set<RunnerKind>()
     if (!(await flags.isEnabled('terminal.enabled'))) return usable
     let up = { docker: false, wasi: false }
     try {
@@ -166,7 +164,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     }
     return usable
   }
-  const withAvailability = (p: ProjectView, usable: Set<RunnerKindName>): PublicProject => ({
+  const withAvailability = (p: ProjectView, usable: Set<RunnerKind>): PublicProject => ({
     ...p,
     availableRunners: p.runners.filter((r) => usable.has(r)),
   })
@@ -318,8 +316,8 @@ export function projectFromManifest(folder: string, m: Record<string, unknown>):
     repoUrl: typeof m.repoUrl === 'string' ? m.repoUrl : null,
     sourcePath: folder,
     binary: typeof m.binary === 'string' ? m.binary : '',
-    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKindName =>
-      (RUNNER_KINDS as string[]).includes(r),
+    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKind =>
+      (RUNNER_KINDS as readonly string[]).includes(r),
     ),
     commands: strings(m.commands) ?? [],
     policy: { allow: strings(policy?.allow) ?? [] },

@@ -1,6 +1,6 @@
 /**
- * Terminal benchmark: `bun test ./api/src/terminal/terminal.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Terminal benchmark: `bun test ./api/bench/terminal.bench.ts` (or `bun run bench`).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
  * For each available runner, through the whole path (HTTP ticket → WebSocket → session manager →
  * runner), side by side with raw Docker references:
@@ -23,8 +23,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Runner } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
-import { REPO_ROOT } from '../config.ts'
-import { type Backend, openBackend } from '../test/harness.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { importWasi } from '../src/terminal/runners.ts'
 import {
   type BenchServer,
   type BenchSession,
@@ -39,8 +39,8 @@ import {
   SELFTEST,
   table,
   writeResults,
-} from './bench-kit.ts'
-import { importWasi } from './runners.ts'
+} from '../test/bench-kit.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Fresh-session makes of minirt after the first one of the process. */

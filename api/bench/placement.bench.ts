@@ -1,8 +1,8 @@
 /**
- * Placement benchmark: `bun test ./api/src/terminal/placement.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Placement benchmark: `bun test ./api/bench/placement.bench.ts` (or `bun run bench`).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
- * What the remote runner hop (DESIGN.md §7) costs: for each back end (docker, wasi), the same
+ * What the remote runner hop (docs/runners.md) costs: for each back end (docker, wasi), the same
  * sessions through the whole path (HTTP ticket → WebSocket → session manager → runner) with the
  * runner in the API process ("in-process") and behind a runner service ("remote": `bun
  * runner/src/server.ts` started as a separate process on a free port, reached over the internal
@@ -30,8 +30,8 @@ import { cpus } from 'node:os'
 import type { Runner, RunnerKind, WarmPool } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
 import { createRemotePool, type RemotePool } from '@shellfolio/runner/remote'
-import { REPO_ROOT } from '../config.ts'
-import { type Backend, openBackend } from '../test/harness.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { importWasi } from '../src/terminal/runners.ts'
 import {
   type BenchServer,
   type BenchSession,
@@ -45,9 +45,9 @@ import {
   SELFTEST,
   table,
   writeResults,
-} from './bench-kit.ts'
-import { importWasi } from './runners.ts'
-import type { Placement } from './test-kit.ts'
+} from '../test/bench-kit.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
+import type { Placement } from '../test/terminal-kit.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Keystrokes per echo sample. */
