@@ -1,3 +1,4 @@
+import { CLOSE } from '../protocol/terminal.ts'
 import { type OpenOptions, type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
 import { type GrantBody, signGrant } from './grant.ts'
 import { HEALTH_PATH, normalizeUrl, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
@@ -196,7 +197,7 @@ export function createRemotePool(options: RemotePoolOptions) {
         }
         if (exited || closed) return
         // Dropped without `exit`: the service died (or the network between us did).
-        if (ev.code !== 4409) markDown(s, `session socket dropped (${ev.code})`)
+        if (ev.code !== CLOSE.replaced) markDown(s, `session socket dropped (${ev.code})`)
         session.end({ code: null, reason: 'error', message: STOPPED })
       })
     })

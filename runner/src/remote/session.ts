@@ -1,3 +1,4 @@
+import { CLOSE } from '../protocol/terminal.ts'
 import type { ExitInfo, ExitReason, RunnerKind, RunnerSession, TerminalSize } from '../types.ts'
 import type { ClientFrame, ServerFrame } from './protocol.ts'
 
@@ -52,7 +53,7 @@ export class RemoteSession implements RunnerSession {
     if (this.ended) return
     this.ended = true
     this.finish(info)
-    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, 'session ended')
+    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(CLOSE.normal, 'session ended')
   }
 
   private frame(f: ClientFrame): void {
