@@ -65,7 +65,10 @@ export function publicBodies<T, B>(schema: TSchema, envelope: (value: T) => B) {
 
   const prepare = (read: CachedRead<T>): PreparedBody => {
     let body: unknown = envelope(read.value)
-    if (validator.Clean) body = validator.Clean(body)
+    try {
+      // As Elysia normalizes a response: a value Clean cannot handle is left to Check to refuse.
+      if (validator.Clean) body = validator.Clean(body)
+    } catch {}
     // The same error Elysia throws for a response that does not fit its schema.
     if (!validator.Check(body)) throw new ValidationError('response', validator, body)
     const prepared = { json: JSON.stringify(body), etag: read.etag }
