@@ -175,8 +175,14 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
     async listPublic(limit: number, cursor?: string): Promise<CachedRead<Page<PostSummary>>> {
       const after = cursor ? cursors.decode('public', cursor) : undefined
       return reads.get(`list:${limit}:${cursor ?? ''}`, async () => {
+        // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
+        // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
         const where = after
-          ? and(publicWhere, sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`)
+          ? and(
+              publicWhere,
+              sql`${posts.publishedAt} <= ${after.at}::timestamptz`,
+              sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
+            )
           : publicWhere
         const rows = (
           await select(sql`${posts.publishedAt}`)
