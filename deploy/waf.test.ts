@@ -9,8 +9,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Instance, startInstance } from '../api/src/scale/instances.ts'
-import { createScratchDatabase } from '../api/src/test/harness.ts'
+import { createScratchDatabase } from '../api/test/harness.ts'
+import { type Instance, startInstance } from '../api/test/scale/instances.ts'
 import { type LocalNginx, startNginx } from './nginx-kit.ts'
 
 const ROOT = join(import.meta.dir, '..')

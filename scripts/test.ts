@@ -286,8 +286,8 @@ async function main() {
         'api on runsc',
         [
           './api/src/terminal/runners.test.ts',
-          './api/src/scale/runner-services.test.ts',
-          './api/src/scale/scale-out.test.ts',
+          './api/test/scale/runner-services.test.ts',
+          './api/test/scale/scale-out.test.ts',
           './api/src/health',
         ],
         { only: 'api', env: runsc, quiet: true },

@@ -22,9 +22,9 @@ import { createPostsService } from './posts/service.ts'
 import { projectsModule } from './projects/index.ts'
 import { createProjectsService, type RunnerAvailability } from './projects/service.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
-import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/index.ts'
+import { createTerminalService, TicketStore, terminalModule, terminalProjects } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
-import type { RunnerRegistry } from './terminal/runners.ts'
+import { noneAvailable, type RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { wafModule } from './waf/index.ts'
 import { webModule } from './web/index.ts'
@@ -54,7 +54,7 @@ export interface AppDeps {
 }
 
 /**
- * Builds the whole HTTP app synchronously (STYLE.md rule 7): tests call `createApp(deps).handle(...)`,
+ * Builds the whole HTTP app synchronously (docs/conventions.md, rule 7): tests call `createApp(deps).handle(...)`,
  * index.ts adds listening and shutdown.
  */
 export function createApp(deps: AppDeps) {
@@ -63,7 +63,7 @@ export function createApp(deps: AppDeps) {
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
     ...(deps.readiness ?? []),
-    // Docker is optional (DESIGN.md §3): reported, never makes the instance unready.
+    // Docker is optional (docs/architecture.md): reported, never makes the instance unready.
     ...((deps.runners ? config.runners : []).map((kind) => ({
       name: `runner.${kind}`,
       optional: kind === 'docker',
@@ -89,11 +89,7 @@ export function createApp(deps: AppDeps) {
   const flags = createFlagsService({ db: database.db, cache, environment: config.appEnv, logger })
   const registry = deps.runners
   const runnerAvailability: RunnerAvailability =
-    deps.runnerAvailability ??
-    (async () => {
-      const up = registry?.availability()
-      return { docker: up?.docker ?? false, wasi: up?.wasi ?? false }
-    })
+    deps.runnerAvailability ?? (async () => registry?.availability() ?? noneAvailable())
   const projectReads = createReadCache({ cache, namespace: 'projects', logger })
   const projects = createProjectsService({ db: database.db, reads: projectReads, flags, runnerAvailability, logger })
   const media = createMediaService({
@@ -109,6 +105,15 @@ export function createApp(deps: AppDeps) {
     reads: postReads,
     cursors: createCursorCodec(config.jwtSecret),
   })
+  const terminal =
+    deps.terminal &&
+    createTerminalService({
+      config: config.terminal,
+      manager: deps.terminal,
+      tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
+      projects: terminalProjects(projects),
+      flags,
+    })
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
   const app = new Elysia({ name: 'app' })
@@ -129,18 +134,7 @@ export function createApp(deps: AppDeps) {
     .use(projectsModule({ projects, auth: deps }))
     .use(mediaModule({ media, auth: deps }))
     .use(flagsModule({ flags, auth: deps }))
-    .use(
-      deps.terminal
-        ? terminalModule({
-            config,
-            manager: deps.terminal,
-            tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
-            resolveProject: projectsFromDatabase(database.db),
-            flags,
-            auth: deps,
-          })
-        : new Elysia({ name: 'module.terminal.off' }),
-    )
+    .use(terminal ? terminalModule({ config, terminal, auth: deps }) : new Elysia({ name: 'module.terminal.off' }))
     .use(webModule(config.webDist))
     // Unsubscribe the content caches' invalidation listeners when the server stops.
     .onStop(() => Promise.allSettled([flags.close(), projectReads.close(), postReads.close()]).then(() => {}))

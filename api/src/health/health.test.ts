@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { chooseRuntime, type DockerRunner, engineRuntimes } from '@shellfolio/runner/docker'
+import { type Backend, openBackend, req, testConfig, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { createRunnerRegistry } from '../terminal/runners.ts'
-import { type Backend, openBackend, req, testConfig, testDeps } from '../test/harness.ts'
 
 let backend: Backend
 beforeAll(async () => {

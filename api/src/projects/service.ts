@@ -1,19 +1,18 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { and, asc, desc, eq, isNotNull, isNull } from 'drizzle-orm'
-import type { RunnerKindName } from '../config.ts'
+import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
+import { and, asc, desc, eq, isNull } from 'drizzle-orm'
+import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
 import { type Project, projects } from '../db/schema/index.ts'
+import { softDeletes } from '../db/soft-delete.ts'
 import type { FlagsService } from '../flags/service.ts'
 import { ConflictError, NotFoundError } from '../http/errors.ts'
-import type { ReadCache } from '../lib/read-cache.ts'
+import { type CachedRead, deriveRead, type ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
-import { isUniqueViolation } from '../posts/service.ts'
 
 /** Which runner kinds can start a session right now (the terminal module provides the real probe). */
-export type RunnerAvailability = () => Promise<{ docker: boolean; wasi: boolean }>
-
-export const RUNNER_KINDS: readonly RunnerKindName[] = ['wasi', 'docker']
+export type RunnerAvailability = () => Promise<Record<RunnerKind, boolean>>
 
 export interface ProjectView {
   id: string
@@ -25,7 +24,7 @@ export interface ProjectView {
   repoUrl: string | null
   sourcePath: string
   binary: string
-  runners: RunnerKindName[]
+  runners: RunnerKind[]
   commands: string[]
   policy: { allow: string[] }
   featured: boolean
@@ -35,7 +34,7 @@ export interface ProjectView {
 
 export interface PublicProject extends ProjectView {
   /** The project's runners that are up and switched on by the feature flags right now. */
-  availableRunners: RunnerKindName[]
+  availableRunners: RunnerKind[]
 }
 
 export interface AdminProject extends ProjectView {
@@ -52,7 +51,7 @@ export interface ProjectInput {
   repoUrl?: string | null
   sourcePath: string
   binary?: string
-  runners?: RunnerKindName[]
+  runners?: RunnerKind[]
   commands?: string[]
   policy?: { allow: string[] }
   featured?: boolean
@@ -81,7 +80,7 @@ const viewOf = (p: Project): ProjectView => ({
   repoUrl: p.repoUrl,
   sourcePath: p.sourcePath,
   binary: p.binary,
-  runners: p.runners.filter((r): r is RunnerKindName => (RUNNER_KINDS as string[]).includes(r)),
+  runners: p.runners.filter((r): r is RunnerKind => (RUNNER_KINDS as readonly string[]).includes(r)),
   commands: p.commands,
   policy: p.policy,
   featured: p.featured,
@@ -151,8 +150,8 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
    * Runner kinds usable now: up (probe), on (flags terminal.enabled and terminal.<kind>). Never
    * throws: a failing probe counts as nothing available.
    */
-  const usableRunners = async (): Promise<Set<RunnerKindName>> => {
-    const usable = new Set<RunnerKindName>()
+  const usableRunners = async (): Promise<Set<RunnerKind>> => {
+    const usable = new Set<RunnerKind>()
     if (!(await flags.isEnabled('terminal.enabled'))) return usable
     let up = { docker: false, wasi: false }
     try {
@@ -165,7 +164,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     }
     return usable
   }
-  const withAvailability = (p: ProjectView, usable: Set<RunnerKindName>): PublicProject => ({
+  const withAvailability = (p: ProjectView, usable: Set<RunnerKind>): PublicProject => ({
     ...p,
     availableRunners: p.runners.filter((r) => usable.has(r)),
   })
@@ -175,30 +174,56 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     throw err
   }
 
+  const deletion = softDeletes(db, projects, {
+    notFound: () => new ProjectNotFoundError(),
+    slugTaken: (slug) => new ProjectSlugTakenError(slug),
+    changed: () => reads.invalidate(),
+  })
+
+  /** Which runners are usable, as a derivation key: the same set gives back the same derived read. */
+  const availabilityKey = (usable: Set<RunnerKind>) =>
+    `available:${RUNNER_KINDS.filter((k) => usable.has(k)).join(',')}`
+
+  /**
+   * listPublic as a cached read with its ETag; the same rows and availability give back the same
+   * object, so the route serializes it once (api/src/lib/conditional.ts).
+   */
+  const listPublicRead = async (): Promise<CachedRead<PublicProject[]>> => {
+    const [read, usable] = await Promise.all([
+      reads.get('list', async () => {
+        const rows = await db
+          .select()
+          .from(projects)
+          .where(isNull(projects.deletedAt))
+          .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
+        return rows.map(viewOf)
+      }),
+      usableRunners(),
+    ])
+    return deriveRead(read, availabilityKey(usable), (rows) => rows.map((p) => withAvailability(p, usable)))
+  }
+
+  /** getPublic as a cached read (see listPublicRead); a missing project is a 404. */
+  const getPublicRead = async (slug: string): Promise<CachedRead<PublicProject>> => {
+    const [read, usable] = await Promise.all([reads.get(`slug:${slug}`, () => liveBySlug(slug)), usableRunners()])
+    if (!read.value) throw new ProjectNotFoundError()
+    return deriveRead(read as CachedRead<ProjectView>, availabilityKey(usable), (p) => withAvailability(p, usable))
+  }
+
   return {
     usableRunners,
 
     /** Live projects in display order; the rows are cached, availability is evaluated per call. */
     async listPublic(): Promise<PublicProject[]> {
-      const [read, usable] = await Promise.all([
-        reads.get('list', async () => {
-          const rows = await db
-            .select()
-            .from(projects)
-            .where(isNull(projects.deletedAt))
-            .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
-          return rows.map(viewOf)
-        }),
-        usableRunners(),
-      ])
-      return read.value.map((p) => withAvailability(p, usable))
+      return (await listPublicRead()).value
     },
 
     async getPublic(slug: string): Promise<PublicProject> {
-      const [read, usable] = await Promise.all([reads.get(`slug:${slug}`, () => liveBySlug(slug)), usableRunners()])
-      if (!read.value) throw new ProjectNotFoundError()
-      return withAvailability(read.value, usable)
+      return (await getPublicRead(slug)).value
     },
+
+    listPublicRead,
+    getPublicRead,
 
     /** Read straight from the database (uncached): for the terminal module's session checks. */
     findLiveBySlug: liveBySlug,
@@ -243,32 +268,13 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
 
     /** Soft delete (idempotent). */
     async remove(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (!current.deletedAt) {
-        await db
-          .update(projects)
-          .set({ deletedAt: new Date(), updatedAt: new Date() })
-          .where(and(eq(projects.id, id), isNull(projects.deletedAt)))
-        await reads.invalidate()
-      }
+      await deletion.remove(id)
       return getAdmin(id)
     },
 
+    /** Undoes a soft delete; 409 when another live project took the slug meanwhile. Idempotent. */
     async restore(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (current.deletedAt) {
-        try {
-          await db
-            .update(projects)
-            .set({ deletedAt: null, updatedAt: new Date() })
-            .where(and(eq(projects.id, id), isNotNull(projects.deletedAt)))
-        } catch (err) {
-          return saveError(err, current.slug)
-        }
-        await reads.invalidate()
-      }
+      await deletion.restore(id)
       return getAdmin(id)
     },
 
@@ -330,8 +336,8 @@ export function projectFromManifest(folder: string, m: Record<string, unknown>):
     repoUrl: typeof m.repoUrl === 'string' ? m.repoUrl : null,
     sourcePath: folder,
     binary: typeof m.binary === 'string' ? m.binary : '',
-    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKindName =>
-      (RUNNER_KINDS as string[]).includes(r),
+    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKind =>
+      (RUNNER_KINDS as readonly string[]).includes(r),
     ),
     commands: strings(m.commands) ?? [],
     policy: { allow: strings(policy?.allow) ?? [] },

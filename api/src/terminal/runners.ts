@@ -1,4 +1,4 @@
-import type { Runner, RunnerKind } from '@shellfolio/runner'
+import { RUNNER_KINDS, type Runner, type RunnerKind } from '@shellfolio/runner'
 import type { DockerRunner } from '@shellfolio/runner/docker'
 import type { SandboxRuntime, SandboxRuntimeSetting } from '@shellfolio/runner/docker/runtime'
 import type { RegistryReader, ServiceState } from '@shellfolio/runner/remote'
@@ -6,7 +6,7 @@ import { type Config, ConfigError } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 /**
- * The runners this instance can use, built from `config.runners` (DESIGN.md §3: WASI always,
+ * The runners this instance can use, built from `config.runners` (docs/architecture.md: WASI always,
  * Docker when an engine answers). Availability is probed in the background and cached, so a
  * session request never waits on a slow Docker ping.
  */
@@ -30,10 +30,14 @@ export interface RunnerRegistryOptions {
   logger?: Logger
 }
 
+/** Every runner kind, none available. */
+export const noneAvailable = () =>
+  Object.fromEntries(RUNNER_KINDS.map((kind) => [kind, false])) as Record<RunnerKind, boolean>
+
 /** A registry over runners that already exist (tests, or runners built elsewhere). */
 export function runnerRegistryOf(runners: Runner[], options: RunnerRegistryOptions = {}): RunnerRegistry {
   const byKind = new Map<RunnerKind, Runner>(runners.map((r) => [r.kind, r]))
-  const state: Record<RunnerKind, boolean> = { wasi: false, docker: false }
+  const state = noneAvailable()
   const probe = async (r: Runner) => {
     const before = state[r.kind]
     state[r.kind] = await Promise.race([
@@ -154,7 +158,7 @@ export async function createRunnerRegistry(
   }
   options.logger?.info({ sandboxRuntime: sandbox.runtime, requested: sandbox.runtimeSetting }, 'sandbox runtime')
   // Fill the Docker warm pool now so the first visitor does not pay for a cold container.
-  if (state.docker) void sandbox.start().catch(() => {})
+  if (state.docker) void sandbox.pool.fill().catch(() => {})
   return Object.assign(registry, {
     sandbox: () => ({ requested: sandbox.runtimeSetting, runtime: sandbox.runtime }),
   })

@@ -3,8 +3,8 @@
  * the blocked request here; deploy/waf.test.ts runs the whole path through nginx + ModSecurity).
  */
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { type Backend, openBackend, req, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
-import { type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 
 let backend: Backend
 beforeAll(async () => {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { requireDockerRunner, testRuntime } from './fixture.ts'
 import { chooseRuntime, engineRuntimes, parseSandboxRuntime, RUNSC_SETUP } from './runtime.ts'
+import { requireDockerRunner, testRuntime } from './test-fixtures.ts'
 
 describe('choosing the sandbox runtime', () => {
   test('SANDBOX_RUNTIME parses auto (also when unset), runsc and runc; anything else is refused', () => {

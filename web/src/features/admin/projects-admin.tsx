@@ -1,11 +1,10 @@
+import { RUNNER_KINDS } from '@shellfolio/runner/terminal-protocol'
 import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { AdminProject, ProjectInput, RunnerKind } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
 import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
 import { createAdminProjects, updateProject } from './queries.ts'
-
-const RUNNERS: RunnerKind[] = ['wasi', 'docker']
 
 const lines = (text: string) =>
   text
@@ -137,7 +136,7 @@ export default function ProjectsAdmin() {
           </p>
           <fieldset>
             <legend>Runners</legend>
-            <For each={RUNNERS}>
+            <For each={RUNNER_KINDS}>
               {(r) => (
                 <label class="inline">
                   <input

@@ -1,13 +1,6 @@
-import { resolve } from 'node:path'
-import { DEFAULT_POLICY } from '../policy.ts'
-import type { CommandPolicy, ProjectSpec } from '../types.ts'
+import type { WarmPool } from '../types.ts'
 import { DockerRunner, type DockerRunnerOptions } from './runner.ts'
 import { parseSandboxRuntime, type SandboxRuntimeSetting } from './runtime.ts'
-
-/** The selftest fixture project (runner/fixtures/selftest), baked into the sandbox image. */
-export function selftestProject(policy: CommandPolicy = DEFAULT_POLICY): ProjectSpec {
-  return { slug: 'selftest', sourceDir: resolve(import.meta.dir, '../../fixtures/selftest'), policy }
-}
 
 /**
  * The runtime the docker tests run under: SANDBOX_RUNTIME as the servers read it (`make test` runs
@@ -34,4 +27,14 @@ export async function requireDockerRunner(options: DockerRunnerOptions = {}): Pr
     throw new Error(`docker runner tests need a Docker engine, the sandbox image and the runtime: ${reason}`)
   }
   return runner
+}
+
+/** Starts filling `pool` and waits until `want` sandboxes are ready; throws after `timeoutMs`. */
+export async function poolReady(pool: WarmPool, want: number, timeoutMs = 30_000): Promise<void> {
+  await pool.fill()
+  const deadline = Date.now() + timeoutMs
+  while (pool.ready() < want) {
+    if (Date.now() > deadline) throw new Error(`the warm pool did not reach ${want} within ${timeoutMs / 1000} s`)
+    await Bun.sleep(25) // why: polling the pool with a deadline
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Sandbox runtime benchmark: runc against gVisor's runsc (SANDBOX_RUNTIME), side by side through the
  * whole path (HTTP ticket → WebSocket → session manager → Docker runner), as a visitor meets it.
- * `bun test ./api/src/terminal/runtime.bench.ts` (or `bun run bench`); never asserts timings.
+ * `bun test ./api/bench/runtime.bench.ts` (or `bun run bench`); never asserts timings.
  *
  * For each runtime, medians of SAMPLES (runtimes alternate sample by sample, so load drift hits both):
  *   - open → first prompt byte: cold (no pool) and warm (pooled container); raw `docker run --runtime`
@@ -17,8 +17,7 @@ import { test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DockerRunner, type SandboxRuntime } from '@shellfolio/runner/docker'
-import { REPO_ROOT } from '../config.ts'
-import { type Backend, openBackend } from '../test/harness.ts'
+import { REPO_ROOT } from '../src/config.ts'
 import {
   type BenchServer,
   type BenchSession,
@@ -32,7 +31,8 @@ import {
   SELFTEST,
   table,
   writeResults,
-} from './bench-kit.ts'
+} from '../test/bench-kit.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 const MAKE_SAMPLES = Number(process.env.BENCH_MAKE_SAMPLES ?? 5)
@@ -62,7 +62,7 @@ async function boot(backend: Backend, runtime: SandboxRuntime, poolSize: number)
     throw new Error(`the ${runtime} runner is not available: ${reason}`)
   }
   if (runner.runtime !== runtime) throw new Error(`asked for ${runtime}, the runner resolved ${runner.runtime}`)
-  await runner.start()
+  await runner.pool.fill()
   const server = await bootTerminal(backend, runner, (slug) => {
     const p = PROJECTS[slug]
     return p ? { ...p, runners: ['docker'] } : null
@@ -72,7 +72,7 @@ async function boot(backend: Backend, runtime: SandboxRuntime, poolSize: number)
 
 async function waitForPool(runner: DockerRunner, n: number) {
   const deadline = Date.now() + 60_000
-  while (runner.pooled < n && Date.now() < deadline) await Bun.sleep(20) // why: polling the pool with a deadline
+  while (runner.pool.ready() < n && Date.now() < deadline) await Bun.sleep(20) // why: polling the pool with a deadline
 }
 
 async function open(v: Variant, project = 'selftest'): Promise<BenchSession> {
