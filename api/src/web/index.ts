@@ -110,12 +110,21 @@ export function webModule({ distDir, content, publicOrigin, logger }: WebModuleO
 
       const nonce = randomBytes(18).toString('base64')
       const url = new URL(request.url)
-      const page = await renderer.render({
-        url: url.pathname + url.search,
-        origin: publicOrigin ?? url.origin,
-        nonce,
-        content,
-      })
+      let page: Awaited<ReturnType<SsrModule['render']>>
+      try {
+        page = await renderer.render({
+          url: url.pathname + url.search,
+          origin: publicOrigin ?? url.origin,
+          nonce,
+          content,
+        })
+      } catch (err) {
+        // A bug in a page must not take the site down: the browser renders it instead.
+        logger?.error({ err, path }, 'web: server render failed')
+        set.status = 500
+        set.headers['cache-control'] = 'no-store'
+        return template.replace(HEAD_SLOT, '<title>Shellfolio</title>').replace(BODY_SLOT, '')
+      }
       const html = template.replace(HEAD_SLOT, page.head + page.scripts).replace(BODY_SLOT, page.body)
       // The nonce changes per response; the ETag is over everything else.
       const etag = `"${createHash('sha256').update(html.replaceAll(nonce, '')).digest('base64url').slice(0, 27)}"`
