@@ -242,6 +242,32 @@ describe('without JavaScript', () => {
     for (const s of inline) expect(s.nonce).toBe(nonce!)
   })
 
+  test('pages rendered at the same time keep their own content, status and nonce', async () => {
+    const paths = ['/', '/projects/minirt', `/blog/${post.slug}`, '/no/such/page', '/blog/tags/crawling']
+    const all = await Promise.all(
+      Array.from({ length: 4 }, () => paths)
+        .flat()
+        .map((path) => crawl(path).then((r) => ({ path, ...r }))),
+    )
+    for (const { path, res, head } of all) {
+      const nonce = /'nonce-([^']+)'/.exec(res.headers.get('content-security-policy') ?? '')?.[1]
+      const inline = head.scripts.filter((s) => !s.src && s.type !== 'application/json')
+      expect({ path, nonces: [...new Set(inline.map((s) => s.nonce))] }).toEqual({ path, nonces: [nonce!] })
+      expect({ path, status: res.status }).toEqual({ path, status: path === '/no/such/page' ? 404 : 200 })
+      const expected =
+        path === '/'
+          ? 'Grace’s workbench'
+          : path === '/projects/minirt'
+            ? 'miniRT · '
+            : path.startsWith('/blog/tags')
+              ? 'Posts tagged'
+              : path === '/no/such/page'
+                ? 'Page not found'
+                : post.title
+      expect({ path, title: head.title.includes(expected) }).toEqual({ path, title: true })
+    }
+  })
+
   test('HTML is revalidated with its ETag: 304 without a new CSP, so the cached page keeps its nonce', async () => {
     const { res } = await crawl(`/blog/${post.slug}`)
     const etag = res.headers.get('etag')!

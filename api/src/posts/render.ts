@@ -44,6 +44,12 @@ const markdown = new Marked({
   breaks: false,
   async: false,
   renderer: {
+    // An image alone in its paragraph is a figure: the page reserves its box before it loads.
+    paragraph({ tokens }) {
+      const only = tokens.length === 1 && tokens[0]?.type === 'image'
+      const inner = this.parser.parseInline(tokens)
+      return only ? `<figure>${inner}</figure>\n` : `<p>${inner}</p>\n`
+    },
     // Fenced code is highlighted here, on the server, so the page needs no highlighter script.
     code({ text, lang }) {
       const name = (lang ?? '').trim().split(/\s+/)[0]?.toLowerCase() ?? ''

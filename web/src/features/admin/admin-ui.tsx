@@ -113,10 +113,17 @@ export function fieldErrorsOf(err: unknown): Record<string, string> {
   return out
 }
 
-/** Moves focus to the first field with an error (its id is `${prefix}-${key}`, slashes as dashes). */
+/**
+ * Moves focus to the first field with an error: the element `${prefix}-${key}` (slashes as dashes),
+ * else the field of its first segment (`tags/2` → `${prefix}-tags`).
+ */
 export function focusFirstError(errors: Record<string, string>, prefix: string): void {
   const first = Object.keys(errors)[0]
-  if (first) document.getElementById(`${prefix}-${first.replaceAll('/', '-')}`)?.focus()
+  if (!first) return
+  const field =
+    document.getElementById(`${prefix}-${first.replaceAll('/', '-')}`) ??
+    document.getElementById(`${prefix}-${first.split('/')[0]}`)
+  field?.focus()
 }
 
 /** The error under a field (give the input `aria-describedby` the same id and `aria-invalid`). */

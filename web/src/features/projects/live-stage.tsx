@@ -1,4 +1,4 @@
-import type { Project } from '../../lib/contract.ts'
+import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { type TerminalControls, TerminalPanel } from '../terminal/terminal-panel.tsx'
 import { DemoPlayer } from './demo-player.tsx'
 
@@ -7,11 +7,18 @@ import { DemoPlayer } from './demo-player.tsx'
  * only here): the live terminal, with the project's demo recording (or its preview image) in its
  * frame until a session starts, or instead of one when none can start.
  */
-export default function LiveStage(props: { project: Project; controls: (controls: TerminalControls) => void }) {
+export default function LiveStage(props: {
+  project: Project
+  controls: (controls: TerminalControls) => void
+  runner?: RunnerKind | undefined
+  autoStart: boolean
+}) {
   return (
     <TerminalPanel
       project={props.project}
       controls={props.controls}
+      initialRunner={props.runner}
+      autoStart={props.autoStart}
       poster={
         props.project.demo ? (
           <DemoPlayer

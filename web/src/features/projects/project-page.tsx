@@ -1,26 +1,69 @@
 import { A, useParams } from '@solidjs/router'
 import { createSignal, For, lazy, onMount, Show, Suspense } from 'solid-js'
 import { InlineMarkdown } from '../../components/inline-markdown.tsx'
-import type { Project } from '../../lib/contract.ts'
+import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { PageHead } from '../../lib/head.tsx'
 import { useServerRender } from '../../lib/server.ts'
 import { useSite } from '../site/site-context.tsx'
+import { type ConnectionEvents, TerminalConnection } from '../terminal/connection.ts'
+import { RUNNER_LABELS } from '../terminal/runner-labels.ts'
 import type { TerminalControls } from '../terminal/terminal-panel.tsx'
 import { createProject } from './queries.ts'
 
 const LiveStage = lazy(() => import('./live-stage.tsx'))
+const DemoPlayer = lazy(() => import('./demo-player.tsx').then((m) => ({ default: m.DemoPlayer })))
+
+/** The connection's events when it is only asked whether this tab has a session to resume. */
+const IGNORE: ConnectionEvents = {
+  state: () => {},
+  ready: () => {},
+  replay: () => {},
+  output: (_bytes, done) => done(),
+  notice: () => {},
+  exit: () => {},
+}
+
+/** True when this tab has a live session of the project to resume (kept across reloads). */
+function hasSavedSession(slug: string): boolean {
+  const probe = new TerminalConnection(slug, IGNORE)
+  const saved = probe.saved() !== undefined
+  probe.close()
+  return saved
+}
 
 /**
- * What the stage looks like before the browser takes over (server render, no JavaScript, while the
- * terminal's code loads): the same frame, with the preview image or a word on what happens here.
+ * The stage before the terminal's code is loaded — on the server, without JavaScript, and in the
+ * browser until the visitor presses "Start terminal" (xterm.js is then loaded and the session
+ * started): the same frame as the terminal, with the demo recording (browser), the preview image or
+ * a word on what happens here, and the runner choice.
  */
-function StaticStage(props: { project: Project }) {
+function Stage(props: { project: Project; ready: boolean; onStart?: (runner: RunnerKind | undefined) => void }) {
+  const runners = () => props.project.availableRunners
+  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
   return (
     <section class="terminal" aria-labelledby="terminal-title">
       <div class="terminal-toolbar">
         <h2 id="terminal-title">Live terminal</h2>
+        <Show when={runners().length > 1}>
+          <fieldset class="runner-choice" disabled={!props.ready}>
+            <legend>Runner</legend>
+            <For each={runners()}>
+              {(r) => (
+                <label>
+                  <input type="radio" name="runner" value={r} checked={choice() === r} onChange={() => setChoice(r)} />{' '}
+                  {RUNNER_LABELS[r]}
+                </label>
+              )}
+            </For>
+          </fieldset>
+        </Show>
         <div class="terminal-actions">
-          <button type="button" class="button primary" disabled>
+          <button
+            type="button"
+            class="button primary"
+            disabled={!props.ready}
+            onClick={() => props.onStart?.(choice())}
+          >
             Start terminal
           </button>
         </div>
@@ -28,20 +71,47 @@ function StaticStage(props: { project: Project }) {
       <div class="terminal-frame">
         <div class="terminal-poster">
           <Show
-            when={props.project.previewImage}
+            when={props.ready && props.project.demo}
             fallback={
-              <div class="terminal-idle">
-                <strong>A live terminal runs here</strong>
-                <span>It needs JavaScript: everything else on this page reads without it.</span>
-              </div>
+              <Show
+                when={props.project.previewImage}
+                fallback={
+                  <div class="terminal-idle">
+                    <strong>A live terminal runs here</strong>
+                    <span>
+                      {props.ready
+                        ? 'Press “Start terminal” to open a private session (up to 30 minutes).'
+                        : 'It needs JavaScript: everything else on this page reads without it.'}
+                    </span>
+                  </div>
+                }
+              >
+                {(image) => (
+                  <img
+                    class="poster-image"
+                    src={image().url}
+                    alt={`${props.project.title}, running`}
+                    width="640"
+                    height="360"
+                  />
+                )}
+              </Show>
             }
           >
-            {(image) => <img class="poster-image" src={image().url} alt={`${props.project.title}, running`} />}
+            {(demo) => (
+              <Suspense>
+                <DemoPlayer
+                  url={demo().url}
+                  title={props.project.title}
+                  note="A recorded session. Start your own terminal to try it yourself."
+                />
+              </Suspense>
+            )}
           </Show>
         </div>
       </div>
       <div class="terminal-status">
-        <span>Runner: —</span>
+        <span>Runner: {choice() ?? '—'}</span>
         <span>not started</span>
         <span>Time left: —</span>
       </div>
@@ -55,9 +125,16 @@ export default function ProjectPage() {
   const origin = useServerRender()?.origin ?? (typeof location === 'undefined' ? '' : location.origin)
   const [project] = createProject(() => params.slug ?? '')
   const [terminal, setTerminal] = createSignal<TerminalControls>()
-  // The terminal is browser-only: hydration keeps the server's static stage, then this swaps it in.
+  // The terminal is browser-only and heavy (xterm.js): hydration keeps the server's stage, which
+  // becomes interactive; the terminal loads when the visitor starts one, or at once when there is a
+  // session to resume or no runner to offer (the panel explains why).
   const [mounted, setMounted] = createSignal(false)
-  onMount(() => setMounted(true))
+  const [live, setLive] = createSignal<{ runner?: RunnerKind | undefined; start: boolean }>()
+  onMount(() => {
+    setMounted(true)
+    const p = project()
+    if (p && (p.availableRunners.length === 0 || hasSavedSession(p.slug))) setLive({ start: false })
+  })
   return (
     <div class="page wide">
       <p>
@@ -103,10 +180,22 @@ export default function ProjectPage() {
               </ul>
             </header>
             <div class="project-layout">
-              <Show when={mounted()} fallback={<StaticStage project={p()} />}>
-                <Suspense fallback={<StaticStage project={p()} />}>
-                  <LiveStage project={p()} controls={(c) => setTerminal(() => c)} />
-                </Suspense>
+              <Show
+                when={live()}
+                fallback={
+                  <Stage project={p()} ready={mounted()} onStart={(runner) => setLive({ runner, start: true })} />
+                }
+              >
+                {(how) => (
+                  <Suspense fallback={<Stage project={p()} ready={false} />}>
+                    <LiveStage
+                      project={p()}
+                      controls={(c) => setTerminal(() => c)}
+                      runner={how().runner}
+                      autoStart={how().start}
+                    />
+                  </Suspense>
+                )}
               </Show>
               <aside class="project-aside" aria-labelledby="try-title">
                 <h2 id="try-title">Try these</h2>

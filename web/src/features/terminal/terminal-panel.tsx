@@ -8,6 +8,7 @@ import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
 import { type ConnState, TerminalConnection } from './connection.ts'
 import { fetchEvaluatedFlags } from './queries.ts'
+import { RUNNER_LABELS } from './runner-labels.ts'
 
 declare global {
   interface Window {
@@ -21,11 +22,6 @@ declare global {
       drop: () => void
     }
   }
-}
-
-const RUNNER_LABELS: Record<RunnerKind, string> = {
-  docker: 'Docker (real Linux container)',
-  wasi: 'WASI (WebAssembly sandbox)',
 }
 
 const STATE_LABELS: Record<ConnState, string> = {
@@ -73,9 +69,15 @@ export function TerminalPanel(props: {
   project: Project
   controls?: (controls: TerminalControls) => void
   poster?: JSX.Element
+  /** The runner picked before the panel loaded (the project page loads it on "Start terminal"). */
+  initialRunner?: RunnerKind | undefined
+  /** Start a session as soon as the panel is mounted (when there is none to resume). */
+  autoStart?: boolean
 }) {
   const runners = () => props.project.availableRunners
-  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
+  const [choice, setChoice] = createSignal<RunnerKind | undefined>(
+    props.initialRunner && runners().includes(props.initialRunner) ? props.initialRunner : runners()[0],
+  )
   const [state, setState] = createStore<PanelState>({
     conn: 'idle',
     retryIn: undefined,
@@ -262,6 +264,8 @@ export function TerminalPanel(props: {
     if (saved) {
       setChoice(saved.runner)
       conn.resume(saved)
+    } else if (props.autoStart) {
+      void start()
     }
   })
   onCleanup(() => {
