@@ -222,7 +222,7 @@ describe('api/Dockerfile', () => {
 
 describe('deploy/migrate.ts (the deploy step before replicas take traffic)', () => {
   test('applies the migrations to an empty database, idempotently', async () => {
-    const { createScratchDatabase } = await import('../api/src/test/harness.ts')
+    const { createScratchDatabase } = await import('../api/test/harness.ts')
     const scratch = await createScratchDatabase()
     try {
       for (let i = 0; i < 2; i++) {

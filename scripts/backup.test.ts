@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDatabase } from '../api/src/db/index.ts'
-import { createScratchDatabase } from '../api/src/test/harness.ts'
+import { createScratchDatabase } from '../api/test/harness.ts'
 
 /**
  * scripts/backup.sh against the local PostgreSQL (TEST_DATABASE_URL from `make test`): a migrated

@@ -10,10 +10,10 @@
  *
  * Everything is bounded: at most 256 connections, 120 s of HTTP load, 32 concurrent terminals and
  * 15 minutes of soak; only loopback targets. It reports requests, errors and p50/p99 per endpoint;
- * it never asserts timings (STYLE.md rule 9): it is a measurement, not a test.
+ * it never asserts timings (docs/conventions.md, rule 9): it is a measurement, not a test.
  */
 import { randomBytes } from 'node:crypto'
-import { type Instance, startInstance, TerminalClient } from '../api/src/scale/instances.ts'
+import { type Instance, startInstance, TerminalClient } from '../api/test/scale/instances.ts'
 
 const LIMITS = { connections: 256, durationSec: 120, sessions: 32, soakMin: 15 }
 

@@ -24,9 +24,9 @@ import { createProjectsService, type RunnerAvailability } from './projects/servi
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
 import { siteModule } from './site/index.ts'
 import { createSiteService } from './site/service.ts'
-import { projectsFromDatabase, TicketStore, terminalModule } from './terminal/index.ts'
+import { createTerminalService, TicketStore, terminalModule, terminalProjects } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
-import type { RunnerRegistry } from './terminal/runners.ts'
+import { noneAvailable, type RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { webModule } from './web/index.ts'
 import { createContentSource } from './web/ssr.ts'
@@ -56,7 +56,7 @@ export interface AppDeps {
 }
 
 /**
- * Builds the whole HTTP app synchronously (STYLE.md rule 7): tests call `createApp(deps).handle(...)`,
+ * Builds the whole HTTP app synchronously (docs/conventions.md, rule 7): tests call `createApp(deps).handle(...)`,
  * index.ts adds listening and shutdown.
  */
 export function createApp(deps: AppDeps) {
@@ -65,7 +65,7 @@ export function createApp(deps: AppDeps) {
     { name: 'database', check: () => database.ping() },
     { name: 'cache', check: () => cache.ping() },
     ...(deps.readiness ?? []),
-    // Docker is optional (DESIGN.md §3): reported, never makes the instance unready.
+    // Docker is optional (docs/architecture.md): reported, never makes the instance unready.
     ...((deps.runners ? config.runners : []).map((kind) => ({
       name: `runner.${kind}`,
       optional: kind === 'docker',
@@ -91,11 +91,7 @@ export function createApp(deps: AppDeps) {
   const flags = createFlagsService({ db: database.db, cache, environment: config.appEnv, logger })
   const registry = deps.runners
   const runnerAvailability: RunnerAvailability =
-    deps.runnerAvailability ??
-    (async () => {
-      const up = registry?.availability()
-      return { docker: up?.docker ?? false, wasi: up?.wasi ?? false }
-    })
+    deps.runnerAvailability ?? (async () => registry?.availability() ?? noneAvailable())
   const projectReads = createReadCache({ cache, namespace: 'projects', logger })
   const projects = createProjectsService({ db: database.db, reads: projectReads, flags, runnerAvailability, logger })
   const mediaStorage = deps.mediaStorage ?? openMediaStorage(config)
@@ -114,6 +110,15 @@ export function createApp(deps: AppDeps) {
   })
   const siteReads = createReadCache({ cache, namespace: 'site', logger })
   const site = createSiteService({ db: database.db, reads: siteReads, storage: mediaStorage, posts, projects })
+  const terminal =
+    deps.terminal &&
+    createTerminalService({
+      config: config.terminal,
+      manager: deps.terminal,
+      tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
+      projects: terminalProjects(projects),
+      flags,
+    })
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
   const app = new Elysia({ name: 'app' })
@@ -129,18 +134,7 @@ export function createApp(deps: AppDeps) {
     .use(mediaModule({ media, auth: deps }))
     .use(flagsModule({ flags, auth: deps }))
     .use(siteModule({ site, auth: deps, publicOrigin: config.publicOrigin }))
-    .use(
-      deps.terminal
-        ? terminalModule({
-            config,
-            manager: deps.terminal,
-            tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
-            resolveProject: projectsFromDatabase(database.db),
-            flags,
-            auth: deps,
-          })
-        : new Elysia({ name: 'module.terminal.off' }),
-    )
+    .use(terminal ? terminalModule({ config, terminal, auth: deps }) : new Elysia({ name: 'module.terminal.off' }))
     .use(
       webModule({
         distDir: config.webDist,

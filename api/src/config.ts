@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
 
 /**
- * The one place that reads the environment (DESIGN.md §4). Parsed once, validated, frozen.
+ * The one place that reads the environment (docs/configuration.md). Parsed once, validated, frozen.
  * A bad value throws a ConfigError naming every bad variable and what is expected.
  */
 
 export type AppEnv = 'development' | 'test' | 'production'
-export type RunnerKindName = 'wasi' | 'docker'
 
 export interface S3Config {
   bucket: string
@@ -32,7 +32,7 @@ export interface Config {
   adminEmail: string
   adminPassword: string | undefined
   s3: S3Config | undefined
-  runners: RunnerKindName[]
+  runners: RunnerKind[]
   dockerHost: string | undefined
   sandboxImage: string | undefined
   runnerUrls: string[]
@@ -161,9 +161,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const runnersRaw = (str('RUNNERS') ?? 'wasi,docker').split(',').map((r) => r.trim())
-  const runners: RunnerKindName[] = []
+  const runners: RunnerKind[] = []
   for (const r of runnersRaw) {
-    if (r === 'wasi' || r === 'docker') runners.push(r)
+    if ((RUNNER_KINDS as readonly string[]).includes(r)) runners.push(r as RunnerKind)
     else problems.push(`RUNNERS: unknown runner ${JSON.stringify(r)}; expected a list of wasi, docker`)
   }
 

@@ -58,10 +58,10 @@ async function main() {
     createRunnerRegistry(config, { logger, redis: cache.redis }),
   )
   logger.info({ runners: runners.availability() }, 'runner availability')
-  // The warm pool belongs to the Docker runner; sample its size at each scrape.
+  // Runners with a warm pool (Docker): sample what is ready at each scrape.
   metrics.sample(() => {
-    const pooled = (runners.get('docker') as { pooled?: unknown } | undefined)?.pooled
-    if (typeof pooled === 'number') metrics.warmPoolSize.set({ runner: 'docker' }, pooled)
+    const pool = runners.get('docker')?.pool
+    if (pool) metrics.warmPoolSize.set({ runner: 'docker' }, pool.ready())
   })
   const terminal = new SessionManager({
     config: config.terminal,

@@ -1,5 +1,5 @@
 /**
- * Builds the Shellfolio sandbox image without any image registry (DESIGN.md §7):
+ * Builds the Shellfolio sandbox image without any image registry (docs/runners.md, "The sandbox image"):
  * debootstrap of the distribution this machine uses, through its configured apt mirror, then
  * `docker import`. The tag is `shellfolio-sandbox:<hash of the image inputs>`, so the image is only
  * rebuilt when the build script, the files in `runner/image/files/` or the project sources change.

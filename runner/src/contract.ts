@@ -1,13 +1,17 @@
 /**
- * The runner contract: one bun:test suite that every back end (docker, wasi) passes.
+ * The runner contract: one bun:test suite that every back end (docker, wasi) and placement (in
+ * this process, behind a runner service) passes. A back end's `contract.test.ts` is one call:
  *
- *   runRunnerContract({ name: 'docker', create: async () => new DockerRunner(), project: selftest })
+ *   runRunnerContract({ name: 'docker', create: async () => new DockerRunner(), project: selftestProject() })
  *
- * The project must be `runner/fixtures/selftest` (or a copy at `~/projects/<slug>` inside the
- * session) with the fixture programs `flood`, `utf8`, `spin` and `mark` buildable by `make`, and a
- * policy that allows at least: cd, make, echo, exit, stty, ./* — and refuses `curl`.
+ * The project must be `runner/fixtures/selftest` (`selftestProject()` in test-fixtures.ts, or a copy
+ * at `~/projects/<slug>` inside the session) with the fixture programs `flood`, `utf8`, `spin` and
+ * `mark` buildable by `make`, and a policy that allows at least: cd, make, echo, exit, stty, ./* —
+ * and refuses `curl`. It checks the members of `Runner` and `RunnerSession` every back end has;
+ * the optional capabilities (`resume`, `pool`) are tested by the back ends that offer them.
  *
- * Never sleeps: every wait is on an output predicate with a deadline (see `Transcript.waitFor`).
+ * Never sleeps: every wait is on an output predicate, or on the output going quiet, with a deadline
+ * (see `Transcript.waitFor` and `Transcript.quiet`).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { checkLine } from './policy.ts'
@@ -22,6 +26,7 @@ export const CONTRACT_CASES = [
   'kill',
   'time limit',
   'large output',
+  'pause bounds output',
   'utf8 split',
   'ctrl-c',
   'policy refusal',
@@ -38,6 +43,12 @@ export interface RunnerContractOptions {
   project: ProjectSpec
   /** Cases this back end cannot pass, each with a written reason. */
   skip?: Partial<Record<ContractCase, string>>
+  /**
+   * The most output listeners may still receive after `pause()` (default 0: a back end in this
+   * process stops delivering at once). A placement that has output on its way when it pauses
+   * states its bound here, with the reason.
+   */
+  pausedOutputBytes?: number
   /** Matches the shell prompt at the end of the output so far (default: ends with `$ `). */
   prompt?: RegExp
   /** Per-test timeout in ms (default 60 s: a docker session may build C programs). */
@@ -119,6 +130,31 @@ export class Transcript {
       }
     }
     return out
+  }
+
+  /**
+   * Resolves once no output has arrived for `ms` (a paused flood has stopped reaching the listener);
+   * rejects when output still flows after `timeoutMs`. Every chunk restarts the quiet period.
+   */
+  quiet(ms: number, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle = (fn: () => void) => {
+        clearTimeout(silence)
+        clearTimeout(deadline)
+        this.waiters.delete(restart)
+        fn()
+      }
+      let silence = setTimeout(() => settle(resolve), ms)
+      const deadline = setTimeout(
+        () => settle(() => reject(new Error(`output was still arriving after ${timeoutMs} ms`))),
+        timeoutMs,
+      )
+      const restart = () => {
+        clearTimeout(silence)
+        silence = setTimeout(() => settle(resolve), ms)
+      }
+      this.waiters.add(restart)
+    })
   }
 
   /**
@@ -210,6 +246,7 @@ export const UTF8_LINES = 3000
 /** Registers the contract cases for one back end. */
 export function runRunnerContract(opts: RunnerContractOptions): void {
   const prompt = opts.prompt ?? /\$ $/
+  const pausedOutputBytes = opts.pausedOutputBytes ?? 0
   const timeout = opts.timeoutMs ?? 60_000
   const project = opts.project
   const size: TerminalSize = { cols: 91, rows: 27 }
@@ -250,6 +287,16 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
       type(s, `cd projects/${project.slug} && make && echo built-ok`)
       await t.waitFor(outputLine('built-ok'), 45_000)
       await t.waitFor(prompt)
+    }
+
+    /** Waits for `./flood n` to end and checks that its body, from `bodyStart`, is exact. */
+    async function floodArrives(t: Transcript, n: number, bodyStart: number): Promise<void> {
+      await t.waitFor(/<<flood end>>\r?\n/, 60_000)
+      const body = t.text.slice(bodyStart, t.cursor).replace(/<<flood end>>\r?\n$/, '')
+      // why: a TTY turns \n into \r\n (onlcr); the program's own bytes are the text without \r
+      const plain = body.replaceAll('\r', '')
+      expect(plain.length).toBe(n)
+      expect(plain === floodBody(n)).toBe(true)
     }
 
     function testCase(name: ContractCase, fn: () => Promise<void>, ms = timeout): void {
@@ -311,14 +358,25 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
       type(s, `./flood ${n}`)
       const head = await t.waitFor(/<<flood (\d+)>>\r?\n/, 20_000)
       expect(head[1]).toBe(String(n))
-      const bodyStart = t.cursor
-      await t.waitFor(/<<flood end>>\r?\n/, 60_000)
-      const body = t.text.slice(bodyStart, t.cursor).replace(/<<flood end>>\r?\n$/, '')
-      // why: a TTY turns \n into \r\n (onlcr); the program's own bytes are the text without \r
-      const plain = body.replaceAll('\r', '')
-      expect(plain.length).toBe(n)
-      expect(plain === floodBody(n)).toBe(true)
+      await floodArrives(t, n, t.cursor)
       expect(t.bytes).toBeGreaterThanOrEqual(n)
+    })
+
+    testCase('pause bounds output', async () => {
+      const n = 2 * 1_048_576
+      const { s, t } = await start()
+      await build(s, t)
+      type(s, `./flood ${n}`)
+      await t.waitFor(/<<flood \d+>>\r?\n/, 20_000)
+      const bodyStart = t.cursor
+      s.pause()
+      const atPause = t.bytes
+      // The program goes on writing; what reaches the listener must stop within the bound.
+      await t.quiet(500, 30_000)
+      expect(t.bytes - atPause).toBeLessThanOrEqual(pausedOutputBytes)
+      expect(t.text).not.toContain('<<flood end>>')
+      s.resume()
+      await floodArrives(t, n, bodyStart)
     })
 
     testCase('utf8 split', async () => {

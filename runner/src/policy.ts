@@ -1,6 +1,6 @@
 import type { CommandPolicy } from './types.ts'
 
-/** The default allowlist (DESIGN.md §7): safe file viewing, building and running project programs. */
+/** The default allowlist (docs/runners.md): safe file viewing, building and running project programs. */
 export const DEFAULT_POLICY: CommandPolicy = {
   allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', 'gcc', 'cc', './*', 'exit', 'history', 'stty'],
 }

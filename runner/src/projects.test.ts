@@ -5,16 +5,15 @@
  */
 import { afterAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { track, within } from './contract.ts'
-import { requireDockerRunner } from './docker/fixture.ts'
-import type { ProjectSpec, Runner } from './types.ts'
+import { requireDockerRunner } from './docker/test-fixtures.ts'
+import { wasmProject } from './test-fixtures.ts'
+import type { Runner } from './types.ts'
 import { createWasiRunner } from './wasi/index.ts'
 
-const PROJECT_DIR = resolve(import.meta.dir, '../../wasm-projects/minirt')
-const manifest = JSON.parse(readFileSync(join(PROJECT_DIR, 'project.json'), 'utf8')) as { policy: { allow: string[] } }
-const minirt: ProjectSpec = { slug: 'minirt', sourceDir: PROJECT_DIR, policy: manifest.policy }
-const golden = readFileSync(join(PROJECT_DIR, 'golden/demo-60x20.ans'), 'utf8')
+const minirt = wasmProject('minirt')
+const golden = readFileSync(join(minirt.sourceDir, 'golden/demo-60x20.ans'), 'utf8')
 const PROMPT = /\$ $/
 
 /** Terminal output as a program wrote it: the tty's \r\n back to \n. */

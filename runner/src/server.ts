@@ -1,5 +1,5 @@
 /**
- * `bun run runner`: a runner service, so API instances need no Docker access (DESIGN.md §7). This
+ * `bun run runner`: a runner service, so API instances need no Docker access (docs/runners.md). This
  * is the runner package's own entry point, so it reads its environment here:
  *   RUNNER_TOKEN (required, ≥ 32 chars: grants are signed with it)
  *   RUNNER_HOST (127.0.0.1)   RUNNER_PORT (4100)   RUNNERS (wasi,docker)
@@ -12,7 +12,7 @@
 
 import { createRedisRegistration } from './remote/registration.ts'
 import { createRunnerServer } from './remote/server.ts'
-import type { Runner } from './types.ts'
+import { RUNNER_KINDS, type Runner } from './types.ts'
 
 const env = process.env
 const problems: string[] = []
@@ -31,7 +31,8 @@ const poolSize = int('DOCKER_POOL_SIZE', 2, 0, 64)
 const capacity = int('RUNNER_CAPACITY', 64, 1, 10_000)
 const detachGraceMs = int('RUNNER_DETACH_GRACE_MS', 120_000, 1_000, 3_600_000)
 const kinds = (env.RUNNERS ?? 'wasi,docker').split(',').map((k) => k.trim())
-for (const k of kinds) if (k !== 'wasi' && k !== 'docker') problems.push(`RUNNERS: unknown runner ${JSON.stringify(k)}`)
+for (const k of kinds)
+  if (!(RUNNER_KINDS as readonly string[]).includes(k)) problems.push(`RUNNERS: unknown runner ${JSON.stringify(k)}`)
 const advertiseUrl = env.RUNNER_ADVERTISE_URL || undefined
 if (advertiseUrl && !/^wss?:\/\/\S+$/.test(advertiseUrl))
   problems.push('RUNNER_ADVERTISE_URL: expected a ws:// or wss:// URL')
@@ -64,7 +65,7 @@ if (kinds.includes('docker')) {
   else {
     const reaped = await docker.reap().catch(() => [])
     if (reaped.length > 0) log('reaped orphaned containers', { count: reaped.length })
-    void docker.start()
+    void docker.pool.fill()
   }
   runners.push(docker)
 }

@@ -3,7 +3,8 @@
  * The API adapts it to WebSockets; nothing here knows about HTTP or the database.
  */
 
-export type RunnerKind = 'docker' | 'wasi'
+export const RUNNER_KINDS = ['docker', 'wasi'] as const
+export type RunnerKind = (typeof RUNNER_KINDS)[number]
 
 export interface TerminalSize {
   cols: number
@@ -51,7 +52,11 @@ export interface RunnerSession {
   resize(size: TerminalSize): Promise<void>
   /** Subscribe to output bytes; returns an unsubscribe function. */
   onData(listener: (chunk: Uint8Array) => void): () => void
-  /** Flow control: stop reading output from the source until `resume()`. */
+  /**
+   * Flow control: stop reading output from the source until `resume()`, which delivers what was
+   * held back, in order. Meanwhile listeners get nothing more, except output that was already on
+   * its way to this process (remote placement: at most the runner service's output window).
+   */
   pause(): void
   resume(): void
   /** Ends the session (idempotent); `exited` resolves afterwards. */
@@ -62,11 +67,34 @@ export interface RunnerSession {
   readonly host?: string
 }
 
+/** Sandboxes started ahead of demand, so opening a session does not wait for one to boot. */
+export interface WarmPool {
+  /** How many sandboxes the pool keeps ready (0: none, every session starts cold). */
+  readonly size: number
+  /** Sandboxes ready for a session right now. */
+  ready(): number
+  /** Starts filling the pool now rather than on the first `open` (idempotent). */
+  fill(): Promise<void>
+}
+
+/**
+ * One execution back end. Every member without `?` is what the contract suite (contract.ts) checks;
+ * the optional ones are capabilities a back end has or has not, read from here, never guessed.
+ */
 export interface Runner {
   readonly kind: RunnerKind
   /** True when this back end can open sessions right now (engine up, image present...). */
   available(): Promise<boolean>
   open(options: OpenOptions): Promise<RunnerSession>
+  /**
+   * Re-attaches to a live session that another process opened (it died, or a load balancer moved
+   * the visitor), by the session's `id`. Only back ends whose sessions outlive the process that
+   * opened them have it (docker, remote). Output from before is not replayed; the caller keeps
+   * the scrollback.
+   */
+  resume?(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
+  /** Pre-started sandboxes, on back ends that keep them (docker). */
+  readonly pool?: WarmPool
   /** Stops pools and timers and ends every session this runner opened. */
   close(): Promise<void>
 }

@@ -32,18 +32,39 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** `vite build` of the current sources, so the server serves what is being tested. */
-export async function buildSite(): Promise<void> {
-  const proc = Bun.spawn(['bun', 'run', 'build'], { cwd: WEB, stdout: 'pipe', stderr: 'pipe' })
+/**
+ * `vite build` of the current sources into test-artifacts/web-<mode>/, so the server serves what is
+ * being tested; returns that folder. The `e2e` mode compiles in the terminal's test hooks
+ * (web/src/features/terminal/e2e-hooks.ts); `production` is what `bun run build` ships. Never into
+ * web/dist: `make start` serves that one, and it must not carry test hooks.
+ */
+export function buildSite(mode: 'e2e' | 'production' = 'e2e'): Promise<string> {
+  // Once per mode and test run: the sources do not change while the suite runs.
+  let build = builds.get(mode)
+  if (!build) {
+    build = viteBuild(mode)
+    builds.set(mode, build)
+  }
+  return build
+}
+
+const builds = new Map<string, Promise<string>>()
+
+async function viteBuild(mode: string): Promise<string> {
+  const outDir = join(ROOT, 'test-artifacts', `web-${mode}`)
+  const cmd = ['bun', 'x', 'vite', 'build', '--mode', mode, '--outDir', outDir, '--emptyOutDir']
+  const proc = Bun.spawn(cmd, { cwd: WEB, stdout: 'pipe', stderr: 'pipe' })
   const [out, err, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
     proc.exited,
   ])
-  if (code !== 0) throw new Error(`e2e: \`bun run build\` in web/ failed (exit ${code}):\n${out}\n${err}`)
+  if (code !== 0) throw new Error(`e2e: \`${cmd.join(' ')}\` in web/ failed (exit ${code}):\n${out}\n${err}`)
+  return outDir
 }
 
-export async function startServer(): Promise<Server> {
+/** Starts the server on the site built into `dist` (see `buildSite`). */
+export async function startServer(dist: string): Promise<Server> {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'shellfolio-e2e-'))
   const env: Record<string, string | undefined> = {
@@ -56,7 +77,7 @@ export async function startServer(): Promise<Server> {
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     RUNNERS: RUNNERS.join(','),
-    WEB_DIST: join(WEB, 'dist'),
+    WEB_DIST: dist,
   }
   // Self-contained: the embedded database, cache and media store in the temp DATA_DIR.
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'RUNNER_URLS', 'PUBLIC_ORIGIN']) {
@@ -176,9 +197,9 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
 }
 
-/** Every <script> in the built index.html has a src (no inline script under the CSP). */
-export function inlineScriptsInBuild(): string[] {
-  const html = readFileSync(join(WEB, 'dist/index.html'), 'utf8')
+/** Every <script> in the index.html built into `dist` has a src (no inline script under the CSP). */
+export function inlineScriptsInBuild(dist: string): string[] {
+  const html = readFileSync(join(dist, 'index.html'), 'utf8')
   return [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
     .filter((m) => !/\bsrc=/.test(m[1] ?? '') || (m[2] ?? '').trim() !== '')
     .map((m) => m[0])

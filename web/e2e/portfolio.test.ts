@@ -52,12 +52,12 @@ async function upload(name: string): Promise<{ id: string; url: string }> {
 }
 
 beforeAll(async () => {
-  await buildSite()
+  const dist = await buildSite()
   // One live terminal per visitor here, so the "session limit reached" case is reachable.
   const before = process.env.TERMINAL_MAX_PER_IP
   process.env.TERMINAL_MAX_PER_IP = '1'
   try {
-    server = await startServer()
+    server = await startServer(dist)
   } finally {
     if (before === undefined) delete process.env.TERMINAL_MAX_PER_IP
     else process.env.TERMINAL_MAX_PER_IP = before

@@ -22,13 +22,14 @@ import {
 // `make test` passes --timeout=30000; the slow cases below carry their own limits.
 setDefaultTimeout(60_000)
 
+let dist: string
 let server: Server
 let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  await buildSite()
-  server = await startServer()
+  dist = await buildSite('e2e')
+  server = await startServer(dist)
   try {
     browser = await launchBrowser()
   } catch (err) {
@@ -60,7 +61,7 @@ function expectClean(problems: PageProblems) {
   expect(problems.errors).toEqual([])
 }
 
-// Terminal helpers: read xterm's buffer through the `?e2e` hook (window.__shellfolio).
+// Terminal helpers: read xterm's buffer through the `?e2e` hook (window.__shellfolio, e2e build only).
 
 async function terminalText(page: Page): Promise<string> {
   return page.evaluate(() => {
@@ -122,7 +123,7 @@ async function typeLine(page: Page, line: string) {
 
 describe('build', () => {
   test('index.html has no inline script (strict CSP)', () => {
-    expect(inlineScriptsInBuild()).toEqual([])
+    expect(inlineScriptsInBuild(dist)).toEqual([])
   })
 
   test('the server sends the strict CSP with the page', async () => {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BACKENDS, createScratchDatabase } from '../../test/harness.ts'
 import { openDatabase } from '../db/index.ts'
-import { BACKENDS, createScratchDatabase } from '../test/harness.ts'
 import { findLiveUserByEmail, verifyPassword } from './users.ts'
 
 // Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.

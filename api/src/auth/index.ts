@@ -97,7 +97,7 @@ export function adminRoutes<R extends { method: string; path: string; hooks?: un
 
 const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' }
 
-/** module.auth: /api/v1/auth/{token,refresh,logout,password,me} (DESIGN.md §5). */
+/** module.auth: /api/v1/auth/{token,refresh,logout,password,me} (docs/api.md). */
 export function authModule(deps: AuthDeps) {
   const service = authServiceFor(deps)
   const ipOf = (request: Request, server: { requestIP(r: Request): { address: string } | null } | null) =>

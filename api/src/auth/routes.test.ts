@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { randomUUID } from 'node:crypto'
 import { Elysia, t } from 'elysia'
+import { expect401, login, makeUser } from '../../test/auth-kit.ts'
+import { BACKENDS, type Backend, openBackend, req, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { ok } from '../http/envelope.ts'
 import { httpPlugin } from '../http/plugin.ts'
 import { createFilesystemStorage } from '../media/storage.ts'
 import { SessionManager } from '../terminal/manager.ts'
 import { runnerRegistryOf } from '../terminal/runners.ts'
-import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { adminRoutes, authModule, authPlugin, requiredRole } from './index.ts'
-import { expect401, login, makeUser } from './testing.ts'
 
 // Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
 setDefaultTimeout(30_000)
@@ -115,7 +115,7 @@ describe.each(BACKENDS)('the auth macro (%s)', (kind) => {
     const { app, close } = fullApp()
     const routes = adminRoutes(app.routes).filter((r) => r.method !== 'WS')
     try {
-      // DESIGN.md §5 has admin routes in several modules: an empty list means the macro is not applied.
+      // docs/api.md lists admin routes in several modules: an empty list means the macro is not applied.
       expect(routes.length).toBeGreaterThan(0)
       for (const route of routes) {
         const path = fill(route.path)

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
+import { decodePayload, expect401, login, makeUser, me, PASSWORD, type Pair, refresh } from '../../test/auth-kit.ts'
+import { BACKENDS, type Backend, openBackend, req, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { openDatabase } from '../db/index.ts'
 import { refreshTokens, users } from '../db/schema/index.ts'
-import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
-import { decodePayload, expect401, login, makeUser, me, PASSWORD, type Pair, refresh } from './testing.ts'
 import { hashRefreshToken } from './tokens.ts'
 import { setStatusByEmail } from './users.ts'
 

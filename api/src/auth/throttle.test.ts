@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { randomUUID } from 'node:crypto'
+import { login, makeUser, me, PASSWORD, refresh } from '../../test/auth-kit.ts'
+import { BACKENDS, type Backend, openBackend, req, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import type { Cache } from '../cache/index.ts'
 import type { RateRule } from '../rate-limit/index.ts'
-import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
 import { createLoginGuard, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './login-guard.ts'
-import { login, makeUser, me, PASSWORD, refresh } from './testing.ts'
 
 // Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
 setDefaultTimeout(30_000)

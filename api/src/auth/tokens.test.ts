@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import { decodePayload, expect401, forge, login, makeUser, me, type Pair, refresh } from '../../test/auth-kit.ts'
+import { BACKENDS, type Backend, openBackend, req, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
-import { BACKENDS, type Backend, openBackend, req, testDeps } from '../test/harness.ts'
-import { decodePayload, expect401, forge, login, makeUser, me, type Pair, refresh } from './testing.ts'
 
 // Password hashing (argon2id) is deliberately slow, and slower on a loaded CI machine.
 setDefaultTimeout(30_000)

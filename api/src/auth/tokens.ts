@@ -7,8 +7,8 @@ import { t } from 'elysia'
  *
  * We sign and verify through @elysiajs/jwt, but never call its `verify` without options: bare, it
  * accepts HS384/HS512 tokens signed with our secret, tokens without `exp` and any `iss`/`aud`
- * (NOTES.md). The plugin forwards options to jose's `jwtVerify`, which can pin everything we need,
- * and its `schema` checks our private claims, so there is no reason to bypass it.
+ * (@elysiajs/jwt 1.4). The plugin forwards options to jose's `jwtVerify`, which can pin everything
+ * we need, and its `schema` checks our private claims, so there is no reason to bypass it.
  */
 
 export const ISSUER = 'shellfolio'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import type { Cache } from './index.ts'
 
 /** Waits for a condition with a deadline instead of sleeping a fixed time. */

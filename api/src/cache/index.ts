@@ -2,7 +2,7 @@ import Redis from 'ioredis'
 
 /**
  * Key-value cache with expiry plus pub/sub: one interface, a Redis adapter and an in-process
- * one (DESIGN.md §3). Rate limits, the token denylist, caches and the session registry use it.
+ * one (docs/architecture.md). Rate limits, the token denylist, caches and the session registry use it.
  */
 export interface Cache {
   readonly kind: 'redis' | 'memory'

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import { ensureAdmin } from '../bootstrap.ts'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
 import { openDatabase } from './index.ts'
 import { users } from './schema/index.ts'
 
-// The same suite runs on PostgreSQL and on PGlite (DESIGN.md §3).
+// The same suite runs on PostgreSQL and on PGlite (docs/architecture.md).
 describe.each(BACKENDS)('database on %s', (kind) => {
   let backend: Backend
   beforeAll(async () => {

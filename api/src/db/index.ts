@@ -35,7 +35,7 @@ export interface DatabaseOptions {
   max?: number
 }
 
-/** Opens PostgreSQL when a URL is given, PGlite otherwise (DESIGN.md §3). */
+/** Opens PostgreSQL when a URL is given, PGlite otherwise (docs/architecture.md). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
     const client = postgres(options.url, {

@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 
-/** Every JSON response: `{ data, meta, error }` (DESIGN.md §5). */
+/** Every JSON response: `{ data, meta, error }` (docs/api.md). */
 export interface Envelope<T, M = null> {
   data: T
   meta: M

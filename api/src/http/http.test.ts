@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Writable } from 'node:stream'
 import { Elysia, t } from 'elysia'
+import { type Backend, openBackend, req, testConfig, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { createLogger } from '../logger.ts'
-import { type Backend, openBackend, req, testConfig, testDeps } from '../test/harness.ts'
 import { AppError } from './errors.ts'
 import { httpPlugin, type RouteInfo } from './plugin.ts'
 

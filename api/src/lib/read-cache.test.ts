@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import type { Cache } from '../cache/index.ts'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
 import { createReadCache, etagOf, matchesEtag } from './read-cache.ts'
 
 /** Resolves at the next message on `channel` (subscribed before the action that sends it). */

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
+import { adminHeaders, contentDeps } from '../../test/content.ts'
+import { BACKENDS, type Backend, openBackend, req } from '../../test/harness.ts'
+import { testS3Storage } from '../../test/s3.ts'
 import { type AppDeps, createApp } from '../app.ts'
-import { adminHeaders, contentDeps } from '../test/content.ts'
-import { BACKENDS, type Backend, openBackend, req } from '../test/harness.ts'
-import { testS3Storage } from './test-s3.ts'
 
 type Json = { data: Record<string, unknown> | null; meta: unknown; error: Record<string, unknown> | null }
 

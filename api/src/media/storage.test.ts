@@ -3,15 +3,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { testS3Storage } from '../../test/s3.ts'
 import { createFilesystemStorage, type MediaStorage } from './storage.ts'
-import { testS3Storage } from './test-s3.ts'
 
 interface StorageCase {
   name: string
   create(): { storage: MediaStorage; cleanup(): void }
 }
 
-/** One contract, every adapter (STYLE.md rule 8). */
+/** One contract, every adapter (docs/conventions.md, rule 8). */
 function runStorageContract({ name, create }: StorageCase) {
   describe(`media storage contract: ${name}`, () => {
     let storage: MediaStorage

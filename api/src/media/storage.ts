@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, normalize, sep } from 'node:path'
 
-/** Where media files and terminal recordings live: S3 or DATA_DIR/media (DESIGN.md §3). */
+/** Where media files and terminal recordings live: S3 or DATA_DIR/media (docs/architecture.md). */
 export interface MediaStorage {
   readonly kind: 's3' | 'filesystem'
   put(key: string, body: Uint8Array, contentType: string): Promise<void>

@@ -74,7 +74,7 @@ export function createMetrics(registry = new Registry()) {
     startTime: registry.gauge('process_start_time_seconds', 'Start time of the process since the epoch, in seconds'),
     /**
      * Runs `fn` just before each scrape: use it to sample a value someone else owns, e.g.
-     * `metrics.sample(() => metrics.warmPoolSize.set({ runner: 'docker' }, runner.poolSize()))`.
+     * `metrics.sample(() => metrics.warmPoolSize.set({ runner: 'docker' }, runner.pool.ready()))`.
      */
     sample: (fn: () => void) => registry.collect(fn),
   }
@@ -141,7 +141,7 @@ export function metricsModule(options: MetricsModuleOptions = {}) {
     })
     .get(
       '/metrics',
-      ({ request, set }) => {
+      async ({ request, set }) => {
         set.headers['cache-control'] = 'no-store'
         if (options.token) {
           const auth = request.headers.get('authorization') ?? ''
@@ -154,7 +154,7 @@ export function metricsModule(options: MetricsModuleOptions = {}) {
             })
           }
         }
-        return new Response(m.registry.render(), {
+        return new Response(await m.registry.render(), {
           headers: { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' },
         })
       },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { type Backend, openBackend, req, testConfig, testDeps } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
-import { type Backend, openBackend, req, testConfig, testDeps } from '../test/harness.ts'
 import { createMetrics, metrics, Registry } from './index.ts'
 
 /** Parses the exposition text into `name{labels} → value` (enough to assert on). */
@@ -26,7 +26,7 @@ afterAll(() => backend.close())
 const appWith = (env: Record<string, string> = {}) => ({ app: createApp(testDeps(backend, env)) })
 
 describe('registry', () => {
-  test('renders counters, gauges and histograms in the text format with escaped labels', () => {
+  test('renders counters, gauges and histograms in the text format with escaped labels', async () => {
     const r = new Registry()
     const c = r.counter('t_requests_total', 'Requests', ['route'])
     const g = r.gauge('t_active', 'Active', ['runner'])
@@ -39,19 +39,21 @@ describe('registry', () => {
     h.observe({ route: '/a' }, 0.05)
     h.observe({ route: '/a' }, 0.5)
     h.observe({ route: '/a' }, 5)
-    expect(r.render()).toBe(
+    expect(await r.render()).toBe(
       [
         '# HELP t_requests_total Requests',
         '# TYPE t_requests_total counter',
         't_requests_total{route="/a/\\"x\\""} 3',
+        '',
         '# HELP t_active Active',
         '# TYPE t_active gauge',
         't_active{runner="docker"} 1',
+        '',
         '# HELP t_seconds Latency',
         '# TYPE t_seconds histogram',
-        't_seconds_bucket{route="/a",le="0.1"} 1',
-        't_seconds_bucket{route="/a",le="1"} 2',
-        't_seconds_bucket{route="/a",le="+Inf"} 3',
+        't_seconds_bucket{le="0.1",route="/a"} 1',
+        't_seconds_bucket{le="1",route="/a"} 2',
+        't_seconds_bucket{le="+Inf",route="/a"} 3',
         't_seconds_sum{route="/a"} 5.55',
         't_seconds_count{route="/a"} 3',
         '',
@@ -67,26 +69,23 @@ describe('registry', () => {
     expect(() => r.counter('t_total', 'again')).toThrow('already registered')
   })
 
-  test('caps label combinations so a raw-path label cannot grow memory without bound', () => {
+  test('caps label combinations so a raw-path label cannot grow memory without bound', async () => {
     const r = new Registry()
     const c = r.counter('t_total', 'x', ['path'])
     for (let i = 0; i < 2500; i++) c.inc({ path: `/p/${i}` })
-    const lines = r
-      .render()
-      .split('\n')
-      .filter((l) => l.startsWith('t_total'))
+    const lines = (await r.render()).split('\n').filter((l) => l.startsWith('t_total'))
     expect(lines.length).toBe(2001)
-    expect(c.get({ path: '_overflow' })).toBe(500)
+    expect(await c.get({ path: '_overflow' })).toBe(500)
   })
 
-  test('the tiny API feature modules call records what dashboards read', () => {
+  test('the tiny API feature modules call records what dashboards read', async () => {
     const m = createMetrics()
     m.sessionsActive.inc({ runner: 'docker' })
     m.sessionStarts.inc({ runner: 'docker' })
     m.sessionFailures.inc({ runner: 'wasi', reason: 'POLICY' })
     m.rateLimitRejections.inc({ limiter: 'auth_token' })
     m.sample(() => m.warmPoolSize.set({ runner: 'docker' }, 2))
-    const s = samples(m.registry.render())
+    const s = samples(await m.registry.render())
     expect(s.get('shellfolio_terminal_sessions_active{runner="docker"}')).toBe(1)
     expect(s.get('shellfolio_terminal_session_starts_total{runner="docker"}')).toBe(1)
     expect(s.get('shellfolio_terminal_session_failures_total{runner="wasi",reason="POLICY"}')).toBe(1)
@@ -99,8 +98,8 @@ describe('registry', () => {
 describe('GET /metrics', () => {
   test('labels requests by route template, not by raw path, and counts by status', async () => {
     const h = appWith()
-    const before = metrics.httpRequests.get({ method: 'GET', route: '/healthz', status: 200 })
-    const unmatchedBefore = metrics.httpRequests.get({ method: 'GET', route: '/*', status: 404 })
+    const before = await metrics.httpRequests.get({ method: 'GET', route: '/healthz', status: 200 })
+    const unmatchedBefore = await metrics.httpRequests.get({ method: 'GET', route: '/*', status: 404 })
     await h.app.handle(req('/healthz'))
     await h.app.handle(req('/healthz'))
     // An unknown API path falls to the web catch-all, which answers 404: labelled by its template.

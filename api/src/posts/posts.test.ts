@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { adminHeaders, contentDeps } from '../../test/content.ts'
+import { BACKENDS, type Backend, openBackend, req } from '../../test/harness.ts'
 import { type AppDeps, createApp } from '../app.ts'
 import { posts as postsTable } from '../db/schema/index.ts'
-import { adminHeaders, contentDeps } from '../test/content.ts'
-import { BACKENDS, type Backend, openBackend, req } from '../test/harness.ts'
 import { createCursorCodec } from './cursor.ts'
 import { renderMarkdown } from './render.ts'
 

@@ -1,6 +1,8 @@
-import { and, desc, eq, isNotNull, isNull, lte, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, isNull, lte, type SQL, sql } from 'drizzle-orm'
+import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
 import { type Post, posts, users } from '../db/schema/index.ts'
+import { softDeletes } from '../db/soft-delete.ts'
 import { ConflictError, NotFoundError } from '../http/errors.ts'
 import type { CachedRead, ReadCache } from '../lib/read-cache.ts'
 import type { CursorCodec } from './cursor.ts'
@@ -80,15 +82,6 @@ export class PostNotFoundError extends NotFoundError {
   }
 }
 
-/** True for a PostgreSQL unique violation, whether the driver or drizzle wrapped it. */
-export function isUniqueViolation(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
-    if (e.code === '23505') return true
-    e = e.cause as typeof e
-  }
-  return false
-}
-
 const iso = (d: Date) => d.toISOString()
 
 type Row = Post & { authorName: string | null; cursorAt: string | null }
@@ -166,6 +159,12 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
     if (isUniqueViolation(err)) throw new SlugTakenError(slug ?? '')
     throw err
   }
+
+  const deletion = softDeletes(db, posts, {
+    notFound: () => new PostNotFoundError(),
+    slugTaken: (slug) => new SlugTakenError(slug),
+    changed: () => reads.invalidate(),
+  })
 
   const publishedAtFor = (status: PostStatus, given: string | null | undefined, current: Date | null): Date | null => {
     if (status === 'draft') return given ? new Date(given) : null
@@ -299,33 +298,13 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
 
     /** Soft delete: the row stays (restorable) but no public read shows it. Idempotent. */
     async remove(id: string): Promise<PostAdminView> {
-      const current = await byId(id)
-      if (!current) throw new PostNotFoundError()
-      if (!current.deletedAt) {
-        await db
-          .update(posts)
-          .set({ deletedAt: new Date(), updatedAt: new Date() })
-          .where(and(eq(posts.id, id), isNull(posts.deletedAt)))
-        await reads.invalidate()
-      }
+      await deletion.remove(id)
       return getAdmin(id)
     },
 
     /** Undoes a soft delete; 409 when another live post took the slug meanwhile. Idempotent. */
     async restore(id: string): Promise<PostAdminView> {
-      const current = await byId(id)
-      if (!current) throw new PostNotFoundError()
-      if (current.deletedAt) {
-        try {
-          await db
-            .update(posts)
-            .set({ deletedAt: null, updatedAt: new Date() })
-            .where(and(eq(posts.id, id), isNotNull(posts.deletedAt)))
-        } catch (err) {
-          return saveError(err, current.slug)
-        }
-        await reads.invalidate()
-      }
+      await deletion.restore(id)
       return getAdmin(id)
     },
   }

@@ -1,7 +1,9 @@
+import { RUNNER_KINDS } from '@shellfolio/runner'
 import { t } from 'elysia'
 import { envelopeSchema, errorSchema } from '../http/envelope.ts'
+import { literalUnion } from '../http/literal-union.ts'
 
-const runner = t.Union([t.Literal('wasi'), t.Literal('docker')])
+const runner = literalUnion(RUNNER_KINDS)
 
 const projectView = {
   id: t.String({ format: 'uuid' }),

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { adminHeaders, contentDeps } from '../../test/content.ts'
+import { BACKENDS, type Backend, openBackend, req } from '../../test/harness.ts'
 import { type AppDeps, createApp } from '../app.ts'
 import { REPO_ROOT } from '../config.ts'
 import { createFlagsService, type FlagsService } from '../flags/service.ts'
 import { seedContent } from '../seed.ts'
-import { adminHeaders, contentDeps } from '../test/content.ts'
-import { BACKENDS, type Backend, openBackend, req } from '../test/harness.ts'
 
 type Json = { data: any; meta: unknown; error: any }
 const json = async (res: Response) => (await res.json()) as Json

@@ -1,19 +1,18 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
 import { and, asc, desc, eq, isNotNull, isNull, like } from 'drizzle-orm'
-import type { RunnerKindName } from '../config.ts'
+import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
 import { media, type Project, projects, terminalSessions } from '../db/schema/index.ts'
+import { softDeletes } from '../db/soft-delete.ts'
 import type { FlagsService } from '../flags/service.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../http/errors.ts'
 import type { ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
-import { isUniqueViolation } from '../posts/service.ts'
 
 /** Which runner kinds can start a session right now (the terminal module provides the real probe). */
-export type RunnerAvailability = () => Promise<{ docker: boolean; wasi: boolean }>
-
-export const RUNNER_KINDS: readonly RunnerKindName[] = ['wasi', 'docker']
+export type RunnerAvailability = () => Promise<Record<RunnerKind, boolean>>
 
 export interface ProjectView {
   id: string
@@ -25,7 +24,7 @@ export interface ProjectView {
   repoUrl: string | null
   sourcePath: string
   binary: string
-  runners: RunnerKindName[]
+  runners: RunnerKind[]
   commands: string[]
   policy: { allow: string[] }
   featured: boolean
@@ -39,7 +38,7 @@ export interface ProjectView {
 
 export interface PublicProject extends ProjectView {
   /** The project's runners that are up and switched on by the feature flags right now. */
-  availableRunners: RunnerKindName[]
+  availableRunners: RunnerKind[]
 }
 
 export interface AdminProject extends ProjectView {
@@ -56,7 +55,7 @@ export interface ProjectInput {
   repoUrl?: string | null
   sourcePath: string
   binary?: string
-  runners?: RunnerKindName[]
+  runners?: RunnerKind[]
   commands?: string[]
   policy?: { allow: string[] }
   featured?: boolean
@@ -87,7 +86,7 @@ const viewOf = (p: Project): ProjectView => ({
   repoUrl: p.repoUrl,
   sourcePath: p.sourcePath,
   binary: p.binary,
-  runners: p.runners.filter((r): r is RunnerKindName => (RUNNER_KINDS as string[]).includes(r)),
+  runners: p.runners.filter((r): r is RunnerKind => (RUNNER_KINDS as readonly string[]).includes(r)),
   commands: p.commands,
   policy: p.policy,
   featured: p.featured,
@@ -161,8 +160,8 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
    * Runner kinds usable now: up (probe), on (flags terminal.enabled and terminal.<kind>). Never
    * throws: a failing probe counts as nothing available.
    */
-  const usableRunners = async (): Promise<Set<RunnerKindName>> => {
-    const usable = new Set<RunnerKindName>()
+  const usableRunners = async (): Promise<Set<RunnerKind>> => {
+    const usable = new Set<RunnerKind>()
     if (!(await flags.isEnabled('terminal.enabled'))) return usable
     let up = { docker: false, wasi: false }
     try {
@@ -175,7 +174,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     }
     return usable
   }
-  const withAvailability = (p: ProjectView, usable: Set<RunnerKindName>): PublicProject => ({
+  const withAvailability = (p: ProjectView, usable: Set<RunnerKind>): PublicProject => ({
     ...p,
     availableRunners: p.runners.filter((r) => usable.has(r)),
   })
@@ -212,6 +211,12 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
       if (!session) throw invalid('/demoSessionId', 'not a recorded session of this project')
     }
   }
+
+  const deletion = softDeletes(db, projects, {
+    notFound: () => new ProjectNotFoundError(),
+    slugTaken: (slug) => new ProjectSlugTakenError(slug),
+    changed: () => reads.invalidate(),
+  })
 
   return {
     usableRunners,
@@ -283,32 +288,13 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
 
     /** Soft delete (idempotent). */
     async remove(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (!current.deletedAt) {
-        await db
-          .update(projects)
-          .set({ deletedAt: new Date(), updatedAt: new Date() })
-          .where(and(eq(projects.id, id), isNull(projects.deletedAt)))
-        await reads.invalidate()
-      }
+      await deletion.remove(id)
       return getAdmin(id)
     },
 
+    /** Undoes a soft delete; 409 when another live project took the slug meanwhile. Idempotent. */
     async restore(id: string): Promise<AdminProject> {
-      const current = await byId(id)
-      if (!current) throw new ProjectNotFoundError()
-      if (current.deletedAt) {
-        try {
-          await db
-            .update(projects)
-            .set({ deletedAt: null, updatedAt: new Date() })
-            .where(and(eq(projects.id, id), isNotNull(projects.deletedAt)))
-        } catch (err) {
-          return saveError(err, current.slug)
-        }
-        await reads.invalidate()
-      }
+      await deletion.restore(id)
       return getAdmin(id)
     },
 
@@ -370,8 +356,8 @@ export function projectFromManifest(folder: string, m: Record<string, unknown>):
     repoUrl: typeof m.repoUrl === 'string' ? m.repoUrl : null,
     sourcePath: folder,
     binary: typeof m.binary === 'string' ? m.binary : '',
-    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKindName =>
-      (RUNNER_KINDS as string[]).includes(r),
+    runners: (strings(m.runners) ?? ['wasi', 'docker']).filter((r): r is RunnerKind =>
+      (RUNNER_KINDS as readonly string[]).includes(r),
     ),
     commands: strings(m.commands) ?? [],
     policy: { allow: strings(policy?.allow) ?? [] },

@@ -1,72 +1,20 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import type {
-  CommandPolicy,
-  ExitReason,
-  OpenOptions,
-  RunnerKind,
-  RunnerSession,
-  TerminalSize,
-} from '@shellfolio/runner'
-import { eq } from 'drizzle-orm'
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { RunnerSession, TerminalSize } from '@shellfolio/runner'
+import { CLOSE, FLOW_CONTROL, type SessionExit } from '@shellfolio/runner/terminal-protocol'
 import type { Cache } from '../cache/index.ts'
 import type { TerminalConfig } from '../config.ts'
 import type { Db } from '../db/index.ts'
-import { terminalSessions } from '../db/schema/index.ts'
 import type { Logger } from '../logger.ts'
 import type { MediaStorage } from '../media/storage.ts'
 import { metrics } from '../metrics/index.ts'
-import { ASCIICAST_CONTENT_TYPE, AsciicastRecorder } from './recording.ts'
+import { Adoption } from './adoption.ts'
+import type { FlowLimits } from './flow.ts'
+import { SessionHistory } from './history.ts'
+import type { ProjectResolver, TerminalProject } from './projects.ts'
 import { createSessionRegistry, type SessionRecord, type SessionRegistry } from './registry.ts'
 import type { RunnerRegistry } from './runners.ts'
-import { Scrollback } from './scrollback.ts'
-import type { TicketPayload } from './tickets.ts'
-
-/** A project as the terminal needs it (resolved from the projects table by default). */
-export interface TerminalProject {
-  slug: string
-  /** Absolute host path of the project's sources (wasm-projects/<slug>). */
-  sourceDir: string
-  policy: CommandPolicy
-  runners: RunnerKind[]
-}
-
-/**
- * The transport a session writes to: the WebSocket adapter in index.ts, or a test double.
- * `sendBinary` returns Bun's `ws.send` result: bytes sent, -1 when queued under backpressure,
- * 0 when dropped.
- */
-export interface TerminalSocket {
-  sendBinary(data: Uint8Array): number
-  sendText(text: string): number
-  /** Bytes queued in the socket, not yet written to the network. */
-  bufferedAmount(): number
-  close(code: number, reason: string): void
-}
-
-/** How a session ended, as its client is told (`message`: the runner's explanation, if any). */
-export interface SessionExit {
-  code: number | null
-  reason: string
-  message?: string
-}
-
-/** Server → client control messages (DESIGN.md §6). */
-export type ServerMessage =
-  | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken: string }
-  | ({ type: 'exit' } & SessionExit)
-  | { type: 'error'; code: string; message: string }
-  | { type: 'notice'; message: string }
-  | { type: 'pong' }
-
-/** Why a session ended, as stored in history: a runner reason, or abandoned after the grace period. */
-export type EndReason = ExitReason | 'abandoned'
-
-export interface FlowControl {
-  /** Pause the runner when this many bytes are sent but not acknowledged (default 2 MB). */
-  highWatermark: number
-  /** Resume once unacknowledged and socket-buffered bytes are both below this (default 512 KB). */
-  lowWatermark: number
-}
+import { LiveSession, type SessionSettings, type TerminalSocket } from './session.ts'
+import { sameToken, type TicketPayload } from './tickets.ts'
 
 export interface SessionManagerOptions {
   config: TerminalConfig
@@ -75,7 +23,7 @@ export interface SessionManagerOptions {
   db: Db
   storage: MediaStorage
   logger: Logger
-  flow?: Partial<FlowControl>
+  flow?: Partial<FlowLimits>
   /** Scrollback kept for a resume (default 256 KB). */
   scrollbackBytes?: number
   /** How often this instance refreshes its registry records (default 10 s). */
@@ -83,307 +31,29 @@ export interface SessionManagerOptions {
   now?: () => number
 }
 
-/** WebSocket close codes sent to the client, each with a reason naming the problem. */
-export const CLOSE = {
-  normal: 1000,
-  badRequest: 4400,
-  unauthorized: 4401,
-  forbidden: 4403,
-  gone: 4404,
-  replaced: 4409,
-  unavailable: 4503,
-} as const
+/** Why a resume could not reattach: what to tell the client before closing with `code`. */
+export interface ResumeRefusal {
+  ok: false
+  code: number
+  reason: string
+  /** The session ended within the grace period: the client gets its `exit`. */
+  exit?: SessionExit
+}
 
 const KILL_CHANNEL = 'terminal:kill'
-const PING_CHANNEL = 'terminal:ping:'
-/** How long an adopting instance waits for the owner to answer a ping before declaring it dead. */
-const PING_TIMEOUT_MS = 750
-/** Recent output kept in the cache for adoption (the local scrollback holds more). */
-const PERSISTED_SCROLLBACK = 64 * 1024
-
-/** Runners whose sessions outlive the process that opened them (Docker): another instance can adopt them. */
-interface ResumableRunner {
-  resume(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
-}
-const resumable = (r: unknown): r is ResumableRunner => typeof (r as ResumableRunner)?.resume === 'function'
-const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
-
-const noticeLead = (limitMs: number) => Math.min(60_000, Math.floor(limitMs / 2))
-const minutes = (ms: number) => {
-  if (ms >= 90_000) return `${Math.round(ms / 60_000)} minutes`
-  if (ms >= 60_000) return '1 minute'
-  const secs = Math.max(1, Math.ceil(ms / 1000))
-  return `${secs} second${secs === 1 ? '' : 's'}`
-}
-
-/** One terminal session on this instance: a runner session plus everything around it. */
-export class LiveSession {
-  readonly resumeToken: string
-  readonly scrollback: Scrollback
-  readonly recorder: AsciicastRecorder
-  socket: TerminalSocket | null = null
-  /** Bytes sent on the current socket and not acknowledged yet. */
-  unacked = 0
-  paused = false
-  /** Output that arrived after pausing (the runner stops soon after `pause()`), sent on resume. */
-  private pending: Uint8Array[] = []
-  pendingBytes = 0
-  endReason: EndReason | undefined
-  exit: (SessionExit & { reason: EndReason }) | undefined
-  private timers = new Map<string, ReturnType<typeof setTimeout>>()
-  private unsubscribe: () => void = () => {}
-  /** Resolves once the session ended and its recording and history row are stored. */
-  readonly finished: Promise<void>
-  private finish!: () => void
-
-  constructor(
-    readonly manager: SessionManager,
-    readonly record: SessionRecord,
-    readonly runner: RunnerSession,
-    readonly size: TerminalSize,
-    resumeToken?: string,
-  ) {
-    this.resumeToken = resumeToken ?? randomBytes(24).toString('base64url')
-    this.scrollback = new Scrollback(manager.scrollbackBytes)
-    this.recorder = new AsciicastRecorder(size, manager.config.recordingLimit, { title: record.project })
-    this.finished = new Promise((resolve) => {
-      this.finish = resolve
-    })
-  }
-
-  get id(): string {
-    return this.record.id
-  }
-
-  get ended(): boolean {
-    return this.exit !== undefined
-  }
-
-  /** @internal wiring done by the manager once the session is registered. */
-  start(): void {
-    const { config } = this.manager
-    this.unsubscribe = this.runner.onData((chunk) => this.output(chunk))
-    // From the record's expiry, so a session adopted from another instance keeps its deadline.
-    const left = this.record.expiresAt - Date.now()
-    this.timer('hard', left, () => void this.end('timeout'))
-    const lead = noticeLead(config.timeLimitMs)
-    this.timer('hard-notice', left - lead, () =>
-      this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` }),
-    )
-    this.touch()
-    this.runner.exited.then(
-      (info) => void this.finalize(info.code, info.reason, info.message),
-      () => void this.finalize(null, 'error'),
-    )
-  }
-
-  /** Attaches a socket: `ready`, then the scrollback replay; a previous socket is replaced. */
-  attach(socket: TerminalSocket, replay: boolean): void {
-    const previous = this.socket
-    if (previous && previous !== socket) previous.close(CLOSE.replaced, 'replaced by a newer connection')
-    this.clearTimer('grace')
-    this.socket = socket
-    this.unacked = 0
-    this.pending = []
-    this.pendingBytes = 0
-    this.send({
-      type: 'ready',
-      sessionId: this.id,
-      runner: this.record.runner,
-      expiresAt: new Date(this.record.expiresAt).toISOString(),
-      resumeToken: this.resumeToken,
-    })
-    if (replay) {
-      const snapshot = this.scrollback.snapshot()
-      if (snapshot.length > 0) this.deliver(snapshot)
-    }
-    this.maybeResume()
-    void this.manager.updateRecord(this, 'attached')
-  }
-
-  /** The socket went away: keep the session for the grace period, paused. */
-  detach(socket: TerminalSocket): void {
-    if (this.socket !== socket) return
-    this.socket = null
-    this.pending = []
-    this.pendingBytes = 0
-    if (this.ended) return
-    this.pauseRunner()
-    this.timer('grace', this.manager.config.graceMs, () => void this.end('abandoned'))
-    void this.manager.updateRecord(this, 'detached')
-  }
-
-  input(data: Uint8Array): void {
-    if (this.ended) return
-    this.touch()
-    this.runner.write(data)
-  }
-
-  async resize(cols: number, rows: number): Promise<void> {
-    if (this.ended) return
-    this.size.cols = cols
-    this.size.rows = rows
-    this.recorder.resize(cols, rows)
-    await this.runner.resize({ cols, rows })
-  }
-
-  /** The client processed `bytes` more bytes (xterm's write callback). */
-  ack(bytes: number): void {
-    this.unacked = Math.max(0, this.unacked - bytes)
-    this.maybeResume()
-  }
-
-  /** The socket drained its send buffer. */
-  drained(): void {
-    this.maybeResume()
-  }
-
-  send(message: ServerMessage): void {
-    this.socket?.sendText(JSON.stringify(message))
-  }
-
-  /** Ends the session (idempotent); the client gets `exit` with this reason. */
-  async end(reason: EndReason): Promise<void> {
-    if (this.ended || this.endReason) return
-    this.endReason = reason
-    await this.runner.kill(reason === 'abandoned' ? 'idle' : reason).catch(() => {})
-  }
-
-  private output(chunk: Uint8Array): void {
-    this.scrollback.append(chunk)
-    this.recorder.output(chunk)
-    if (this.persistent) this.persistSoon(chunk.length)
-    if (!this.socket) return
-    if (this.paused) {
-      this.pending.push(chunk)
-      this.pendingBytes += chunk.length
-      return
-    }
-    this.deliver(chunk)
-  }
-
-  private deliver(chunk: Uint8Array): void {
-    const socket = this.socket
-    if (!socket) return
-    const sent = socket.sendBinary(chunk)
-    this.unacked += chunk.length
-    // -1: Bun queued it under backpressure; stop the source until `drain`.
-    if (sent === -1 || this.unacked >= this.manager.flow.highWatermark) this.pauseRunner()
-  }
-
-  /** Set for sessions another instance can adopt: the recent output is kept in the cache too. */
-  persistent = false
-  private unpersisted = 0
-  private persisting: Promise<void> | null = null
-  private persistTimer: ReturnType<typeof setTimeout> | undefined
-  private lastPersist = 0
-
-  /**
-   * Writes the recent output to the cache for an adopting instance: small interactive output at
-   * once (a crash right after a command must not lose it), floods at most every 250 ms.
-   */
-  private persistSoon(bytes: number): void {
-    this.unpersisted += bytes
-    if (this.persisting || this.persistTimer) return
-    const wait = this.unpersisted < 16 * 1024 ? 0 : Math.max(0, this.lastPersist + 250 - Date.now())
-    if (wait === 0) this.persistNow()
-    else {
-      this.persistTimer = setTimeout(() => {
-        this.persistTimer = undefined
-        this.persistNow()
-      }, wait)
-      this.persistTimer.unref?.()
-    }
-  }
-
-  private persistNow(): void {
-    this.unpersisted = 0
-    this.lastPersist = Date.now()
-    this.persisting = this.manager
-      .persistScrollback(this)
-      .catch(() => {})
-      .finally(() => {
-        this.persisting = null
-        if (this.unpersisted > 0 && !this.ended) this.persistSoon(0)
-      })
-  }
-
-  private pauseRunner(): void {
-    if (this.paused) return
-    this.paused = true
-    this.runner.pause()
-  }
-
-  private maybeResume(): void {
-    const socket = this.socket
-    if (!this.paused || !socket || this.ended) return
-    const { lowWatermark } = this.manager.flow
-    if (this.unacked > lowWatermark || socket.bufferedAmount() > lowWatermark) return
-    this.paused = false
-    while (this.pending.length > 0 && !this.paused) {
-      const chunk = this.pending.shift() as Uint8Array
-      this.pendingBytes -= chunk.length
-      this.deliver(chunk)
-    }
-    if (!this.paused) this.runner.resume()
-  }
-
-  /** Input arrived: restart the idle countdown (and its notice). */
-  private touch(): void {
-    const { idleMs } = this.manager.config
-    const lead = noticeLead(idleMs)
-    this.timer('idle-notice', idleMs - lead, () =>
-      this.send({ type: 'notice', message: `this session ends in ${minutes(lead)} without input` }),
-    )
-    this.timer('idle', idleMs, () => void this.end('idle'))
-  }
-
-  private timer(name: string, ms: number, fn: () => void): void {
-    this.clearTimer(name)
-    const t = setTimeout(fn, Math.max(0, ms))
-    t.unref?.()
-    this.timers.set(name, t)
-  }
-
-  private clearTimer(name: string): void {
-    const t = this.timers.get(name)
-    if (t) clearTimeout(t)
-    this.timers.delete(name)
-  }
-
-  private async finalize(code: number | null, runnerReason: ExitReason, message?: string): Promise<void> {
-    if (this.exit) return
-    const reason = this.endReason ?? runnerReason
-    // A runner's explanation (e.g. its runner service stopped) reaches the visitor with the exit.
-    this.exit = message && !this.endReason ? { code, reason, message } : { code, reason }
-    clearTimeout(this.persistTimer)
-    for (const t of this.timers.values()) clearTimeout(t)
-    this.timers.clear()
-    this.unsubscribe()
-    const socket = this.socket
-    if (socket) {
-      this.send({ type: 'exit', ...this.exit })
-      socket.close(CLOSE.normal, `session ended: ${reason}`)
-      this.socket = null
-    }
-    try {
-      await this.manager.finalize(this)
-    } finally {
-      this.finish()
-    }
-  }
-}
+const GONE = 'the session is gone (ended or past its reconnect grace period)'
 
 /**
- * Owns this instance's terminal sessions: opens them on a runner, wires sockets, timers, flow
- * control, recordings and history, and keeps the shared registry current.
+ * Owns this instance's terminal sessions: opens them on a runner, resumes them (or adopts them from
+ * a dead instance), kills them on any instance, and keeps the shared registry current. Each session
+ * reports to it through events; history and recordings go to `SessionHistory`, adoption across
+ * instances to `Adoption`.
  */
 export class SessionManager {
   readonly instanceId = randomUUID()
   readonly registry: SessionRegistry
   readonly config: TerminalConfig
-  readonly flow: FlowControl
-  readonly scrollbackBytes: number
+  private readonly settings: SessionSettings
   private readonly sessions = new Map<string, LiveSession>()
   /** Ended sessions kept for the grace period, so a late resume still gets its `exit`. */
   private readonly tombstones = new Map<string, { token: string; exit: SessionExit }>()
@@ -391,26 +61,40 @@ export class SessionManager {
   /** Slots this instance reserved for tickets, released on shutdown. */
   private readonly reserved = new Set<string>()
   private readonly staleAfterMs: number
-  private unsubscribeKill: Promise<() => Promise<void>>
-  private unsubscribePing: Promise<() => Promise<void>>
+  private readonly unsubscribeKill: Promise<() => Promise<void>>
+  private readonly history: SessionHistory
+  private readonly adoption: Adoption
   private readonly now: () => number
 
   constructor(private readonly options: SessionManagerOptions) {
-    this.config = options.config
+    const { config, cache, logger } = options
+    this.config = config
     this.now = options.now ?? Date.now
-    this.registry = createSessionRegistry(options.cache, this.now)
-    this.flow = { highWatermark: 2 * 1024 * 1024, lowWatermark: 512 * 1024, ...options.flow }
-    this.scrollbackBytes = options.scrollbackBytes ?? 256 * 1024
+    this.registry = createSessionRegistry(cache, this.now)
+    this.settings = {
+      config,
+      flow: {
+        highWatermark: FLOW_CONTROL.highWatermark,
+        lowWatermark: FLOW_CONTROL.lowWatermark,
+        ...options.flow,
+      },
+      scrollbackBytes: options.scrollbackBytes ?? 256 * 1024,
+    }
     const heartbeatMs = options.heartbeatMs ?? 10_000
     this.staleAfterMs = heartbeatMs * 3
     this.heartbeat = setInterval(() => void this.beat(), heartbeatMs)
     this.heartbeat.unref?.()
-    this.unsubscribeKill = options.cache.subscribe(KILL_CHANNEL, (id) => {
-      void this.sessions.get(id)?.end('killed')
+    this.history = new SessionHistory({ db: options.db, storage: options.storage, logger, now: this.now })
+    this.adoption = new Adoption({
+      cache,
+      runners: options.runners,
+      instanceId: this.instanceId,
+      graceMs: config.graceMs,
+      logger,
+      now: this.now,
     })
-    // Liveness probe for adoption: another instance asks "are you there?" before taking a session over.
-    this.unsubscribePing = options.cache.subscribe(`${PING_CHANNEL}${this.instanceId}`, (replyTo) => {
-      if (/^[A-Za-z0-9:_-]{1,120}$/.test(replyTo)) void options.cache.publish(replyTo, 'alive').catch(() => {})
+    this.unsubscribeKill = cache.subscribe(KILL_CHANNEL, (id) => {
+      void this.sessions.get(id)?.end('killed')
     })
   }
 
@@ -450,6 +134,11 @@ export class SessionManager {
     )
   }
 
+  /** Frees the slot of a ticket that will not be opened. */
+  async release(sessionId: string): Promise<void> {
+    await this.registry.remove(sessionId)
+  }
+
   /** Opens the runner session for a redeemed ticket and attaches the socket. */
   async open(ticket: TicketPayload, project: TerminalProject, size: TerminalSize, socket: TerminalSocket) {
     const runner = this.options.runners.get(ticket.runner)
@@ -481,38 +170,17 @@ export class SessionManager {
       throw err
     }
     metrics.sessionStarts.inc({ runner: ticket.runner })
-    metrics.sessionsActive.inc({ runner: ticket.runner })
     metrics.sessionStartDuration.observe({ runner: ticket.runner }, (performance.now() - openStarted) / 1000)
     this.reserved.delete(record.id)
     if (runnerSession.host) record.host = runnerSession.host
-    const session = new LiveSession(this, record, runnerSession, { ...size })
-    this.sessions.set(record.id, session)
-    if (resumable(runner)) {
-      session.persistent = true
-      Object.assign(record, {
-        runnerSessionId: runnerSession.id,
-        resumeHash: hashToken(session.resumeToken),
-        cols: size.cols,
-        rows: size.rows,
-      })
-    }
-    // Subscribe before anything else awaits: output produced meanwhile lands in the scrollback
-    // and reaches the client with the first attach.
+    const resumeToken = randomBytes(24).toString('base64url')
+    const adoptable = this.adoption.describe(runner, runnerSession, resumeToken, size)
+    if (adoptable) Object.assign(record, adoptable)
+    const session = this.host(record, runnerSession, { ...size }, resumeToken, adoptable !== null)
+    // Start before anything else awaits: output produced meanwhile lands in the scrollback and
+    // reaches the client with the first attach.
     session.start()
-    await this.options.db
-      .insert(terminalSessions)
-      .values({
-        id: record.id,
-        projectSlug: record.project,
-        runner: record.runner,
-        clientIp: record.ip,
-        instanceId: this.instanceId,
-        status: 'running',
-        startedAt: new Date(startedAt),
-      })
-      .catch((err: unknown) =>
-        this.options.logger.error({ err, sessionId: record.id }, 'terminal history insert failed'),
-      )
+    await this.history.started(record, this.instanceId)
     session.attach(socket, true)
     this.options.logger.info(
       { sessionId: record.id, project: record.project, runner: record.runner },
@@ -522,15 +190,15 @@ export class SessionManager {
   }
 
   /**
-   * A resume: the session must live on this instance and the token must match. Returns what the
-   * caller should tell the client when it cannot be resumed.
+   * A resume: the session must live on this instance and the token must match, or live on a dead
+   * instance and be adoptable. Returns what the caller should tell the client when it cannot be resumed.
    */
   async resume(
     sessionId: string,
     token: string,
     socket: TerminalSocket,
-    resolveProject?: (slug: string) => Promise<TerminalProject | null>,
-  ): Promise<{ ok: true; session: LiveSession } | { ok: false; code: number; reason: string; exit?: SessionExit }> {
+    resolveProject: ProjectResolver,
+  ): Promise<{ ok: true; session: LiveSession } | ResumeRefusal> {
     const session = this.sessions.get(sessionId)
     if (session && !session.ended && sameToken(session.resumeToken, token)) {
       session.attach(socket, true)
@@ -542,67 +210,25 @@ export class SessionManager {
     }
     if (!session) {
       const record = await this.registry.get(sessionId).catch(() => null)
-      if (record && record.instance !== this.instanceId && record.resumeHash && resolveProject) {
-        if (!sameToken(record.resumeHash, hashToken(token))) {
-          return { ok: false, code: CLOSE.gone, reason: GONE }
-        }
-        if (await this.alive(record.instance)) {
+      if (record && record.instance !== this.instanceId) {
+        const adopted = await this.adopt(record, token, socket, resolveProject)
+        if (adopted === 'owner-alive') {
           return { ok: false, code: CLOSE.gone, reason: 'the session runs on another server instance' }
         }
-        const adopted = await this.adopt(record, token, socket, resolveProject)
-        if (adopted) return { ok: true, session: adopted }
+        if (adopted !== 'not-adoptable') return { ok: true, session: adopted }
       }
     }
     return { ok: false, code: CLOSE.gone, reason: GONE }
   }
 
-  /** True when the instance answers a ping over pub/sub in time. */
-  private async alive(instance: string): Promise<boolean> {
-    const replyTo = `terminal:pong:${randomUUID()}`
-    let answered!: () => void
-    const got = new Promise<boolean>((resolve) => {
-      answered = () => resolve(true)
-      setTimeout(resolve, PING_TIMEOUT_MS, false).unref?.()
-    })
-    const unsubscribe = await this.options.cache.subscribe(replyTo, () => answered())
-    try {
-      await this.options.cache.publish(`${PING_CHANNEL}${instance}`, replyTo)
-      return await got
-    } finally {
-      await unsubscribe().catch(() => {})
-    }
-  }
-
   /**
-   * Takes over a session whose owner instance died (DESIGN.md §9): re-attaches to its sandbox,
-   * restores the recent output from the cache and keeps its id, resume token and deadline.
+   * Takes over a session whose owner instance died (docs/architecture.md, scale-out): re-attaches
+   * to its sandbox, restores the recent output from the cache and keeps its id, resume token and deadline.
    */
-  private async adopt(
-    record: SessionRecord,
-    token: string,
-    socket: TerminalSocket,
-    resolveProject: (slug: string) => Promise<TerminalProject | null>,
-  ): Promise<LiveSession | null> {
-    const runner = this.options.runners.get(record.runner)
-    if (!resumable(runner) || !record.runnerSessionId) return null
-    // One adopter only, even if the visitor's reconnects reach several instances at once.
-    if (!(await this.options.cache.setIfAbsent(`terminal:adopt:${record.id}`, this.instanceId, 30_000))) return null
-    const project = await resolveProject(record.project)
-    if (!project) return null
-    const size = { cols: record.cols ?? 80, rows: record.rows ?? 24 }
-    const left = record.expiresAt - this.now()
-    if (left <= 0) return null
-    let runnerSession: RunnerSession
-    try {
-      runnerSession = await runner.resume(record.runnerSessionId, {
-        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy },
-        size,
-        timeLimitMs: left,
-      })
-    } catch (err) {
-      this.options.logger.warn({ err, sessionId: record.id }, 'terminal session could not be adopted')
-      return null
-    }
+  private async adopt(record: SessionRecord, token: string, socket: TerminalSocket, resolveProject: ProjectResolver) {
+    const taken = await this.adoption.takeOver(record, token, resolveProject)
+    if (typeof taken === 'string') return taken
+    const { runnerSession, size, scrollback } = taken
     const mine: SessionRecord = {
       ...record,
       instance: this.instanceId,
@@ -612,31 +238,38 @@ export class SessionManager {
     }
     if (runnerSession.host) mine.host = runnerSession.host
     await this.registry.put(mine)
-    const session = new LiveSession(this, mine, runnerSession, size, token)
-    session.persistent = true
-    const saved = await this.options.cache.get(`terminal:scrollback:${record.id}`).catch(() => null)
-    if (saved) session.scrollback.append(new Uint8Array(Buffer.from(saved, 'base64')))
-    this.sessions.set(mine.id, session)
-    metrics.sessionsActive.inc({ runner: mine.runner })
+    const session = this.host(mine, runnerSession, size, token, true)
+    if (scrollback) session.scrollback.append(scrollback)
     session.start()
-    await this.options.db
-      .update(terminalSessions)
-      .set({ instanceId: this.instanceId })
-      .where(eq(terminalSessions.id, mine.id))
-      .catch(() => {})
+    await this.history.adopted(mine.id, this.instanceId)
     session.attach(socket, true)
     this.options.logger.info({ sessionId: mine.id, from: record.instance }, 'terminal session adopted')
     return session
   }
 
-  /** @internal the recent output of an adoptable session, for whichever instance adopts it. */
-  async persistScrollback(session: LiveSession): Promise<void> {
-    const tail = session.scrollback.snapshot(PERSISTED_SCROLLBACK)
-    await this.options.cache.set(
-      `terminal:scrollback:${session.id}`,
-      Buffer.from(tail).toString('base64'),
-      this.config.graceMs + 60_000,
-    )
+  /**
+   * A new local session over `runnerSession`, wired to this manager through its events; the
+   * recent output of an `adoptable` one is mirrored to the cache for whichever instance adopts it.
+   */
+  private host(
+    record: SessionRecord,
+    runnerSession: RunnerSession,
+    size: TerminalSize,
+    resumeToken: string,
+    adoptable: boolean,
+  ): LiveSession {
+    const mirror = adoptable ? this.adoption.mirror(record.id, (max) => session.scrollback.snapshot(max)) : undefined
+    const session: LiveSession = new LiveSession(record, runnerSession, size, resumeToken, this.settings, {
+      status: (status) => void this.updateRecord(session, status),
+      output: (bytes) => mirror?.wrote(bytes),
+      ended: (exit) => {
+        mirror?.stop()
+        return this.ended(session, exit, adoptable)
+      },
+    })
+    this.sessions.set(record.id, session)
+    metrics.sessionsActive.inc({ runner: record.runner })
+    return session
   }
 
   /** Kills a session on whichever instance runs it; false when no such live session exists. */
@@ -656,12 +289,11 @@ export class SessionManager {
   async recording(id: string): Promise<Uint8Array | null> {
     const live = this.sessions.get(id)
     if (live) return live.recorder.toBytes()
-    const stored = await this.options.storage.get(recordingKey(id))
-    return stored?.body ?? null
+    return this.history.recording(id)
   }
 
-  /** @internal */
-  async updateRecord(session: LiveSession, status: SessionRecord['status']): Promise<void> {
+  /** Keeps the session's registry record current (and alive past a crash, for adoption). */
+  private async updateRecord(session: LiveSession, status: SessionRecord['status']): Promise<void> {
     if (session.ended) return
     session.record.status = status
     session.record.cols = session.size.cols
@@ -671,39 +303,17 @@ export class SessionManager {
     await this.registry.put(session.record).catch(() => {})
   }
 
-  /** @internal stores the recording and history once a session ended. */
-  async finalize(session: LiveSession): Promise<void> {
+  /** A session ended: forget it here and in the registry, then store its recording and history. */
+  private async ended(session: LiveSession, exit: SessionExit, adoptable: boolean): Promise<void> {
     const { id } = session
-    const exit = session.exit as SessionExit & { reason: EndReason }
     this.sessions.delete(id)
     metrics.sessionsActive.dec({ runner: session.record.runner })
     this.tombstones.set(id, { token: session.resumeToken, exit })
     const t = setTimeout(() => this.tombstones.delete(id), this.config.graceMs)
     t.unref?.()
     await this.registry.remove(id).catch(() => {})
-    if (session.persistent) {
-      await this.options.cache.del(`terminal:scrollback:${id}`, `terminal:adopt:${id}`).catch(() => {})
-    }
-    const key = recordingKey(id)
-    let stored: string | null = key
-    try {
-      await this.options.storage.put(key, session.recorder.toBytes(), ASCIICAST_CONTENT_TYPE)
-    } catch (err) {
-      stored = null
-      this.options.logger.error({ err, sessionId: id }, 'terminal recording could not be stored')
-    }
-    await this.options.db
-      .update(terminalSessions)
-      .set({
-        status: 'ended',
-        exitCode: exit.code,
-        exitReason: exit.reason,
-        recordingKey: stored,
-        bytesOut: session.recorder.bytesOut,
-        endedAt: new Date(this.now()),
-      })
-      .where(eq(terminalSessions.id, id))
-      .catch((err: unknown) => this.options.logger.error({ err, sessionId: id }, 'terminal history update failed'))
+    if (adoptable) await this.adoption.forget(id)
+    await this.history.ended(id, exit, session.recorder)
     this.options.logger.info({ sessionId: id, ...exit, bytesOut: session.recorder.bytesOut }, 'terminal session ended')
   }
 
@@ -717,19 +327,10 @@ export class SessionManager {
     const unused = [...this.reserved].filter((id) => !this.sessions.has(id))
     await Promise.allSettled(unused.map((id) => this.registry.remove(id)))
     await (await this.unsubscribeKill)().catch(() => {})
-    await (await this.unsubscribePing)().catch(() => {})
+    await this.adoption.close()
   }
 
   private async beat(): Promise<void> {
     for (const s of this.sessions.values()) await this.updateRecord(s, s.record.status)
   }
-}
-
-export const recordingKey = (id: string) => `recordings/${id}.cast`
-const GONE = 'the session is gone (ended or past its reconnect grace period)'
-
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
 }

@@ -1,14 +1,15 @@
+import type { RunnerKind } from '@shellfolio/runner'
 import type { Cache } from '../cache/index.ts'
 
 /**
- * The registry of terminal sessions shared by every API instance (DESIGN.md §9): Redis when the
+ * The registry of terminal sessions shared by every API instance (docs/architecture.md): Redis when the
  * cache is Redis, an in-process map otherwise. It enforces the per-IP and global caps atomically
  * and lets an admin on any instance list every live session.
  */
 export interface SessionRecord {
   id: string
   project: string
-  runner: 'wasi' | 'docker'
+  runner: RunnerKind
   ip: string
   /** The API instance that runs the session. */
   instance: string

@@ -5,11 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { DockerRunner } from '@shellfolio/runner/docker'
+import { type Backend, openBackend, testConfig } from '../../test/harness.ts'
+import { connect, PLACEMENTS, startServer } from '../../test/terminal-kit.ts'
 import { createLogger } from '../logger.ts'
-import { type Backend, openBackend, testConfig } from '../test/harness.ts'
 import { parseAsciicast } from './recording.ts'
 import { createRunnerRegistry, importWasi } from './runners.ts'
-import { connect, PLACEMENTS, startServer } from './test-kit.ts'
 
 let backend: Backend
 beforeAll(async () => {

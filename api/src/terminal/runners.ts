@@ -1,10 +1,10 @@
-import type { Runner, RunnerKind } from '@shellfolio/runner'
+import { RUNNER_KINDS, type Runner, type RunnerKind } from '@shellfolio/runner'
 import type { RegistryReader, ServiceState } from '@shellfolio/runner/remote'
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 /**
- * The runners this instance can use, built from `config.runners` (DESIGN.md §3: WASI always,
+ * The runners this instance can use, built from `config.runners` (docs/architecture.md: WASI always,
  * Docker when an engine answers). Availability is probed in the background and cached, so a
  * session request never waits on a slow Docker ping.
  */
@@ -26,10 +26,14 @@ export interface RunnerRegistryOptions {
   logger?: Logger
 }
 
+/** Every runner kind, none available. */
+export const noneAvailable = () =>
+  Object.fromEntries(RUNNER_KINDS.map((kind) => [kind, false])) as Record<RunnerKind, boolean>
+
 /** A registry over runners that already exist (tests, or runners built elsewhere). */
 export function runnerRegistryOf(runners: Runner[], options: RunnerRegistryOptions = {}): RunnerRegistry {
   const byKind = new Map<RunnerKind, Runner>(runners.map((r) => [r.kind, r]))
-  const state: Record<RunnerKind, boolean> = { wasi: false, docker: false }
+  const state = noneAvailable()
   const probe = async (r: Runner) => {
     const before = state[r.kind]
     state[r.kind] = await Promise.race([
@@ -135,7 +139,7 @@ export async function createRunnerRegistry(
   const registry = runnerRegistryOf(runners, options)
   const state = await registry.refresh()
   // Fill the Docker warm pool now so the first visitor does not pay for a cold container.
-  const docker = registry.get('docker') as { start?: () => Promise<void> } | undefined
-  if (state.docker) void docker?.start?.().catch(() => {})
+  const pool = registry.get('docker')?.pool
+  if (state.docker) void pool?.fill().catch(() => {})
   return registry
 }

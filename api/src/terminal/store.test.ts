@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import { AsciicastRecorder, parseAsciicast } from './recording.ts'
 import { createSessionRegistry, type SessionRecord } from './registry.ts'
 import { Scrollback } from './scrollback.ts'
@@ -188,18 +188,29 @@ describe('projects from the database', () => {
 
   test('sources resolve under wasm-projects/ only; deleted projects are unknown', async () => {
     const { projects } = await import('../db/schema/index.ts')
-    const { projectsFromDatabase } = await import('./index.ts')
+    const { createProjectsService } = await import('../projects/service.ts')
+    const { createReadCache } = await import('../lib/read-cache.ts')
+    const { terminalProjects } = await import('./projects.ts')
+    const { noneAvailable } = await import('./runners.ts')
     const policy = { allow: ['ls'] }
     await backend.database.db.insert(projects).values([
       { slug: 'ok', title: 'ok', sourcePath: 'wasm-projects/calc', policy, runners: ['wasi'] },
       { slug: 'escape', title: 'x', sourcePath: '../../etc', policy, runners: ['wasi'] },
       { slug: 'gone', title: 'x', sourcePath: 'calc', policy, runners: ['wasi'], deletedAt: new Date() },
     ])
-    const resolve = projectsFromDatabase(backend.database.db)
+    const reads = createReadCache({ cache: backend.cache, namespace: 'projects' })
+    const service = createProjectsService({
+      db: backend.database.db,
+      reads,
+      flags: { isEnabled: async () => true },
+      runnerAvailability: async () => noneAvailable(),
+    })
+    const resolve = terminalProjects(service)
     expect(await resolve('ok')).toMatchObject({ slug: 'ok', policy, runners: ['wasi'] })
     expect((await resolve('ok'))?.sourceDir).toEndWith('/wasm-projects/calc')
     expect(await resolve('escape')).toBeNull()
     expect(await resolve('gone')).toBeNull()
     expect(await resolve('missing')).toBeNull()
+    await reads.close()
   })
 })

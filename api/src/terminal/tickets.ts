@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { RunnerKind } from '@shellfolio/runner'
 import type { Cache } from '../cache/index.ts'
 
 /**
@@ -9,7 +10,7 @@ import type { Cache } from '../cache/index.ts'
 export interface TicketPayload {
   sessionId: string
   project: string
-  runner: 'wasi' | 'docker'
+  runner: RunnerKind
   ip: string
   /** Epoch ms after which the ticket is refused even if the cache still holds it. */
   expiresAt: number
@@ -17,7 +18,15 @@ export interface TicketPayload {
 
 const TICKET_FORMAT = /^[A-Za-z0-9_-]{43}$/
 
-const keyOf = (ticket: string) => createHash('sha256').update(ticket).digest('base64url')
+/** SHA-256 (base64url) of a secret token: what is stored and compared instead of the token itself. */
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('base64url')
+
+/** Compares two tokens (or two hashes) in constant time. */
+export function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}
 
 export class TicketStore {
   constructor(
@@ -30,7 +39,7 @@ export class TicketStore {
   async issue(payload: Omit<TicketPayload, 'expiresAt'>): Promise<{ ticket: string; expiresAt: number }> {
     const ticket = randomBytes(32).toString('base64url')
     const expiresAt = this.now() + this.ttlMs
-    await this.cache.set(`terminal:ticket:${keyOf(ticket)}`, JSON.stringify({ ...payload, expiresAt }), this.ttlMs)
+    await this.cache.set(`terminal:ticket:${hashToken(ticket)}`, JSON.stringify({ ...payload, expiresAt }), this.ttlMs)
     return { ticket, expiresAt }
   }
 
@@ -40,7 +49,7 @@ export class TicketStore {
    */
   async redeem(ticket: string): Promise<TicketPayload | null> {
     if (!TICKET_FORMAT.test(ticket)) return null
-    const key = keyOf(ticket)
+    const key = hashToken(ticket)
     const claimed = await this.cache.setIfAbsent(`terminal:ticket-used:${key}`, '1', this.ttlMs + 1000)
     if (!claimed) return null
     const raw = await this.cache.get(`terminal:ticket:${key}`)

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { CLOSE } from '@shellfolio/runner/terminal-protocol'
 import { eq } from 'drizzle-orm'
-import { terminalSessions } from '../db/schema/index.ts'
-import { BACKENDS, type Backend, openBackend } from '../test/harness.ts'
-import { CLOSE } from './manager.ts'
-import { parseAsciicast } from './recording.ts'
+import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import {
   connect,
   FakeRunner,
@@ -12,7 +10,9 @@ import {
   type ServerOptions,
   startServer,
   TermClient,
-} from './test-kit.ts'
+} from '../../test/terminal-kit.ts'
+import { terminalSessions } from '../db/schema/index.ts'
+import { parseAsciicast } from './recording.ts'
 
 const json = async (res: Response) =>
   (await res.json()) as { data: Record<string, unknown> | null; error: { code: string; message: string } | null }

@@ -3,8 +3,10 @@ import { Elysia } from 'elysia'
 import { requestIdOf } from '../http/plugin.ts'
 import type { Logger } from '../logger.ts'
 import { OtlpExporter } from './otlp.ts'
+import type { Span, TraceContext } from './span.ts'
 
 export { OtlpExporter, type OtlpExporterOptions } from './otlp.ts'
+export type { Span, TraceContext } from './span.ts'
 
 /**
  * Minimal W3C Trace Context (https://www.w3.org/TR/trace-context/) and OTLP/HTTP span export.
@@ -12,24 +14,6 @@ export { OtlpExporter, type OtlpExporterOptions } from './otlp.ts'
  * through) and brings ~40 packages for one server span per request. What we keep from it is the
  * wire format: `traceparent` in and out, and OTLP/HTTP JSON to OTEL_EXPORTER_OTLP_ENDPOINT.
  */
-
-export interface TraceContext {
-  /** 32 lowercase hex characters, never all zeros. */
-  traceId: string
-  /** The span id of the caller (16 hex), when a valid `traceparent` came in. */
-  parentSpanId: string | undefined
-  /** This request's server span (16 hex). */
-  spanId: string
-  sampled: boolean
-}
-
-export interface Span extends TraceContext {
-  name: string
-  startNs: bigint
-  endNs: bigint
-  attributes: Record<string, string | number | boolean>
-  error: boolean
-}
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
 

@@ -1,4 +1,4 @@
-import type { Span } from './index.ts'
+import type { Span } from './span.ts'
 
 export interface OtlpExporterOptions {
   /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; spans go to `<endpoint>/v1/traces`. */

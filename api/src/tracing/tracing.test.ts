@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Writable } from 'node:stream'
+import { type Backend, openBackend, req, testConfig } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { createLogger } from '../logger.ts'
-import { type Backend, openBackend, req, testConfig } from '../test/harness.ts'
 import { formatTraceparent, OtlpExporter, parseTraceparent, type Span, startContext } from './index.ts'
 
 let backend: Backend

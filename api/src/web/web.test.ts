@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib'
+import { testConfig } from '../../test/harness.ts'
 import { createApp } from '../app.ts'
 import { createMemoryCache } from '../cache/index.ts'
 import { openDatabase } from '../db/index.ts'
 import { createLogger } from '../logger.ts'
-import { testConfig } from '../test/harness.ts'
 import { pickEncoding } from './index.ts'
 
 describe('pickEncoding', () => {

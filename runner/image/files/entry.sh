@@ -2,7 +2,7 @@
 # Container entry point of the Shellfolio sandbox (runs as coder, root filesystem read-only).
 #
 # 1. Seeds the workspace tmpfs (/home/coder) with the projects baked into the image: files copied
-#    into a tmpfs from outside are unreliable (NOTES.md), copying from inside always lands in it.
+#    into a tmpfs from outside are unreliable (docker cp/putArchive into a tmpfs mount is reported not to land in it), copying from inside always lands in it.
 # 2. With --handshake (used by the runner): turns echo off, announces readiness with an invisible
 #    OSC sequence and reads KEY=VALUE lines up to an empty line. A pooled container waits here, with
 #    its workspace already seeded, until a session claims it; the runner has resized the TTY by then,

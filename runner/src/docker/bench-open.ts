@@ -5,8 +5,9 @@
  *   bun run runner/src/docker/bench-open.ts [runs=10]
  */
 import { track } from '../contract.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import type { DockerRunner } from './runner.ts'
+import { poolReady, requireDockerRunner } from './test-fixtures.ts'
 
 const runs = Number(process.argv[2] ?? 10)
 const size = { cols: 80, rows: 24 }
@@ -18,14 +19,6 @@ async function openToPrompt(runner: DockerRunner): Promise<number> {
   const ms = performance.now() - t0
   await s.kill()
   return ms
-}
-
-async function poolReady(runner: DockerRunner, want: number): Promise<void> {
-  const deadline = Date.now() + 30_000
-  while (runner.pooled < want) {
-    if (Date.now() > deadline) throw new Error('the pool did not refill within 30 s')
-    await Bun.sleep(25)
-  }
 }
 
 function summary(label: string, samples: number[]): string {
@@ -42,10 +35,9 @@ for (let i = 0; i < runs; i++) coldSamples.push(await openToPrompt(cold))
 await cold.close()
 
 const warm = await requireDockerRunner({ poolSize: 2 })
-await warm.start()
 const warmSamples: number[] = []
 for (let i = 0; i < runs; i++) {
-  await poolReady(warm, 2)
+  await poolReady(warm.pool, 2)
   warmSamples.push(await openToPrompt(warm))
 }
 await warm.close()

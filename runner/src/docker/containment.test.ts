@@ -6,11 +6,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { hostname } from 'node:os'
 import { outputLine, type Transcript, track, within } from '../contract.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import type { OpenOptions } from '../types.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
 import type { DockerRunner } from './runner.ts'
 import { LABEL_EXPIRES, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, reapOrphans } from './sandbox.ts'
 import type { DockerSession } from './session.ts'
+import { poolReady, requireDockerRunner } from './test-fixtures.ts'
 
 const PROMPT = /\$ $/
 /** Per-test timeout: containers start, programs build. */
@@ -175,6 +176,8 @@ describe('docker sandbox containment', () => {
     T,
   )
 
+  // What reaches the listener while paused, and that resume delivers the rest, is the contract's
+  // 'pause bounds output' case; here: the backpressure reaches the program inside the container.
   test(
     'an output flood with a paused consumer blocks the producer instead of growing memory',
     async () => {
@@ -183,7 +186,6 @@ describe('docker sandbox containment', () => {
       await t.waitFor(/shellfolio-flood\r?\nshellfolio-flood/)
       const rssBefore = process.memoryUsage().rss
       s.pause()
-      const receivedAtPause = t.bytes
       expect(s.paused).toBe(true)
       // The producer must end up blocked writing to its TTY: backpressure reached the container.
       const container = runner.docker.getContainer(s.containerId)
@@ -196,8 +198,6 @@ describe('docker sandbox containment', () => {
         sleeping = yes?.[1]?.startsWith('S') ? sleeping + 1 : 0
         await Bun.sleep(100) // why: polling interval of a predicate with a deadline, not a timing assumption
       }
-      const growth = t.bytes - receivedAtPause
-      expect(growth).toBe(0)
       expect(process.memoryUsage().rss - rssBefore).toBeLessThan(64 * 1024 * 1024)
       s.resume()
       const resumedFrom = t.bytes
@@ -363,12 +363,7 @@ describe('docker runner lifecycle', () => {
     async () => {
       const other = await requireDockerRunner({ poolSize: 1 })
       try {
-        await other.start()
-        const deadline = Date.now() + 30_000
-        while (other.pooled < 1) {
-          if (Date.now() > deadline) throw new Error('the pool did not fill within 30 s')
-          await Bun.sleep(25) // why: polling the pool with a deadline
-        }
+        await poolReady(other.pool, 1)
         const [pooled] = await runner.docker.listContainers({
           filters: { label: [`${LABEL_OWNER}=${other.instanceId}`] },
         })

@@ -1,5 +1,6 @@
 import { runRunnerContract } from '../contract.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
+import { selftestProject } from '../test-fixtures.ts'
+import { requireDockerRunner } from './test-fixtures.ts'
 
 runRunnerContract({
   name: 'docker',

@@ -1,5 +1,5 @@
 /**
- * The Docker back end of the runner interface (DESIGN.md §7).
+ * The Docker back end of the runner interface (docs/runners.md).
  *
  *   const runner = new DockerRunner({ poolSize: 2 })
  *   if (await runner.available()) { const session = await runner.open({ project, size }) }

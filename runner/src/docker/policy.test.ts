@@ -1,9 +1,10 @@
 /** The command policy in a real docker session (default allowlist). */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { outputLine, type Transcript, track } from '../contract.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import type { DockerRunner } from './runner.ts'
 import type { DockerSession } from './session.ts'
+import { requireDockerRunner } from './test-fixtures.ts'
 
 const PROMPT = /\$ $/
 const T = 60_000

@@ -6,8 +6,8 @@
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { within } from '../contract.ts'
-import { requireDockerRunner } from './fixture.ts'
 import { LABEL_MANAGED, LABEL_OWNER } from './sandbox.ts'
+import { requireDockerRunner } from './test-fixtures.ts'
 
 test('a restarted instance reaps every container of a killed one (pool and sessions)', async () => {
   const crashed = Bun.spawn([process.execPath, 'run', join(import.meta.dir, 'testdata/crash-process.ts')], {

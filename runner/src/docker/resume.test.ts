@@ -1,12 +1,13 @@
 /**
  * A session outlives the runner process that opened it: after that process is killed -9, another
- * runner instance re-attaches to the same shell (DESIGN.md §9), and reapers leave it alone meanwhile.
+ * runner instance re-attaches to the same shell (docs/architecture.md), and reapers leave it alone meanwhile.
  */
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { outputLine, track, within } from '../contract.ts'
-import { requireDockerRunner, selftestProject } from './fixture.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import { reapOrphans } from './sandbox.ts'
+import { requireDockerRunner } from './test-fixtures.ts'
 
 test('a session resumes on another runner after its owner process is killed -9', async () => {
   const owner = Bun.spawn([process.execPath, 'run', join(import.meta.dir, 'testdata/owner-process.ts')], {

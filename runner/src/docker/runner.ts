@@ -1,6 +1,6 @@
 import Docker from 'dockerode'
 import { sandboxImageTag } from '../../image/build.ts'
-import { type OpenOptions, type Runner, RunnerError, type RunnerSession } from '../types.ts'
+import { type OpenOptions, type Runner, RunnerError, type RunnerSession, type WarmPool } from '../types.ts'
 import { errorText, PreparedContainer } from './prepared.ts'
 import {
   adoptedName,
@@ -49,13 +49,15 @@ export class DockerRunner implements Runner {
   readonly docker: Docker
   readonly image: string
   readonly instanceId = newInstanceId()
+  /** Started containers waiting for a session; `fill()` reaps orphans once and starts filling. */
+  readonly pool: WarmPool
   private readonly limits: SandboxLimits
   private readonly poolSize: number
   private readonly defaultTimeLimitMs: number
   private readonly poolMaxAgeMs: number
   private readonly orphanGraceMs: number
   private readonly orphanSince = new Map<string, number>()
-  private readonly pool: PreparedContainer[] = []
+  private readonly idle: PreparedContainer[] = []
   /** Pool containers being created; `close` waits for them so none is left behind. */
   private readonly fills = new Set<Promise<void>>()
   private readonly sessions = new Set<DockerSession>()
@@ -68,6 +70,7 @@ export class DockerRunner implements Runner {
     this.image = options.image ?? sandboxImageTag()
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.poolSize = options.poolSize ?? 2
+    this.pool = { size: this.poolSize, ready: () => this.idle.length, fill: () => this.start() }
     this.defaultTimeLimitMs = options.defaultTimeLimitMs ?? 30 * MINUTE
     this.poolMaxAgeMs = options.poolMaxAgeMs ?? 30 * MINUTE
     this.orphanGraceMs = options.orphanGraceMs ?? 2 * MINUTE
@@ -96,7 +99,7 @@ export class DockerRunner implements Runner {
   }
 
   /** Reaps orphans once and starts filling the pool; `open` calls it on first use. */
-  start(): Promise<void> {
+  private start(): Promise<void> {
     this.started ??= (async () => {
       await this.reap().catch(() => {})
       this.fill()
@@ -107,9 +110,9 @@ export class DockerRunner implements Runner {
   /** Removes containers of dead runner instances, expired ones and stale pooled ones. */
   async reap(): Promise<string[]> {
     const now = Date.now()
-    for (const p of [...this.pool]) {
+    for (const p of [...this.idle]) {
       if (!p.alive || now - p.createdAt > this.poolMaxAgeMs) {
-        this.pool.splice(this.pool.indexOf(p), 1)
+        this.idle.splice(this.idle.indexOf(p), 1)
         void p.destroy().catch(() => {})
       }
     }
@@ -141,11 +144,9 @@ export class DockerRunner implements Runner {
   }
 
   /**
-   * Re-attaches to a running session another runner instance opened on this engine (it crashed, or
-   * a load balancer moved the visitor): renames the container to record this instance as its owner
-   * (labels are immutable), attaches, resizes and arms the remaining time limit. Output from before
-   * is not replayed here (the API keeps the scrollback). Not part of the `Runner` interface: only
-   * back ends whose sessions outlive their process can offer it.
+   * Re-attaches to a running session another runner instance opened on this engine (see
+   * `Runner.resume`): renames the container to record this instance as its owner (labels are
+   * immutable), attaches, resizes and arms the remaining time limit.
    */
   async resume(sessionId: string, options: OpenOptions): Promise<DockerSession> {
     if (this.closed) throw new RunnerError('RUNNER_CLOSED', 'the docker runner is closed')
@@ -179,8 +180,8 @@ export class DockerRunner implements Runner {
   }
 
   private takePooled(): PreparedContainer | undefined {
-    while (this.pool.length > 0) {
-      const candidate = this.pool.shift() as PreparedContainer
+    while (this.idle.length > 0) {
+      const candidate = this.idle.shift() as PreparedContainer
       if (candidate.alive) return candidate
       void candidate.destroy().catch(() => {})
     }
@@ -213,7 +214,7 @@ export class DockerRunner implements Runner {
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.reapTimer)
-    const pooled = this.pool.splice(0)
+    const pooled = this.idle.splice(0)
     await Promise.all([
       ...[...this.sessions].map((s) => s.kill()),
       ...pooled.map((p) => p.destroy().catch(() => {})),
@@ -225,11 +226,6 @@ export class DockerRunner implements Runner {
   /** Sessions currently open on this runner. */
   get liveSessions(): number {
     return this.sessions.size
-  }
-
-  /** Pooled containers ready for a session. */
-  get pooled(): number {
-    return this.pool.length
   }
 
   private spec(size: { cols: number; rows: number }, timeLimitMs: number): CreateSpec {
@@ -247,12 +243,12 @@ export class DockerRunner implements Runner {
   /** Tops the pool up in the background, one container at a time per missing slot. */
   private fill(): void {
     if (this.closed) return
-    while (this.pool.length + this.fills.size < this.poolSize) {
+    while (this.idle.length + this.fills.size < this.poolSize) {
       const spec = this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs)
       const fill: Promise<void> = PreparedContainer.create(this.docker, spec)
         .then(async (p) => {
           if (this.closed) await p.destroy().catch(() => {})
-          else this.pool.push(p)
+          else this.idle.push(p)
         })
         .catch(() => {
           // The engine is down or the image is missing: `open` reports it; do not spin here.

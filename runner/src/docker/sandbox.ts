@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type Docker from 'dockerode'
 
-/** Resource limits of one sandbox container (DESIGN.md §7). */
+/** Resource limits of one sandbox container (docs/runners.md). */
 export interface SandboxLimits {
   memoryBytes: number
   nanoCpus: number
@@ -80,7 +80,7 @@ export interface CreateSpec {
   size: { cols: number; rows: number }
 }
 
-/** The create options of a sandbox container: TTY, stdin open, every limit of DESIGN.md §7. */
+/** The create options of a sandbox container: TTY, stdin open, every limit of docs/runners.md. */
 export function containerOptions(spec: CreateSpec): Docker.ContainerCreateOptions {
   const l = spec.limits
   return {

@@ -2,7 +2,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { OpenOptions, RunnerKind, TerminalSize } from '../types.ts'
 
 /**
- * Session grants between an API instance and a runner service (DESIGN.md §7 placement). The shared
+ * Session grants between an API instance and a runner service (placement, docs/runners.md). The shared
  * secret (RUNNER_TOKEN) never travels: each request carries a grant signed with a key derived from
  * it, valid for seconds, bound to one runner service's current boot, and accepted once. The end
  * user's token is never involved.

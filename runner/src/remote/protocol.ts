@@ -1,8 +1,9 @@
 import type { ExitInfo, ExitReason, RunnerKind } from '../types.ts'
 
 /**
- * The internal protocol between an API instance and a runner service (`bun run runner`,
- * DESIGN.md §7). Every request carries `Authorization: Grant <signed grant>` (grant.ts).
+ * The internal protocol between an API instance and a runner service (`bun run runner`;
+ * docs/terminal-protocol.md, "The internal protocol: API ↔ runner service"). Every request
+ * carries `Authorization: Grant <signed grant>` (grant.ts).
  *
  * - `GET /v1/health` (health grant) → `RunnerInfo`.
  * - `GET /v1/sessions` upgraded to a WebSocket (open or attach grant): one socket per session.

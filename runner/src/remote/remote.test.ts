@@ -1,5 +1,5 @@
 /**
- * Runner services (DESIGN.md §7 placement): the contract every back end passes, run through a
+ * Runner services (placement, docs/runners.md): the contract every back end passes, run through a
  * runner service, plus grants, placement by load, failure and re-attach. Uses the Redis of
  * `make test` (TEST_REDIS_URL) for registrations; Docker cases need the engine (`make test`
  * starts it) and fail loudly without it.
@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import Redis from 'ioredis'
 import { floodBody, runRunnerContract, track } from '../contract.ts'
-import { requireDockerRunner } from '../docker/fixture.ts'
+import { requireDockerRunner } from '../docker/test-fixtures.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import { RunnerError } from '../types.ts'
 import { createWasiRunner } from '../wasi/index.ts'
-import { selftestProject } from '../wasi/test-fixtures.ts'
-import { createRemotePool } from './client.ts'
 import { createGrantVerifier, signGrant } from './grant.ts'
 import { REGISTRY_SET, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { createRedisRegistration, readRegistrations } from './registration.ts'
+import { createRemotePool } from './runner.ts'
 import { createRunnerServer, type RunnerServer } from './server.ts'
 
 const TOKEN = `remote-runner-test-${randomBytes(12).toString('hex')}`
@@ -53,14 +53,23 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
 }
 
 // The same contract every back end passes, with each back end behind a runner service.
+const WINDOW = 256 * 1024
+/**
+ * Output that may still reach the API after it pauses a session: the service sends at most its
+ * window that nobody credited, plus the frame that crossed it (at most 64 KiB of coalesced output
+ * and the program's last write).
+ */
+const PAUSED_OUTPUT_BYTES = WINDOW + 128 * 1024
+
 let wasiService: RunnerServer | undefined
 runRunnerContract({
   name: 'remote wasi (behind a runner service)',
   create: async () => {
-    wasiService ??= service()
+    wasiService ??= service({ outputWindowBytes: WINDOW })
     return createRemotePool({ urls: [wasiService.url], token: TOKEN, redis }).runner('wasi')
   },
   project: selftestProject(),
+  pausedOutputBytes: PAUSED_OUTPUT_BYTES,
   timeoutMs: 90_000,
 })
 
@@ -68,12 +77,13 @@ let dockerService: RunnerServer | undefined
 runRunnerContract({
   name: 'remote docker (behind a runner service)',
   create: async () => {
-    dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })] })
+    dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })], outputWindowBytes: WINDOW })
     const runner = createRemotePool({ urls: [dockerService.url], token: TOKEN, redis }).runner('docker')
     await until(() => runner.available(), 30_000, 'the docker runner service to report docker up')
     return runner
   },
   project: selftestProject(),
+  pausedOutputBytes: PAUSED_OUTPUT_BYTES,
 })
 
 describe('grants', () => {

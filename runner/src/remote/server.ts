@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { basename, join } from 'node:path'
 import type { Server, ServerWebSocket } from 'bun'
+import { CLOSE } from '../protocol/terminal.ts'
 import { type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
 import { createGrantVerifier, type Grant, grantOf } from './grant.ts'
 import {
@@ -85,7 +86,7 @@ interface Conn {
 }
 
 /**
- * Serves this host's runners to API instances (DESIGN.md §7 placement): one WebSocket per
+ * Serves this host's runners to API instances (placement, docs/runners.md): one WebSocket per
  * session, each opened or re-attached with a signed, single-use grant. A session outlives its
  * API socket for `detachGraceMs`, so another API instance can take it over when one dies.
  */
@@ -225,7 +226,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
       if (ws && ws.readyState === 1) {
         const info = stopping && !exit.message ? { ...exit, message: 'the runner service stopped' } : exit
         send(ws, { type: 'exit', info })
-        ws.close(1000, 'session ended')
+        ws.close(CLOSE.normal, 'session ended')
       }
       log('session ended', { session: id, kind, reason: exit.reason })
     })
@@ -239,7 +240,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
     const previous = h.ws
     if (previous && previous !== ws) {
       previous.data.hosted = undefined
-      previous.close(4409, 'replaced by another API connection')
+      previous.close(CLOSE.replaced, 'replaced by another API connection')
     }
     h.ws = ws
     ws.data.hosted = h

@@ -1,8 +1,10 @@
 /**
  * Parsing of a submitted shell line: `;`, `&&`, `||` between simple commands, single and double
- * quotes, backslash escapes, `$VAR`/`${VAR}`/`$?`, `~` and unquoted `*`/`?` globs. Pipes,
- * redirections and background jobs are refused with a clear message (there is no shell behind).
+ * quotes, backslash escapes, `$VAR`/`${VAR}`/`$?`, `~` and unquoted `*`/`?` globs (expanded against
+ * the workspace by `expandGlobs`). Pipes, redirections and background jobs are refused with a clear
+ * message (there is no shell behind).
  */
+import type { MemFs } from './memfs.ts'
 
 export type Operator = ';' | '&&' | '||'
 
@@ -162,4 +164,44 @@ export function globToRegExp(glob: string): RegExp {
     } else re += ch.replace(/[.+^${}()|\]\\]/g, '\\$&')
   }
   return new RegExp(`${re}$`)
+}
+
+/** The words of a command with each glob replaced by its sorted matches in `fs` (kept when none match). */
+export function expandGlobs(words: Word[], fs: MemFs, cwd: string): string[] {
+  const out: string[] = []
+  for (const w of words) {
+    if (!w.glob) {
+      out.push(w.text)
+      continue
+    }
+    const matches = glob(w.text, fs, cwd)
+    if (matches.length === 0) out.push(w.text)
+    else out.push(...matches)
+  }
+  return out
+}
+
+function glob(pattern: string, fs: MemFs, cwd: string): string[] {
+  let results = [pattern.startsWith('/') ? '/' : '']
+  const parts = pattern.split('/').filter((p, i) => p !== '' || i === 0)
+  for (const part of parts) {
+    if (part === '') continue
+    const next: string[] = []
+    for (const prefix of results) {
+      const dir = fs.resolve(cwd, prefix || '.')
+      if (!/[*?[]/.test(part)) {
+        const candidate = prefix === '' ? part : prefix === '/' ? `/${part}` : `${prefix}/${part}`
+        if (fs.stat(fs.resolve(cwd, candidate))) next.push(candidate)
+        continue
+      }
+      if (!fs.isDir(dir)) continue
+      const re = globToRegExp(part)
+      for (const name of fs.list(dir)) {
+        if (name.startsWith('.') && !part.startsWith('.')) continue
+        if (re.test(name)) next.push(prefix === '' ? name : prefix === '/' ? `/${name}` : `${prefix}/${name}`)
+      }
+    }
+    results = next
+  }
+  return results.sort()
 }

@@ -1,6 +1,6 @@
 import { runRunnerContract } from '../contract.ts'
+import { selftestProject } from '../test-fixtures.ts'
 import { createWasiRunner } from './index.ts'
-import { selftestProject } from './test-fixtures.ts'
 
 runRunnerContract({
   name: 'wasi',

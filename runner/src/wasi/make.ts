@@ -1,3 +1,4 @@
+import { globToRegExp } from './command-line.ts'
 import type { MemFs } from './memfs.ts'
 
 /**
@@ -488,16 +489,6 @@ function patsubst(from: string, to: string, word: string): string {
   const stem = patternStem(from, word)
   if (stem === undefined) return word
   return to.includes('%') ? to.replace('%', stem) : to
-}
-
-function globToRegExp(glob: string): RegExp {
-  let re = '^'
-  for (const ch of glob) {
-    if (ch === '*') re += '[^/]*'
-    else if (ch === '?') re += '[^/]'
-    else re += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&')
-  }
-  return new RegExp(`${re}$`)
 }
 
 interface MakeArgs {

@@ -1,7 +1,7 @@
 import type { Subprocess } from 'bun'
 import { equalBytes, type MemFs } from './memfs.ts'
 import type { HostReply, HostRequest } from './program-host.ts'
-import { Semaphore } from './toolchain.ts'
+import { Semaphore } from './semaphore.ts'
 
 /** Where the session's home directory appears inside a program's sandbox. */
 export const GUEST_HOME = '/workspace'

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { outputLine, track } from '../contract.ts'
+import { wasmProject } from '../test-fixtures.ts'
 import type { Runner, RunnerSession } from '../types.ts'
 import { createWasiRunner } from './index.ts'
-import { wasmProject } from './test-fixtures.ts'
 
 /** The wasm-projects (calc REPL, life full-screen) in the WASI shell, with their precompiled binaries. */
 const PROMPT = /\$ $/

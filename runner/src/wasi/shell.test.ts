@@ -1,11 +1,14 @@
 import { describe, expect, test } from 'bun:test'
 import { DEFAULT_POLICY } from '../policy.ts'
 import { parseLine } from './command-line.ts'
-import { KeyDecoder, LineEditor } from './line-editor.ts'
+import { HOME } from './home.ts'
+import { KeyDecoder } from './keys.ts'
+import { LineEditor } from './line-editor.ts'
 import { MemFs } from './memfs.ts'
 import { HostPool } from './program.ts'
-import { HOME, onlcr, Shell } from './shell.ts'
+import { Shell } from './shell.ts'
 import { Toolchain } from './toolchain.ts'
+import { onlcr } from './tty.ts'
 
 /** Strips CSI escapes so assertions read like the screen. */
 function plain(s: string): string {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { MemFs } from './memfs.ts'
-import { Semaphore, Toolchain } from './toolchain.ts'
+import { Toolchain } from './toolchain.ts'
 import { capMemory, isWasm } from './wasm-limits.ts'
 
 describe('memory cap', () => {
@@ -27,24 +27,6 @@ describe('memory cap', () => {
     expect(() => mem.grow(2)).toThrow()
     expect(isWasm(capped)).toBe(true)
     expect(() => capMemory(new Uint8Array([1, 2, 3]), 1)).toThrow('not a WebAssembly module')
-  })
-})
-
-describe('semaphore', () => {
-  test('bounds concurrency and hands permits over in order', async () => {
-    const sem = new Semaphore(2)
-    const order: number[] = []
-    const a = await sem.acquire()
-    const b = await sem.acquire()
-    const c = sem.acquire().then((release) => {
-      order.push(3)
-      return release
-    })
-    order.push(1)
-    a()
-    ;(await c)()
-    b()
-    expect(order).toEqual([1, 3])
   })
 })
 

@@ -1,6 +1,7 @@
 import { runClangHere } from './clang-run.ts'
 import type { ClangJob, ClangReply } from './clang-worker.ts'
 import type { MemFs, Tree } from './memfs.ts'
+import { Semaphore } from './semaphore.ts'
 
 /** Default cap on a program's linear memory (also applied to precompiled binaries). */
 export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
@@ -22,27 +23,6 @@ __attribute__((constructor)) static void shellfolio_enter_pwd(void) {
   if (pwd) chdir(pwd);
 }
 `
-
-/** Counts permits; waiters queue in order. */
-export class Semaphore {
-  #free: number
-  #queue: (() => void)[] = []
-  constructor(permits: number) {
-    this.#free = permits
-  }
-  async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--
-    else await new Promise<void>((resolve) => this.#queue.push(resolve))
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      const next = this.#queue.shift()
-      if (next) next()
-      else this.#free++
-    }
-  }
-}
 
 export interface CompileRequest {
   /** argv as typed: `cc -O2 -c -o x.o x.c` (argv[0] is cc, gcc, clang...). */

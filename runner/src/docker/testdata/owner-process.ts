@@ -3,8 +3,9 @@
  * prints `{ sessionId, containerId }` on stdout and waits to be killed (-9) by the test.
  */
 import { outputLine, track } from '../../contract.ts'
-import { requireDockerRunner, selftestProject } from '../fixture.ts'
+import { selftestProject } from '../../test-fixtures.ts'
 import type { DockerSession } from '../session.ts'
+import { requireDockerRunner } from '../test-fixtures.ts'
 
 const runner = await requireDockerRunner({ poolSize: 0 })
 const session = (await runner.open({ project: selftestProject(), size: { cols: 80, rows: 24 } })) as DockerSession

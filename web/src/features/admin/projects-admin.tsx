@@ -1,3 +1,4 @@
+import { RUNNER_KINDS } from '@shellfolio/runner/terminal-protocol'
 import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { AdminProject, ProjectInput, RunnerKind } from '../../lib/contract.ts'
@@ -13,8 +14,6 @@ import {
 } from './admin-ui.tsx'
 import { MediaPicker } from './media-picker.tsx'
 import { createAdminProjects, createRecordings, updateProject } from './queries.ts'
-
-const RUNNERS: RunnerKind[] = ['wasi', 'docker']
 
 const lines = (text: string) =>
   text
@@ -166,7 +165,7 @@ export default function ProjectsAdmin() {
           </p>
           <fieldset>
             <legend>Runners</legend>
-            <For each={RUNNERS}>
+            <For each={RUNNER_KINDS}>
               {(r) => (
                 <label class="inline">
                   <input

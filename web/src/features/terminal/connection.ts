@@ -1,8 +1,15 @@
+import {
+  CLOSE,
+  type ClientMessage,
+  FLOW_CONTROL,
+  isFinalClose,
+  parseServerMessage,
+  type RunnerKind,
+} from '@shellfolio/runner/terminal-protocol'
 import { unwrap, v1 } from '../../lib/api.ts'
-import type { RunnerKind } from '../../lib/contract.ts'
 
 /**
- * The terminal protocol (DESIGN.md §6) on the client: create a session over HTTP, attach over a
+ * The terminal protocol (docs/terminal-protocol.md, `@shellfolio/runner/terminal-protocol`) on the client: create a session over HTTP, attach over a
  * WebSocket, acknowledge output for flow control, and reattach with the resume token after a drop
  * or a page reload. Knows nothing about xterm or Solid: the panel passes callbacks.
  *
@@ -32,8 +39,6 @@ export interface ConnectionEvents {
   exit(code: number | null, reason: string, message?: string): void
 }
 
-/** Acknowledge rendered output in batches (the server pauses above ~2 MB unacknowledged). */
-const ACK_BATCH = 64 * 1024
 const PING_MS = 25_000
 /** Reconnect delays: 1 s, 2 s, 4 s … capped at 30 s; give up after this many tries. */
 const MAX_RECONNECTS = 8
@@ -41,15 +46,8 @@ const STORAGE_PREFIX = 'shellfolio.terminal.'
 
 const encoder = new TextEncoder()
 
-type ServerMessage =
-  | { type: 'ready'; sessionId: string; runner: RunnerKind; expiresAt: string; resumeToken?: string }
-  | { type: 'exit'; code: number | null; reason: string; message?: string }
-  | { type: 'error'; code: string; message: string }
-  | { type: 'notice'; message: string }
-  | { type: 'pong' }
-
 export class TerminalConnection {
-  private ws: WebSocket | undefined
+  protected ws: WebSocket | undefined
   private info: SessionInfo | undefined
   private unacked = 0
   private writesInFlight = 0
@@ -137,12 +135,6 @@ export class TerminalConnection {
   /** Bytes acknowledged to the server so far (flow control), for the status and tests. */
   ackedBytes = 0
 
-  /** Test hook: drops the socket as a network failure would (the reconnect path takes over). */
-  dropForTest(): void {
-    // 3000: an application code outside the 4000–4499 "do not retry" range, like a network drop.
-    this.ws?.close(3000, 'dropped by test')
-  }
-
   /** Reconnect now (the "Reconnect" button or the browser coming back online). */
   reconnectNow(): void {
     if (!this.info?.resumeToken || this.finished) return
@@ -193,8 +185,8 @@ export class TerminalConnection {
       if (this.stopped || this.finished) return
       // 4000–4499: the server closed on purpose (bad ticket, session gone, opened in another
       // tab): retrying would fail again, or steal the session back and forth between tabs.
-      if (this.fatal || (ev.code >= 4000 && ev.code < 4500)) {
-        const code = ev.code === 4409 ? 'SESSION_REPLACED' : (this.fatal?.code ?? 'SESSION_GONE')
+      if (this.fatal || isFinalClose(ev.code)) {
+        const code = ev.code === CLOSE.replaced ? 'SESSION_REPLACED' : (this.fatal?.code ?? 'SESSION_GONE')
         if (code !== 'SESSION_REPLACED') this.forget()
         this.events.state('failed', { code, message: this.fatal?.message ?? ev.reason })
         return
@@ -209,7 +201,7 @@ export class TerminalConnection {
       this.writesInFlight--
       this.unacked += bytes.byteLength
       // Batch acks during a flood; ack everything as soon as xterm has caught up.
-      if (this.unacked >= ACK_BATCH || this.writesInFlight === 0) {
+      if (this.unacked >= FLOW_CONTROL.ackBatch || this.writesInFlight === 0) {
         this.control({ type: 'ack', bytes: this.unacked })
         this.ackedBytes += this.unacked
         this.unacked = 0
@@ -218,12 +210,8 @@ export class TerminalConnection {
   }
 
   private onControl(text: string) {
-    let msg: ServerMessage
-    try {
-      msg = JSON.parse(text) as ServerMessage
-    } catch {
-      return
-    }
+    const msg = parseServerMessage(text)
+    if (!msg) return
     switch (msg.type) {
       case 'ready': {
         const resumed = this.attempts > 0 || this.info?.resumeToken !== undefined
@@ -231,13 +219,14 @@ export class TerminalConnection {
           sessionId: msg.sessionId,
           runner: msg.runner,
           expiresAt: msg.expiresAt,
-          resumeToken: msg.resumeToken ?? this.info?.resumeToken,
+          resumeToken: msg.resumeToken,
         }
         sessionStorage.setItem(STORAGE_PREFIX + this.project, JSON.stringify(this.info))
         this.attempts = 0
         this.events.state('connected', {})
         this.events.ready(this.info, resumed)
-        // Resize after attaching so full-screen programs redraw at our size (NOTES.md).
+        // Resize after attaching so full-screen programs redraw at our size (a replay alone leaves
+        // them drawn at the old size).
         if (this.size) this.control({ type: 'resize', ...this.size })
         this.ping = setInterval(() => this.control({ type: 'ping' }), PING_MS)
         break
@@ -258,7 +247,7 @@ export class TerminalConnection {
     }
   }
 
-  private control(msg: Record<string, unknown>) {
+  private control(msg: ClientMessage) {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg))
   }
 

@@ -7,22 +7,9 @@ import { createStore } from 'solid-js/store'
 import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
 import { type ConnState, TerminalConnection } from './connection.ts'
+import { DroppableConnection, exposeTerminal } from './e2e-hooks.ts'
 import { fetchEvaluatedFlags } from './queries.ts'
 import { RUNNER_LABELS } from './runner-labels.ts'
-
-declare global {
-  interface Window {
-    /** Test hook, set only when the page URL has `?e2e` (read by web/e2e through page.evaluate). */
-    __shellfolio?: {
-      term: Terminal
-      sessionId: () => string | undefined
-      state: () => ConnState
-      stateText: () => string
-      acked: () => number
-      drop: () => void
-    }
-  }
-}
 
 const STATE_LABELS: Record<ConnState, string> = {
   idle: 'not started',
@@ -114,7 +101,9 @@ export function TerminalPanel(props: {
   term.loadAddon(fit)
   term.loadAddon(new WebLinksAddon((_event, uri) => window.open(uri, '_blank', 'noopener,noreferrer')))
 
-  const conn = new TerminalConnection(props.project.slug, {
+  // The e2e build's connection can be dropped by a test; every other build has the plain one.
+  const Connection = import.meta.env.MODE === 'e2e' ? DroppableConnection : TerminalConnection
+  const conn = new Connection(props.project.slug, {
     state(conn, detail) {
       setState({ conn, retryIn: detail.retryIn })
       if (conn === 'failed') {
@@ -250,15 +239,17 @@ export function TerminalPanel(props: {
       observer.disconnect()
       cancelAnimationFrame(frame)
     })
-    if (new URLSearchParams(location.search).has('e2e')) {
-      window.__shellfolio = {
-        term,
-        sessionId: () => state.sessionId,
-        state: () => state.conn,
-        stateText: () => stateText(),
-        acked: () => conn.ackedBytes,
-        drop: () => conn.dropForTest(),
-      }
+    if (import.meta.env.MODE === 'e2e' && new URLSearchParams(location.search).has('e2e')) {
+      onCleanup(
+        exposeTerminal({
+          term,
+          sessionId: () => state.sessionId,
+          state: () => state.conn,
+          stateText: () => stateText(),
+          acked: () => conn.ackedBytes,
+          drop: () => (conn as DroppableConnection).drop(),
+        }),
+      )
     }
     const saved = conn.saved()
     if (saved) {
@@ -271,7 +262,6 @@ export function TerminalPanel(props: {
   onCleanup(() => {
     conn.close()
     term.dispose()
-    if (window.__shellfolio?.term === term) window.__shellfolio = undefined
   })
 
   const busy = () => ['starting', 'connecting', 'connected', 'reconnecting'].includes(state.conn)

@@ -1,6 +1,6 @@
-import { requireEnv } from '../test/harness.ts'
-import { createS3Storage } from './s3-storage.ts'
-import type { MediaStorage } from './storage.ts'
+import { createS3Storage } from '../src/media/s3-storage.ts'
+import type { MediaStorage } from '../src/media/storage.ts'
+import { requireEnv } from './harness.ts'
 
 /** The S3 adapter against the real S3-protocol server `make test` starts (scripts/test.ts). */
 export function testS3Storage(prefix: string): MediaStorage {

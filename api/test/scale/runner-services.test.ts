@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { LABEL_OWNER } from '@shellfolio/runner/docker'
-import { type Cache, createRedisCache } from '../cache/index.ts'
-import { createScratchDatabase, requireEnv } from '../test/harness.ts'
+import { type Cache, createRedisCache } from '../../src/cache/index.ts'
+import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import {
   clusterEnv,
   type Instance,
@@ -15,7 +15,7 @@ import {
 } from './instances.ts'
 
 /**
- * Remote placement on one machine (DESIGN.md §7): two runner service processes on their own ports,
+ * Remote placement on one machine (docs/runners.md): two runner service processes on their own ports,
  * each holding the Docker engine and the WASI back end, behind API processes that hold no Docker
  * access at all (RUNNER_URLS). Capacity and health travel through Redis.
  */
@@ -97,10 +97,7 @@ afterAll(async () => {
   await Promise.allSettled([r1?.stop(), r2?.stop()])
   // Whatever happened, leave no sandbox of these services behind.
   for (const pid of killedPids) removeContainers(LABEL_OWNER, `/${pid}/`)
-  if (redis?.redis) {
-    const keys = await redis.redis.keys('*').catch(() => [] as string[])
-    if (keys.length > 0) await redis.redis.del(...keys.map((k) => k.slice(prefix.length)))
-  }
+  if (redis) await clearRedisPrefix(redis, prefix)
   await redis?.close()
   await scratch?.drop()
 }, 60_000)

@@ -1,6 +1,6 @@
 /**
- * Terminal benchmark: `bun test ./api/src/terminal/terminal.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Terminal benchmark: `bun test ./api/bench/terminal.bench.ts` (or `bun run bench`).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
  * For each available runner, through the whole path (HTTP ticket → WebSocket → session manager →
  * runner), side by side with raw Docker references:
@@ -23,8 +23,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Runner } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
-import { REPO_ROOT } from '../config.ts'
-import { type Backend, openBackend } from '../test/harness.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { importWasi } from '../src/terminal/runners.ts'
 import {
   type BenchServer,
   type BenchSession,
@@ -39,8 +39,8 @@ import {
   SELFTEST,
   table,
   writeResults,
-} from './bench-kit.ts'
-import { importWasi } from './runners.ts'
+} from '../test/bench-kit.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Fresh-session makes of minirt after the first one of the process. */
@@ -94,7 +94,7 @@ async function boot(backend: Backend, name: string, runner: Runner, pooled = fal
 type Session = BenchSession
 
 async function openSession(v: Variant, project = 'selftest'): Promise<Session> {
-  if (v.pooled) await waitForPool(v.runner as DockerRunner, 1)
+  if (v.pooled) await waitForPool(v.runner, 1)
   return openTerminal(v, project, v.runner.kind)
 }
 
@@ -114,9 +114,9 @@ async function echoRtt(type: (s: string) => void, text: () => string, wait: (pre
   return median(times)
 }
 
-async function waitForPool(runner: DockerRunner, n: number) {
+async function waitForPool(runner: Runner, n: number) {
   const deadline = Date.now() + 60_000
-  while (runner.pooled < n && Date.now() < deadline) await Bun.sleep(20)
+  while ((runner.pool?.ready() ?? n) < n && Date.now() < deadline) await Bun.sleep(20)
 }
 
 /** Types `line` + Enter and waits for the prompt to come back: milliseconds and everything printed. */
@@ -345,7 +345,7 @@ test(
     else {
       cold = new DockerRunner({ poolSize: 0 })
       warm = new DockerRunner({ poolSize: 2 })
-      await warm.start()
+      await warm.pool.fill()
       variants.push(await boot(backend, 'docker cold', cold), await boot(backend, 'docker warm pool', warm, true))
     }
 

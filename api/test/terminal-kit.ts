@@ -18,14 +18,15 @@ import {
   createRunnerServer,
   type RunnerServer,
 } from '@shellfolio/runner/remote'
-import { createApp } from '../app.ts'
-import { ensureAdmin } from '../bootstrap.ts'
-import { projects } from '../db/schema/index.ts'
-import { createLogger } from '../logger.ts'
-import { createFilesystemStorage, type MediaStorage } from '../media/storage.ts'
-import { type Backend, req, testConfig } from '../test/harness.ts'
-import { type FlowControl, SessionManager } from './manager.ts'
-import { type RunnerRegistry, runnerRegistryOf } from './runners.ts'
+import { createApp } from '../src/app.ts'
+import { ensureAdmin } from '../src/bootstrap.ts'
+import { projects } from '../src/db/schema/index.ts'
+import { createLogger } from '../src/logger.ts'
+import { createFilesystemStorage, type MediaStorage } from '../src/media/storage.ts'
+import type { FlowLimits } from '../src/terminal/flow.ts'
+import { SessionManager } from '../src/terminal/manager.ts'
+import { type RunnerRegistry, runnerRegistryOf } from '../src/terminal/runners.ts'
+import { type Backend, req, testConfig } from './harness.ts'
 
 const encoder = new TextEncoder()
 
@@ -177,7 +178,7 @@ export interface TerminalServer extends AsyncDisposable {
 }
 
 /**
- * Where runners run (DESIGN.md §7): in the API process, or behind a runner service the API reaches
+ * Where runners run (docs/runners.md): in the API process, or behind a runner service the API reaches
  * over the internal WebSocket (RUNNER_URLS). Terminal suites run against both.
  */
 export type Placement = 'in-process' | 'remote'
@@ -191,7 +192,7 @@ export interface ServerOptions {
   placement?: Placement
   /** An existing runner service to use (several API instances sharing one, remote placement). */
   service?: RunnerServer
-  flow?: Partial<FlowControl>
+  flow?: Partial<FlowLimits>
   scrollbackBytes?: number
   /** Another "instance" sharing the backend (its own manager and app). */
   cache?: Backend['cache']

@@ -1,8 +1,8 @@
 import { expect } from 'bun:test'
 import { createHmac, randomUUID } from 'node:crypto'
-import type { Db } from '../db/index.ts'
-import { req } from '../test/harness.ts'
-import { createUser, type Role } from './users.ts'
+import { createUser, type Role } from '../src/auth/users.ts'
+import type { Db } from '../src/db/index.ts'
+import { req } from './harness.ts'
 
 /** Test helpers for the auth suites (not used by the app). */
 

@@ -1,6 +1,6 @@
-import type { AppDeps } from '../app.ts'
-import { authServiceFor } from '../auth/index.ts'
-import { ensureAdmin } from '../bootstrap.ts'
+import type { AppDeps } from '../src/app.ts'
+import { authServiceFor } from '../src/auth/index.ts'
+import { ensureAdmin } from '../src/bootstrap.ts'
 import { type Backend, testDeps } from './harness.ts'
 
 /** Test deps for the content suites: no request budgets (suites create hundreds of rows). */

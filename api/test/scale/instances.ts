@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO_ROOT } from '../config.ts'
-import { openDatabase } from '../db/index.ts'
-import { projects } from '../db/schema/index.ts'
+import { REPO_ROOT } from '../../src/config.ts'
+import { openDatabase } from '../../src/db/index.ts'
+import { projects } from '../../src/db/schema/index.ts'
 
 /**
  * Real API processes for the scale-out test and the load test: `bun run api/src/index.ts` on port 0
@@ -171,7 +171,7 @@ export async function startInstance(
   }
 }
 
-/** A runner service process (`bun run runner`, DESIGN.md §7). */
+/** A runner service process (`bun run runner`, docs/runners.md). */
 export interface RunnerService {
   name: string
   url: string
@@ -211,7 +211,7 @@ export async function startRunnerService(
   }
 }
 
-/** A terminal WebSocket client speaking DESIGN.md §6: binary frames are terminal bytes, text is JSON control. */
+/** A terminal WebSocket client speaking docs/terminal-protocol.md: binary frames are terminal bytes, text is JSON control. */
 export class TerminalClient {
   readonly messages: Record<string, unknown>[] = []
   private output = ''

@@ -1,23 +1,9 @@
-import {
-  type ExitInfo,
-  type ExitReason,
-  type OpenOptions,
-  type Runner,
-  RunnerError,
-  type RunnerKind,
-  type RunnerSession,
-  type TerminalSize,
-} from '../types.ts'
+import { CLOSE } from '../protocol/terminal.ts'
+import { type OpenOptions, type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
 import { type GrantBody, signGrant } from './grant.ts'
-import {
-  type ClientFrame,
-  HEALTH_PATH,
-  normalizeUrl,
-  type RunnerInfo,
-  SESSIONS_PATH,
-  type ServerFrame,
-} from './protocol.ts'
+import { HEALTH_PATH, normalizeUrl, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { type RegistryReader, readRegistrations } from './registration.ts'
+import { RemoteSession } from './session.ts'
 
 export interface RemotePoolOptions {
   /** Runner services, `ws://host:port` or `wss://…`. Sessions are placed only on these. */
@@ -53,98 +39,13 @@ export interface ServiceState {
 const httpOf = (url: string) => url.replace(/^ws/, 'http')
 const STOPPED = 'the runner service running this session stopped'
 
-/** A session that lives on a runner service; the same interface as a local one. */
-class RemoteSession implements RunnerSession {
-  id = ''
-  host = ''
-  private readonly listeners = new Set<(chunk: Uint8Array) => void>()
-  /** Output that arrived before anyone listened (as local runners keep it). */
-  private unheard: Uint8Array[] = []
-  private finish!: (info: ExitInfo) => void
-  private ended = false
-  readonly exited: Promise<ExitInfo>
-  /** The service's output window (from `opened`); credit goes back in quarters of it. */
-  window = 256 * 1024
-  /** Output taken since the last credit; withheld while the session manager has us paused. */
-  private uncredited = 0
-  private paused = false
-
-  constructor(
-    readonly kind: RunnerKind,
-    private readonly ws: WebSocket,
-  ) {
-    this.exited = new Promise((resolve) => {
-      this.finish = resolve
-    })
-  }
-
-  /** @internal */
-  output(chunk: Uint8Array): void {
-    if (this.listeners.size === 0) this.unheard.push(chunk)
-    for (const l of this.listeners) l(chunk)
-    this.uncredited += chunk.length
-    if (!this.paused && this.uncredited >= this.window / 4) this.credit()
-  }
-
-  private credit(): void {
-    if (this.uncredited === 0) return
-    this.frame({ type: 'credit', bytes: this.uncredited })
-    this.uncredited = 0
-  }
-
-  /** @internal */
-  end(info: ExitInfo): void {
-    if (this.ended) return
-    this.ended = true
-    this.finish(info)
-    if (this.ws.readyState <= WebSocket.OPEN) this.ws.close(1000, 'session ended')
-  }
-
-  private frame(f: ClientFrame): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(f))
-  }
-
-  write(data: Uint8Array | string): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return
-    this.ws.send(typeof data === 'string' ? new TextEncoder().encode(data) : data)
-  }
-
-  async resize(size: TerminalSize): Promise<void> {
-    this.frame({ type: 'resize', cols: size.cols, rows: size.rows })
-  }
-
-  onData(listener: (chunk: Uint8Array) => void): () => void {
-    this.listeners.add(listener)
-    for (const chunk of this.unheard.splice(0)) listener(chunk)
-    return () => this.listeners.delete(listener)
-  }
-
-  pause(): void {
-    this.paused = true
-    this.frame({ type: 'pause' })
-  }
-
-  resume(): void {
-    this.paused = false
-    this.credit()
-    this.frame({ type: 'resume' })
-  }
-
-  async kill(reason: ExitReason = 'killed'): Promise<void> {
-    if (this.ended) return
-    if (this.ws.readyState === WebSocket.OPEN) this.frame({ type: 'kill', reason })
-    else this.end({ code: null, reason })
-    await this.exited
-  }
-}
-
 /** A Runner on runner services that can also re-attach to a session another API instance opened. */
 export interface RemoteRunner extends Runner {
   resume(runnerSessionId: string, options: OpenOptions): Promise<RunnerSession>
 }
 
 /**
- * The API side of remote placement (DESIGN.md §7): knows the runner services' capacity and health
+ * The API side of remote placement (docs/runners.md): knows the runner services' capacity and health
  * (Redis registrations, or their own `/v1/health`), places each session on the least-loaded healthy
  * service offering the back end, marks a service down when its sockets drop, and hands out one
  * `Runner` per kind so the session manager needs no Docker access at all.
@@ -273,9 +174,7 @@ export function createRemotePool(options: RemotePoolOptions) {
         if (frame.type === 'opened') {
           opened = true
           clearTimeout(timer)
-          session.id = frame.id
-          session.host = frame.host
-          if (frame.window > 0) session.window = frame.window
+          session.opened(frame)
           sessions.add(session)
           s.mine++
           resolve(session)
@@ -298,7 +197,7 @@ export function createRemotePool(options: RemotePoolOptions) {
         }
         if (exited || closed) return
         // Dropped without `exit`: the service died (or the network between us did).
-        if (ev.code !== 4409) markDown(s, `session socket dropped (${ev.code})`)
+        if (ev.code !== CLOSE.replaced) markDown(s, `session socket dropped (${ev.code})`)
         session.end({ code: null, reason: 'error', message: STOPPED })
       })
     })

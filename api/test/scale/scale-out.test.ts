@@ -4,13 +4,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LABEL_SESSION } from '@shellfolio/runner/docker'
-import { type Cache, createRedisCache } from '../cache/index.ts'
-import { REPO_ROOT } from '../config.ts'
-import { createScratchDatabase, requireEnv } from '../test/harness.ts'
+import { type Cache, createRedisCache } from '../../src/cache/index.ts'
+import { REPO_ROOT } from '../../src/config.ts'
+import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import { clusterEnv, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
 /**
- * Scale-out on one machine (DESIGN.md §9): two real API processes on their own ports share one
+ * Scale-out on one machine (docs/architecture.md): two real API processes on their own ports share one
  * PostgreSQL database (a scratch one), one Redis (a unique key prefix) and the one Docker engine.
  * Each assertion is something a user would notice behind a load balancer that switches instances.
  */
@@ -44,10 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled([a?.stop(), b?.stop()])
-  if (redis?.redis) {
-    const keys = await redis.redis.keys('*').catch(() => [] as string[])
-    if (keys.length > 0) await redis.redis.del(...keys.map((k) => k.slice(prefix.length)))
-  }
+  if (redis) await clearRedisPrefix(redis, prefix)
   await redis?.close()
   await scratch?.drop()
 }, 60_000)
@@ -269,8 +266,9 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     await term.message('exit')
   }, 60_000)
 
-  // Needs the terminal session registry to hand a Docker session to another instance (DESIGN.md
-  // §9): the container outlives its API process and B re-attaches to it with the resume token.
+  // Needs the terminal session registry to hand a Docker session to another instance
+  // (docs/architecture.md): the container outlives its API process and B re-attaches to it with
+  // the resume token.
   test('a Docker terminal session started on A resumes on B after A is killed -9', async () => {
     if (process.env.DOCKER_AVAILABLE !== '1') {
       throw new Error(

@@ -1,6 +1,6 @@
 /**
- * Auth benchmark: `bun test ./api/src/auth/auth.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Auth benchmark: `bun test ./api/bench/auth.bench.ts` (or `bun run bench`).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
  * Through the whole HTTP path (`app.handle`, every plugin of the real app), per backend:
  *   - login: POST /api/v1/auth/token (argon2id verify + a refresh-token insert)
@@ -14,11 +14,11 @@ import { test } from 'bun:test'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { createApp } from '../app.ts'
-import { REPO_ROOT } from '../config.ts'
+import { createApp } from '../src/app.ts'
+import { authServiceFor } from '../src/auth/index.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { makeUser, PASSWORD } from '../test/auth-kit.ts'
 import { type BackendKind, openBackend, req, testDeps } from '../test/harness.ts'
-import { authServiceFor } from './index.ts'
-import { makeUser, PASSWORD } from './testing.ts'
 
 const N = Number(process.env.BENCH_AUTH_N ?? 200)
 const LOGINS = Number(process.env.BENCH_AUTH_LOGINS ?? 30)

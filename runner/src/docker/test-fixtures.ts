@@ -1,19 +1,12 @@
-import { resolve } from 'node:path'
-import { DEFAULT_POLICY } from '../policy.ts'
-import type { CommandPolicy, ProjectSpec } from '../types.ts'
+import type { WarmPool } from '../types.ts'
 import { DockerRunner, type DockerRunnerOptions } from './runner.ts'
-
-/** The selftest fixture project (runner/fixtures/selftest), baked into the sandbox image. */
-export function selftestProject(policy: CommandPolicy = DEFAULT_POLICY): ProjectSpec {
-  return { slug: 'selftest', sourceDir: resolve(import.meta.dir, '../../fixtures/selftest'), policy }
-}
 
 /**
  * A docker runner for tests that refuses to run without an engine and the image: a missing engine
  * or image must fail the suite loudly, never skip it.
  */
 export async function requireDockerRunner(options: DockerRunnerOptions = {}): Promise<DockerRunner> {
-  // why: SANDBOX_IMAGE (DESIGN.md §4) pins the image, e.g. while project sources change under a run
+  // why: SANDBOX_IMAGE (docs/configuration.md) pins the image, e.g. while project sources change under a run
   const image = options.image ?? process.env.SANDBOX_IMAGE
   const runner = new DockerRunner({ ...options, ...(image ? { image } : {}) })
   const reason = await runner.unavailableReason()
@@ -22,4 +15,14 @@ export async function requireDockerRunner(options: DockerRunnerOptions = {}): Pr
     throw new Error(`docker runner tests need a Docker engine and the sandbox image: ${reason}`)
   }
   return runner
+}
+
+/** Starts filling `pool` and waits until `want` sandboxes are ready; throws after `timeoutMs`. */
+export async function poolReady(pool: WarmPool, want: number, timeoutMs = 30_000): Promise<void> {
+  await pool.fill()
+  const deadline = Date.now() + timeoutMs
+  while (pool.ready() < want) {
+    if (Date.now() > deadline) throw new Error(`the warm pool did not reach ${want} within ${timeoutMs / 1000} s`)
+    await Bun.sleep(25) // why: polling the pool with a deadline
+  }
 }

@@ -1,8 +1,8 @@
 /**
- * Placement benchmark: `bun test ./api/src/terminal/placement.bench.ts` (or `bun run bench`).
- * Not a *.test.ts, so normal test runs skip it; it never asserts timings (STYLE.md rule 9).
+ * Placement benchmark: `bun test ./api/bench/placement.bench.ts` (or `bun run bench`).
+ * Not a *.test.ts, so normal test runs skip it; it never asserts timings (docs/conventions.md, rule 9).
  *
- * What the remote runner hop (DESIGN.md §7) costs: for each back end (docker, wasi), the same
+ * What the remote runner hop (docs/runners.md) costs: for each back end (docker, wasi), the same
  * sessions through the whole path (HTTP ticket → WebSocket → session manager → runner) with the
  * runner in the API process ("in-process") and behind a runner service ("remote": `bun
  * runner/src/server.ts` started as a separate process on a free port, reached over the internal
@@ -27,11 +27,11 @@
  */
 import { test } from 'bun:test'
 import { cpus } from 'node:os'
-import type { Runner, RunnerKind } from '@shellfolio/runner'
+import type { Runner, RunnerKind, WarmPool } from '@shellfolio/runner'
 import { DockerRunner } from '@shellfolio/runner/docker'
 import { createRemotePool, type RemotePool } from '@shellfolio/runner/remote'
-import { REPO_ROOT } from '../config.ts'
-import { type Backend, openBackend } from '../test/harness.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { importWasi } from '../src/terminal/runners.ts'
 import {
   type BenchServer,
   type BenchSession,
@@ -45,9 +45,9 @@ import {
   SELFTEST,
   table,
   writeResults,
-} from './bench-kit.ts'
-import { importWasi } from './runners.ts'
-import type { Placement } from './test-kit.ts'
+} from '../test/bench-kit.ts'
+import { type Backend, openBackend } from '../test/harness.ts'
+import type { Placement } from '../test/terminal-kit.ts'
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 /** Keystrokes per echo sample. */
@@ -65,12 +65,12 @@ interface Variant extends BenchServer {
   kind: RunnerKind
   placement: Placement
   name: string
-  /** In-process docker: the runner whose pool is checked before each open. */
-  pool?: DockerRunner
+  /** In-process docker: the runner's pool, checked before each open. */
+  pool?: WarmPool
 }
 
 /** One server per variant: the real terminal module over one runner, the project selftest. */
-async function boot(backend: Backend, placement: Placement, runner: Runner, pool?: DockerRunner): Promise<Variant> {
+async function boot(backend: Backend, placement: Placement, runner: Runner, pool?: WarmPool): Promise<Variant> {
   const server = await bootTerminal(backend, runner, (slug) =>
     slug === SELFTEST.slug ? { ...SELFTEST, runners: [runner.kind] } : null,
   )
@@ -91,7 +91,7 @@ async function openSession(v: Variant): Promise<Session> {
     if (v.pool) {
       const t0 = performance.now()
       const deadline = Date.now() + 60_000
-      while (v.pool.pooled < 1 && Date.now() < deadline) await Bun.sleep(20)
+      while (v.pool.ready() < 1 && Date.now() < deadline) await Bun.sleep(20)
       poolWaits.push(performance.now() - t0)
     }
   }
@@ -242,10 +242,10 @@ test(
     }
     try {
       const docker = new DockerRunner({ poolSize: DOCKER_POOL_SIZE })
-      await docker.start()
+      await docker.pool.fill()
       const { createWasiRunner } = await importWasi()
       variants.push(
-        await boot(backend, 'in-process', docker, docker),
+        await boot(backend, 'in-process', docker, docker.pool),
         await boot(backend, 'remote', service.pool.runner('docker')),
         await boot(backend, 'in-process', createWasiRunner()),
         await boot(backend, 'remote', service.pool.runner('wasi')),

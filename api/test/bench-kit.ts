@@ -8,15 +8,15 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { Runner } from '@shellfolio/runner'
 import { Elysia } from 'elysia'
-import { REPO_ROOT } from '../config.ts'
-import { createLogger } from '../logger.ts'
-import { createFilesystemStorage } from '../media/storage.ts'
-import { type Backend, testConfig } from '../test/harness.ts'
-import { type TerminalProject, terminalModule } from './index.ts'
-import { SessionManager } from './manager.ts'
-import { runnerRegistryOf } from './runners.ts'
-import { TermClient } from './test-kit.ts'
-import { TicketStore } from './tickets.ts'
+import { REPO_ROOT } from '../src/config.ts'
+import { createLogger } from '../src/logger.ts'
+import { createFilesystemStorage } from '../src/media/storage.ts'
+import { createTerminalService, type TerminalProject, terminalModule } from '../src/terminal/index.ts'
+import { SessionManager } from '../src/terminal/manager.ts'
+import { runnerRegistryOf } from '../src/terminal/runners.ts'
+import { TicketStore } from '../src/terminal/tickets.ts'
+import { type Backend, testConfig } from './harness.ts'
+import { TermClient } from './terminal-kit.ts'
 
 export const PROMPT = /\$ $/
 
@@ -66,15 +66,14 @@ export async function bootTerminal(
     storage: createFilesystemStorage(`${config.dataDir}/media`),
     logger,
   })
-  const app = new Elysia().use(
-    terminalModule({
-      config,
-      manager,
-      tickets: new TicketStore(backend.cache, config.terminal.ticketTtlMs),
-      resolveProject: async (slug) => resolveProject(slug),
-      auth: { config, logger, database: backend.database, cache: backend.cache },
-    }),
-  )
+  const terminal = createTerminalService({
+    config: config.terminal,
+    manager,
+    tickets: new TicketStore(backend.cache, config.terminal.ticketTtlMs),
+    projects: async (slug) => resolveProject(slug),
+  })
+  const auth = { config, logger, database: backend.database, cache: backend.cache }
+  const app = new Elysia().use(terminalModule({ config, terminal, auth }))
   app.listen({ hostname: '127.0.0.1', port: 0 })
   return {
     url: `127.0.0.1:${app.server?.port}`,

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
-import type { AppDeps } from '../app.ts'
-import { type Cache, createMemoryCache, createRedisCache } from '../cache/index.ts'
-import { type Config, loadConfig } from '../config.ts'
-import { type Database, openDatabase } from '../db/index.ts'
-import { createLogger } from '../logger.ts'
+import type { AppDeps } from '../src/app.ts'
+import { type Cache, createMemoryCache, createRedisCache } from '../src/cache/index.ts'
+import { type Config, loadConfig } from '../src/config.ts'
+import { type Database, openDatabase } from '../src/db/index.ts'
+import { createLogger } from '../src/logger.ts'
 
 /**
  * Test backends: every adapter suite runs against the real services (PostgreSQL, Redis) and the
@@ -89,16 +89,20 @@ export async function openBackend(kind: BackendKind): Promise<Backend> {
       return peer
     },
     close: async () => {
-      if (cache.redis) {
-        const keys = await cache.redis.keys('*').catch(() => [] as string[])
-        // Keys come back with the prefix; ioredis adds it again on del, so strip it.
-        if (keys.length > 0) await cache.redis.del(...keys.map((k) => k.slice(prefix.length)))
-      }
+      await clearRedisPrefix(cache, prefix)
       await Promise.allSettled([cache.close(), ...peers.map((p) => p.close())])
       await database.close()
       await scratch.drop()
     },
   }
+}
+
+/** Deletes every key a Redis cache opened with `prefix` holds (a suite's own namespace). */
+export async function clearRedisPrefix(cache: Cache, prefix: string): Promise<void> {
+  if (!cache.redis) return
+  const keys = await cache.redis.keys('*').catch(() => [] as string[])
+  // Keys come back with the prefix; ioredis adds it again on del, so strip it.
+  if (keys.length > 0) await cache.redis.del(...keys.map((k) => k.slice(prefix.length)))
 }
 
 /** A validated test configuration; override any variable by name. */
