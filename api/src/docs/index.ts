@@ -1,5 +1,10 @@
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
+import { installFastFormats } from '../http/formats.ts'
+
+// Importing the plugin has just registered its Zod-backed format checkers over TypeBox's registry;
+// put the precompiled ones back before any route validates a value (api/src/http/formats.ts).
+installFastFormats()
 
 // The docs page loads its script from our origin so it works under the strict CSP
 // (the plugin's bundled UIs inline scripts and load them from a CDN).

@@ -44,6 +44,29 @@ export function matchesEtag(ifNoneMatch: string | null | undefined, etag: string
   })
 }
 
+const derivations = new WeakMap<CachedRead<unknown>, Map<string, CachedRead<unknown>>>()
+
+/**
+ * A value computed from a cached read (e.g. projects with the runners available right now), as a
+ * read of its own with its own ETag. The same `read` and `variant` give back the same object, so
+ * whatever callers keep per read object (the prepared response bodies of api/src/lib/conditional.ts)
+ * is done once per variant, not per request. `variant` must name everything `derive` depends on
+ * besides the read's value.
+ */
+export function deriveRead<T, U>(read: CachedRead<T>, variant: string, derive: (value: T) => U): CachedRead<U> {
+  let byVariant = derivations.get(read)
+  if (!byVariant) {
+    byVariant = new Map()
+    derivations.set(read, byVariant)
+  }
+  const known = byVariant.get(variant)
+  if (known) return known as CachedRead<U>
+  const value = derive(read.value)
+  const derived = { value, etag: etagOf(value) }
+  byVariant.set(variant, derived)
+  return derived
+}
+
 const LOCAL_MAX_ENTRIES = 1000
 
 /**

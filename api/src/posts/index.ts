@@ -3,9 +3,10 @@ import { type AuthDeps, authPlugin, authServiceFor } from '../auth/index.ts'
 import { hasRole } from '../auth/service.ts'
 import { ok } from '../http/envelope.ts'
 import { ForbiddenError } from '../http/errors.ts'
-import { conditional, rejectRepeatedQuery } from '../lib/conditional.ts'
+import { publicBodies, rejectRepeatedQuery } from '../lib/conditional.ts'
+import type { CachedRead } from '../lib/read-cache.ts'
 import { postsModel } from './model.ts'
-import { PostNotFoundError, type PostsService } from './service.ts'
+import { type Page, PostNotFoundError, type PostPage, type PostSummary, type PostsService } from './service.ts'
 
 const DEFAULT_LIMIT = 20
 const QUERY_NAMES = ['limit', 'cursor', 'status', 'include', 'tag'] as const
@@ -21,6 +22,11 @@ const idParams = t.Object({ id: t.String({ format: 'uuid' }) })
 /** module.posts: the public blog (cached, ETag) and the admin CRUD with soft deletes. */
 export function postsModule({ posts, auth }: PostsModuleDeps) {
   const authService = authServiceFor(auth)
+  // Public reads answer with bodies prepared once per cached read (api/src/lib/conditional.ts).
+  const listBodies = publicBodies(postsModel['posts.list'], (page: Page<PostSummary>) =>
+    ok(page.items, { nextCursor: page.nextCursor }),
+  )
+  const pageBodies = publicBodies(postsModel['posts.page'], (page: PostPage) => ok(page))
   return new Elysia({ name: 'module.posts', prefix: '/api/v1/posts' })
     .use(authPlugin(auth))
     .model(postsModel)
@@ -43,7 +49,7 @@ export function postsModule({ posts, auth }: PostsModuleDeps) {
           return ok(page.items, { nextCursor: page.nextCursor })
         }
         const read = await posts.listPublic(limit, query.cursor, query.tag)
-        return conditional(request, set, read, (page) => ok(page.items, { nextCursor: page.nextCursor }))
+        return listBodies.respond(request, set, read)
       },
       {
         query: 'posts.listQuery',
@@ -112,7 +118,7 @@ export function postsModule({ posts, auth }: PostsModuleDeps) {
       async ({ params, request, set }) => {
         const read = await posts.getPublic(params.slug)
         if (read.value === null) throw new PostNotFoundError()
-        return conditional(request, set, read, (page) => ok(page!))
+        return pageBodies.respond(request, set, read as CachedRead<PostPage>)
       },
       {
         params: t.Object({ slug: t.String({ maxLength: 100 }) }),

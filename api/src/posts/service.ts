@@ -184,7 +184,12 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
         const conditions = [publicWhere]
         if (tag) conditions.push(sql`${tag.toLowerCase()} = any(${posts.tags})`)
         if (after) {
-          conditions.push(sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`)
+          // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
+          // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
+          conditions.push(
+            sql`${posts.publishedAt} <= ${after.at}::timestamptz`,
+            sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
+          )
         }
         const where = and(...conditions)
         const rows = (

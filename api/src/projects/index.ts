@@ -3,10 +3,9 @@ import { type AuthDeps, authPlugin, authServiceFor } from '../auth/index.ts'
 import { hasRole } from '../auth/service.ts'
 import { ok } from '../http/envelope.ts'
 import { ForbiddenError } from '../http/errors.ts'
-import { conditional, rejectRepeatedQuery } from '../lib/conditional.ts'
-import { etagOf } from '../lib/read-cache.ts'
+import { publicBodies, rejectRepeatedQuery } from '../lib/conditional.ts'
 import { projectsModel } from './model.ts'
-import type { ProjectsService } from './service.ts'
+import type { ProjectsService, PublicProject } from './service.ts'
 
 export interface ProjectsModuleDeps {
   projects: ProjectsService
@@ -19,6 +18,9 @@ const idParams = t.Object({ id: t.String({ format: 'uuid' }) })
 /** module.projects: the runnable projects (public, cached, ETag) and their admin CRUD. */
 export function projectsModule({ projects, auth }: ProjectsModuleDeps) {
   const authService = authServiceFor(auth)
+  // Public reads answer with bodies prepared once per cached read (api/src/lib/conditional.ts).
+  const listBodies = publicBodies(projectsModel['projects.list'], (list: PublicProject[]) => ok(list))
+  const pageBodies = publicBodies(projectsModel['projects.page'], (project: PublicProject) => ok(project))
   return new Elysia({ name: 'module.projects', prefix: '/api/v1/projects' })
     .use(authPlugin(auth))
     .model(projectsModel)
@@ -32,8 +34,7 @@ export function projectsModule({ projects, auth }: ProjectsModuleDeps) {
           set.headers['cache-control'] = 'no-store'
           return ok(await projects.listAdmin(true))
         }
-        const list = await projects.listPublic()
-        return conditional(request, set, { value: list, etag: etagOf(list) }, (value) => ok(value))
+        return listBodies.respond(request, set, await projects.listPublicRead())
       },
       {
         query: 'projects.adminQuery',
@@ -52,8 +53,7 @@ export function projectsModule({ projects, auth }: ProjectsModuleDeps) {
     .get(
       '/:slug',
       async ({ params, request, set }) => {
-        const project = await projects.getPublic(params.slug)
-        return conditional(request, set, { value: project, etag: etagOf(project) }, (value) => ok(value))
+        return pageBodies.respond(request, set, await projects.getPublicRead(params.slug))
       },
       {
         params: t.Object({ slug: t.String({ maxLength: 100 }) }),

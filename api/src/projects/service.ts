@@ -8,7 +8,7 @@ import { media, type Project, projects, terminalSessions } from '../db/schema/in
 import { softDeletes } from '../db/soft-delete.ts'
 import type { FlagsService } from '../flags/service.ts'
 import { BadRequestError, ConflictError, NotFoundError } from '../http/errors.ts'
-import type { ReadCache } from '../lib/read-cache.ts'
+import { type CachedRead, deriveRead, type ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
 
 /** Which runner kinds can start a session right now (the terminal module provides the real probe). */
@@ -218,30 +218,50 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     changed: () => reads.invalidate(),
   })
 
+  /** Which runners are usable, as a derivation key: the same set gives back the same derived read. */
+  const availabilityKey = (usable: Set<RunnerKind>) =>
+    `available:${RUNNER_KINDS.filter((k) => usable.has(k)).join(',')}`
+
+  /**
+   * listPublic as a cached read with its ETag; the same rows and availability give back the same
+   * object, so the route serializes it once (api/src/lib/conditional.ts).
+   */
+  const listPublicRead = async (): Promise<CachedRead<PublicProject[]>> => {
+    const [read, usable] = await Promise.all([
+      reads.get('list', async () => {
+        const rows = await db
+          .select()
+          .from(projects)
+          .where(isNull(projects.deletedAt))
+          .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
+        return rows.map(viewOf)
+      }),
+      usableRunners(),
+    ])
+    return deriveRead(read, availabilityKey(usable), (rows) => rows.map((p) => withAvailability(p, usable)))
+  }
+
+  /** getPublic as a cached read (see listPublicRead); a missing project is a 404. */
+  const getPublicRead = async (slug: string): Promise<CachedRead<PublicProject>> => {
+    const [read, usable] = await Promise.all([reads.get(`slug:${slug}`, () => liveBySlug(slug)), usableRunners()])
+    if (!read.value) throw new ProjectNotFoundError()
+    return deriveRead(read as CachedRead<ProjectView>, availabilityKey(usable), (p) => withAvailability(p, usable))
+  }
+
   return {
     usableRunners,
 
     /** Live projects in display order; the rows are cached, availability is evaluated per call. */
     async listPublic(): Promise<PublicProject[]> {
-      const [read, usable] = await Promise.all([
-        reads.get('list', async () => {
-          const rows = await db
-            .select()
-            .from(projects)
-            .where(isNull(projects.deletedAt))
-            .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
-          return rows.map(viewOf)
-        }),
-        usableRunners(),
-      ])
-      return read.value.map((p) => withAvailability(p, usable))
+      return (await listPublicRead()).value
     },
 
     async getPublic(slug: string): Promise<PublicProject> {
-      const [read, usable] = await Promise.all([reads.get(`slug:${slug}`, () => liveBySlug(slug)), usableRunners()])
-      if (!read.value) throw new ProjectNotFoundError()
-      return withAvailability(read.value, usable)
+      return (await getPublicRead(slug)).value
     },
+
+    listPublicRead,
+    getPublicRead,
 
     /** Read straight from the database (uncached): for the terminal module's session checks. */
     findLiveBySlug: liveBySlug,

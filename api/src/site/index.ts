@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto'
 import { Elysia, t } from 'elysia'
 import { type AuthDeps, authPlugin } from '../auth/index.ts'
 import { ok } from '../http/envelope.ts'
-import { conditional } from '../lib/conditional.ts'
+import { publicBodies } from '../lib/conditional.ts'
 import { matchesEtag } from '../lib/read-cache.ts'
 import { ASCIICAST_CONTENT_TYPE } from '../terminal/recording.ts'
 import { siteModel } from './model.ts'
-import type { SiteService } from './service.ts'
+import type { SiteService, SiteView } from './service.ts'
 
 export interface SiteModuleDeps {
   site: SiteService
@@ -34,10 +34,11 @@ function document(request: Request, body: string | Uint8Array, contentType: stri
  */
 export function siteModule({ site, auth, publicOrigin }: SiteModuleDeps) {
   const originOf = (request: Request) => publicOrigin ?? new URL(request.url).origin
+  const profileBodies = publicBodies(siteModel['site.view'], (view: SiteView) => ok(view))
   return new Elysia({ name: 'module.site' })
     .use(authPlugin(auth))
     .model(siteModel)
-    .get('/api/v1/site', async ({ request, set }) => conditional(request, set, await site.get(), (v) => ok(v)), {
+    .get('/api/v1/site', async ({ request, set }) => profileBodies.respond(request, set, await site.get()), {
       response: { 200: 'site.view' },
       detail: {
         summary: "The owner's profile: name, headline, intro, avatar, links, site title (ETag)",
