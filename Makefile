@@ -5,7 +5,7 @@ TOOLS := $(CURDIR)/.tools
 BUN := $(TOOLS)/node_modules/.bin/bun
 export PATH := $(TOOLS)/node_modules/.bin:$(PATH)
 
-WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.ts
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) web/index.html web/vite.config.ts
 
 .PHONY: start test bench lint typecheck install build wasm sandbox-image clean
 
@@ -51,8 +51,10 @@ node_modules/.installed: $(BUN) package.json bun.lock api/package.json runner/pa
 	@bun install --frozen-lockfile
 	@touch $@
 
+# The client bundle, the server-render bundle (web/dist/server) and the .br/.gz twins of every
+# text asset (web/scripts/compress.ts), which the API serves by Accept-Encoding.
 web/dist/index.html: node_modules/.installed $(WEB_SOURCES)
-	@echo "• building the web app…"
+	@echo "• building the web app (client, server render, precompressed assets)…"
 	@bun run build
 
 clean:

@@ -1,13 +1,57 @@
-import { defineConfig } from 'vite'
+import { resolve } from 'node:path'
+import { build, defineConfig, type Plugin } from 'vite'
 import solid from 'vite-plugin-solid'
+import { compressBuild } from './scripts/compress.ts'
+
+/**
+ * Every client build (`bun run build`, the e2e builds) also writes what the API serves it with:
+ * the server-render bundle in `<outDir>/server/entry-server.js` (src/entry-server.tsx, same mode)
+ * and the `.br`/`.gz` twin of every text asset.
+ */
+function serverRender(): Plugin {
+  let root = ''
+  let outDir = ''
+  let mode = ''
+  let ssr = false
+  return {
+    name: 'shellfolio:server-render',
+    apply: 'build',
+    configResolved(config) {
+      root = config.root
+      outDir = resolve(config.root, config.build.outDir)
+      mode = config.mode
+      ssr = Boolean(config.build.ssr)
+    },
+    async closeBundle() {
+      if (ssr) return
+      await build({
+        root,
+        mode,
+        configFile: resolve(root, 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { ssr: 'src/entry-server.tsx', outDir: resolve(outDir, 'server'), emptyOutDir: true },
+      })
+      const { files, before, after } = compressBuild(outDir)
+      this.info?.(
+        `precompressed ${files} files: ${Math.round(before / 1024)} KiB → ${Math.round(after / 1024)} KiB (br)`,
+      )
+    },
+  }
+}
 
 export default defineConfig({
-  plugins: [solid()],
+  // ssr: components compile to hydratable DOM code for the browser and to string templates for the
+  // server bundle, which the API imports to render every public page.
+  plugins: [solid({ ssr: true }), serverRender()],
   build: {
     target: 'es2022',
     // No inline scripts or styles under our CSP: keep every asset a file.
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
+  },
+  ssr: {
+    // One self-contained file the API loads with a plain import (solid-js's server build inside).
+    noExternal: true,
   },
   server: {
     proxy: {

@@ -22,12 +22,15 @@ import { createPostsService } from './posts/service.ts'
 import { projectsModule } from './projects/index.ts'
 import { createProjectsService, type RunnerAvailability } from './projects/service.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
+import { siteModule } from './site/index.ts'
+import { createSiteService } from './site/service.ts'
 import { createTerminalService, TicketStore, terminalModule, terminalProjects } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
 import { noneAvailable, type RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { wafModule } from './waf/index.ts'
 import { webModule } from './web/index.ts'
+import { createContentSource } from './web/ssr.ts'
 
 /** Everything the app needs, opened by index.ts (or a test) before the app is built. */
 export interface AppDeps {
@@ -92,9 +95,10 @@ export function createApp(deps: AppDeps) {
     deps.runnerAvailability ?? (async () => registry?.availability() ?? noneAvailable())
   const projectReads = createReadCache({ cache, namespace: 'projects', logger })
   const projects = createProjectsService({ db: database.db, reads: projectReads, flags, runnerAvailability, logger })
+  const mediaStorage = deps.mediaStorage ?? openMediaStorage(config)
   const media = createMediaService({
     db: database.db,
-    storage: deps.mediaStorage ?? openMediaStorage(config),
+    storage: mediaStorage,
     uploadLimit: config.uploadLimit,
     publicOrigin: config.publicOrigin,
     logger,
@@ -105,6 +109,8 @@ export function createApp(deps: AppDeps) {
     reads: postReads,
     cursors: createCursorCodec(config.jwtSecret),
   })
+  const siteReads = createReadCache({ cache, namespace: 'site', logger })
+  const site = createSiteService({ db: database.db, reads: siteReads, storage: mediaStorage, posts, projects })
   const terminal =
     deps.terminal &&
     createTerminalService({
@@ -134,10 +140,20 @@ export function createApp(deps: AppDeps) {
     .use(projectsModule({ projects, auth: deps }))
     .use(mediaModule({ media, auth: deps }))
     .use(flagsModule({ flags, auth: deps }))
+    .use(siteModule({ site, auth: deps, publicOrigin: config.publicOrigin }))
     .use(terminal ? terminalModule({ config, terminal, auth: deps }) : new Elysia({ name: 'module.terminal.off' }))
-    .use(webModule(config.webDist))
+    .use(
+      webModule({
+        distDir: config.webDist,
+        content: createContentSource({ site, projects, posts }),
+        publicOrigin: config.publicOrigin,
+        logger,
+      }),
+    )
     // Unsubscribe the content caches' invalidation listeners when the server stops.
-    .onStop(() => Promise.allSettled([flags.close(), projectReads.close(), postReads.close()]).then(() => {}))
+    .onStop(() =>
+      Promise.allSettled([flags.close(), projectReads.close(), postReads.close(), siteReads.close()]).then(() => {}),
+    )
   routes = () => app.routes.filter((r) => r.path !== '/*')
   return app
 }

@@ -1,22 +1,29 @@
 import { A, Route, Router, type RouteSectionProps, useLocation } from '@solidjs/router'
-import { createEffect, ErrorBoundary, lazy, on, Show, Suspense } from 'solid-js'
+import { createEffect, ErrorBoundary, For, lazy, on, Show, Suspense } from 'solid-js'
 import { ErrorView } from './components/error-view.tsx'
 import { Loading } from './components/loading.tsx'
+import ArchitecturePage from './features/architecture/architecture-page.tsx'
+import BlogPage from './features/blog/blog-page.tsx'
+import PostPage from './features/blog/post-page.tsx'
+import TagPage from './features/blog/tag-page.tsx'
+import HomePage from './features/home/home-page.tsx'
+import NotFoundPage from './features/home/not-found-page.tsx'
+import ProjectPage from './features/projects/project-page.tsx'
+import ProjectsPage from './features/projects/projects-page.tsx'
+import { SiteProvider, useSite } from './features/site/site-context.tsx'
 import { AuthProvider } from './lib/auth.tsx'
+import type { Site } from './lib/contract.ts'
 import { online } from './lib/network.ts'
+import { type ServerRender, ServerRenderContext } from './lib/server.ts'
 
-// Every page is its own chunk: a visitor reading the blog never downloads xterm.js or the admin.
-const Home = lazy(() => import('./features/home/home-page.tsx'))
-const Projects = lazy(() => import('./features/projects/projects-page.tsx'))
-const Project = lazy(() => import('./features/projects/project-page.tsx'))
-const Blog = lazy(() => import('./features/blog/blog-page.tsx'))
-const Post = lazy(() => import('./features/blog/post-page.tsx'))
-const Architecture = lazy(() => import('./features/architecture/architecture-page.tsx'))
+// Public pages are rendered on the server and hydrated, so they ship in the main bundle (no
+// request waterfall before hydration). The admin (and, inside the project page, xterm.js and the
+// recording player) are their own chunks: a visitor reading the blog never downloads them.
 const Admin = lazy(() => import('./features/admin/admin-page.tsx'))
-const NotFound = lazy(() => import('./features/home/not-found-page.tsx'))
 
 function Layout(props: RouteSectionProps) {
   const location = useLocation()
+  const site = useSite()
   let main: HTMLElement | undefined
   // After a client-side navigation, move focus to the new page (screen readers announce it).
   createEffect(
@@ -37,7 +44,7 @@ function Layout(props: RouteSectionProps) {
             <span class="prompt" aria-hidden="true">
               $
             </span>{' '}
-            shellfolio
+            {site.profile().configured ? site.profile().name : site.profile().siteTitle}
           </A>
           <nav aria-label="Main">
             <ul>
@@ -68,28 +75,51 @@ function Layout(props: RouteSectionProps) {
         </ErrorBoundary>
       </main>
       <footer class="site-footer">
+        <Show when={site.profile().links.length > 0}>
+          <ul class="footer-links" aria-label={`${site.profile().name} elsewhere`}>
+            <For each={site.profile().links}>
+              {(link) => (
+                <li>
+                  <a href={link.url} rel="me noopener noreferrer">
+                    {link.label}
+                  </a>
+                </li>
+              )}
+            </For>
+          </ul>
+        </Show>
         <p>
-          Shellfolio — self-hosted, open source. Programs run in a sandbox; nothing you type leaves it.{' '}
-          <A href="/architecture">How it works</A>
+          {site.profile().siteTitle} — built with Shellfolio. Programs run in a sandbox; nothing you type leaves it.{' '}
+          <A href="/architecture">How it works</A> · <a href="/feed.xml">Feed</a>
         </p>
       </footer>
     </>
   )
 }
 
-export function App() {
+/**
+ * The whole site. `site` is the profile the page carries; `server` the server render's state
+ * (entry-server.tsx), with `url` the page to render there. The provider is there in the browser too
+ * (empty): server and browser must build the same tree for hydration keys to match.
+ */
+export function App(props: { site?: Site | undefined; server?: ServerRender | undefined; url?: string }) {
   return (
-    <AuthProvider>
-      <Router root={Layout}>
-        <Route path="/" component={Home} />
-        <Route path="/projects" component={Projects} />
-        <Route path="/projects/:slug" component={Project} />
-        <Route path="/blog" component={Blog} />
-        <Route path="/blog/:slug" component={Post} />
-        <Route path="/architecture" component={Architecture} />
-        <Route path="/admin/*section" component={Admin} />
-        <Route path="*404" component={NotFound} />
-      </Router>
-    </AuthProvider>
+    <ServerRenderContext.Provider value={props.server}>
+      <AuthProvider>
+        <SiteProvider initial={props.site}>
+          <Router url={props.url} root={Layout}>
+            <Route path="/" component={HomePage} />
+            <Route path="/projects" component={ProjectsPage} />
+            <Route path="/projects/:slug" component={ProjectPage} />
+            <Route path="/blog" component={BlogPage} />
+            <Route path="/blog/tags/:tag" component={TagPage} />
+            <Route path="/blog/:slug" component={PostPage} />
+            <Route path="/architecture" component={ArchitecturePage} />
+            <Route path="/admin/*section" component={Admin} />
+            <Route path="*404" component={NotFoundPage} />
+          </Router>
+        </SiteProvider>
+      </AuthProvider>
+    </ServerRenderContext.Provider>
   )
 }

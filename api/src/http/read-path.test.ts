@@ -293,6 +293,7 @@ describe('prepared bodies', () => {
       summary: '',
       tags: ['x'],
       publishedAt: '2026-11-30T04:09:27.069Z',
+      updatedAt: '2026-11-30T04:09:27.069Z',
     }
     const envelope = { meta: { nextCursor: null }, data: [item], error: null }
     // A copy of the model: Elysia marks a schema it builds a validator from (additionalProperties).

@@ -9,7 +9,7 @@ import { postsModel } from './model.ts'
 import { type Page, PostNotFoundError, type PostPage, type PostSummary, type PostsService } from './service.ts'
 
 const DEFAULT_LIMIT = 20
-const QUERY_NAMES = ['limit', 'cursor', 'status', 'include'] as const
+const QUERY_NAMES = ['limit', 'cursor', 'status', 'include', 'tag'] as const
 
 export interface PostsModuleDeps {
   posts: PostsService
@@ -48,7 +48,7 @@ export function postsModule({ posts, auth }: PostsModuleDeps) {
           })
           return ok(page.items, { nextCursor: page.nextCursor })
         }
-        const read = await posts.listPublic(limit, query.cursor)
+        const read = await posts.listPublic(limit, query.cursor, query.tag)
         return listBodies.respond(request, set, read)
       },
       {

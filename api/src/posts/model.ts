@@ -23,12 +23,13 @@ export const postSummary = t.Object({
   summary: t.String(),
   tags: t.Array(t.String()),
   publishedAt: t.String({ format: 'date-time' }),
+  updatedAt: t.String(),
   author,
 })
 
 export const postPage = t.Composite([
   postSummary,
-  t.Object({ html: t.String({ description: 'sanitized HTML rendered on write' }), updatedAt: t.String() }),
+  t.Object({ html: t.String({ description: 'sanitized HTML rendered on write' }) }),
 ])
 
 export const postAdmin = t.Object({
@@ -67,6 +68,7 @@ export const postsModel = {
     cursor: t.Optional(t.String({ maxLength: 512, description: 'opaque nextCursor of the previous page' })),
     status: t.Optional(status),
     include: t.Optional(t.Literal('deleted')),
+    tag: t.Optional(t.String({ minLength: 1, maxLength: 32, description: 'only published posts with this tag' })),
   }),
   'posts.list': envelopeSchema(t.Array(postSummary), pageMeta),
   'posts.adminList': envelopeSchema(t.Array(postAdmin), pageMeta),

@@ -18,13 +18,14 @@ export interface PostSummary {
   summary: string
   tags: string[]
   publishedAt: string
+  /** Last edit: the sitemap's lastmod and the feed's updated. */
+  updatedAt: string
   author: { id: string; name: string } | null
 }
 
 /** The public page of a post: the summary plus the sanitized HTML. */
 export interface PostPage extends PostSummary {
   html: string
-  updatedAt: string
 }
 
 /** What admins see: everything, drafts and deleted posts included. */
@@ -94,6 +95,7 @@ const summaryOf = (r: Row): PostSummary => ({
   summary: r.summary,
   tags: r.tags,
   publishedAt: iso(r.publishedAt!),
+  updatedAt: iso(r.updatedAt),
   author: authorOf(r),
 })
 
@@ -171,19 +173,25 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
   }
 
   return {
-    /** The public list, newest first, one page after `cursor`. Cached; never shows drafts or deleted posts. */
-    async listPublic(limit: number, cursor?: string): Promise<CachedRead<Page<PostSummary>>> {
-      const after = cursor ? cursors.decode('public', cursor) : undefined
-      return reads.get(`list:${limit}:${cursor ?? ''}`, async () => {
-        // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
-        // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
-        const where = after
-          ? and(
-              publicWhere,
-              sql`${posts.publishedAt} <= ${after.at}::timestamptz`,
-              sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
-            )
-          : publicWhere
+    /**
+     * The public list, newest first, one page after `cursor`; only posts carrying `tag` when given
+     * (tags are stored lower-cased). Cached; never shows drafts or deleted posts.
+     */
+    async listPublic(limit: number, cursor?: string, tag?: string): Promise<CachedRead<Page<PostSummary>>> {
+      const scope = tag ? `public:tag:${tag.toLowerCase()}` : 'public'
+      const after = cursor ? cursors.decode(scope, cursor) : undefined
+      return reads.get(`list:${limit}:${cursor ?? ''}:${tag?.toLowerCase() ?? ''}`, async () => {
+        const conditions = [publicWhere]
+        if (tag) conditions.push(sql`${tag.toLowerCase()} = any(${posts.tags})`)
+        if (after) {
+          // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
+          // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
+          conditions.push(
+            sql`${posts.publishedAt} <= ${after.at}::timestamptz`,
+            sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
+          )
+        }
+        const where = and(...conditions)
         const rows = (
           await select(sql`${posts.publishedAt}`)
             .where(where)
@@ -193,7 +201,7 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
         const items = rows.slice(0, limit)
         const last = items[items.length - 1]
         const nextCursor =
-          rows.length > limit && last ? cursors.encode('public', { at: last.cursorAt!, id: last.id }) : null
+          rows.length > limit && last ? cursors.encode(scope, { at: last.cursorAt!, id: last.id }) : null
         return { items: items.map(summaryOf), nextCursor }
       })
     },
@@ -206,7 +214,7 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
           .limit(1)
         if (!row) return null
         const r = flatten(row)
-        return { ...summaryOf(r), html: r.bodyHtml, updatedAt: iso(r.updatedAt) }
+        return { ...summaryOf(r), html: r.bodyHtml }
       })
     },
 

@@ -20,6 +20,15 @@ const projectView = {
   policy: t.Object({ allow: t.Array(t.String()) }),
   featured: t.Boolean(),
   order: t.Integer(),
+  previewImage: t.Nullable(
+    t.Object({ id: t.String(), url: t.String() }, { description: 'an image from the media library' }),
+  ),
+  demo: t.Nullable(
+    t.Object(
+      { sessionId: t.String(), url: t.String({ description: 'the asciicast v2 recording, public' }) },
+      { description: "one of the project's recorded sessions, played on its page" },
+    ),
+  ),
   updatedAt: t.String(),
 }
 
@@ -59,6 +68,10 @@ const inputFields = {
   ),
   featured: t.Optional(t.Boolean()),
   order: t.Optional(t.Integer({ minimum: -10_000, maximum: 10_000 })),
+  previewMediaId: t.Optional(t.Nullable(t.String({ format: 'uuid', description: 'an image in the media library' }))),
+  demoSessionId: t.Optional(
+    t.Nullable(t.String({ format: 'uuid', description: 'a recorded terminal session of this project' })),
+  ),
 }
 
 export const projectsModel = {

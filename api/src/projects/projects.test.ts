@@ -176,6 +176,8 @@ describe.each(BACKENDS)('projects on %s', (kind) => {
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
         deletedAt: null,
+        previewImage: null,
+        demo: null,
       },
       meta: null,
       error: null,

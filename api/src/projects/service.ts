@@ -1,13 +1,13 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
-import { and, asc, desc, eq, isNull } from 'drizzle-orm'
+import { and, asc, desc, eq, isNotNull, isNull, like } from 'drizzle-orm'
 import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
-import { type Project, projects } from '../db/schema/index.ts'
+import { media, type Project, projects, terminalSessions } from '../db/schema/index.ts'
 import { softDeletes } from '../db/soft-delete.ts'
 import type { FlagsService } from '../flags/service.ts'
-import { ConflictError, NotFoundError } from '../http/errors.ts'
+import { BadRequestError, ConflictError, NotFoundError } from '../http/errors.ts'
 import { type CachedRead, deriveRead, type ReadCache } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
 
@@ -29,6 +29,10 @@ export interface ProjectView {
   policy: { allow: string[] }
   featured: boolean
   order: number
+  /** The card and link-preview image (media library). */
+  previewImage: { id: string; url: string } | null
+  /** The recorded session played on the project page (public asciicast URL). */
+  demo: { sessionId: string; url: string } | null
   updatedAt: string
 }
 
@@ -56,6 +60,8 @@ export interface ProjectInput {
   policy?: { allow: string[] }
   featured?: boolean
   order?: number
+  previewMediaId?: string | null
+  demoSessionId?: string | null
 }
 
 export class ProjectNotFoundError extends NotFoundError {
@@ -85,6 +91,8 @@ const viewOf = (p: Project): ProjectView => ({
   policy: p.policy,
   featured: p.featured,
   order: p.sortOrder,
+  previewImage: p.previewMediaId ? { id: p.previewMediaId, url: `/api/v1/media/${p.previewMediaId}` } : null,
+  demo: p.demoSessionId ? { sessionId: p.demoSessionId, url: `/api/v1/site/demos/${p.slug}` } : null,
   updatedAt: p.updatedAt.toISOString(),
 })
 
@@ -109,6 +117,8 @@ const columnsOf = (input: Partial<ProjectInput>): Partial<typeof projects.$infer
   if (input.policy !== undefined) values.policy = { allow: input.policy.allow }
   if (input.featured !== undefined) values.featured = input.featured
   if (input.order !== undefined) values.sortOrder = input.order
+  if (input.previewMediaId !== undefined) values.previewMediaId = input.previewMediaId
+  if (input.demoSessionId !== undefined) values.demoSessionId = input.demoSessionId
   return values
 }
 
@@ -172,6 +182,34 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
   const saveError = (err: unknown, slug: string | undefined): never => {
     if (isUniqueViolation(err)) throw new ProjectSlugTakenError(slug ?? '')
     throw err
+  }
+
+  /** The preview must be a live image in the media library; the demo a recorded session of this project. */
+  const checkPreview = async (input: Partial<ProjectInput>, slug: string) => {
+    const invalid = (path: string, message: string) =>
+      new BadRequestError(message, [{ in: 'body', path, message }], 'VALIDATION_FAILED')
+    if (input.previewMediaId) {
+      const [image] = await db
+        .select({ id: media.id })
+        .from(media)
+        .where(and(eq(media.id, input.previewMediaId), isNull(media.deletedAt), like(media.contentType, 'image/%')))
+        .limit(1)
+      if (!image) throw invalid('/previewMediaId', 'not an image in the media library')
+    }
+    if (input.demoSessionId) {
+      const [session] = await db
+        .select({ id: terminalSessions.id })
+        .from(terminalSessions)
+        .where(
+          and(
+            eq(terminalSessions.id, input.demoSessionId),
+            eq(terminalSessions.projectSlug, slug),
+            isNotNull(terminalSessions.recordingKey),
+          ),
+        )
+        .limit(1)
+      if (!session) throw invalid('/demoSessionId', 'not a recorded session of this project')
+    }
   }
 
   const deletion = softDeletes(db, projects, {
@@ -240,6 +278,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     getAdmin,
 
     async create(input: ProjectInput): Promise<AdminProject> {
+      await checkPreview(input, input.slug)
       let id: string
       try {
         const [row] = await db.insert(projects).values(newRow(input, input.sourcePath)).returning({ id: projects.id })
@@ -254,6 +293,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
     async update(id: string, patch: Partial<ProjectInput>): Promise<AdminProject> {
       const current = await byId(id)
       if (!current || current.deletedAt) throw new ProjectNotFoundError()
+      await checkPreview(patch, patch.slug ?? current.slug)
       try {
         await db
           .update(projects)

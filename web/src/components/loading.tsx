@@ -1,10 +1,14 @@
 import { createSignal, onCleanup, Show } from 'solid-js'
+import { isServer } from 'solid-js/web'
 
 /** A spinner that appears only when loading takes longer than 300 ms (no flash on fast loads). */
 export function Loading(props: { label?: string }) {
   const [slow, setSlow] = createSignal(false)
-  const timer = setTimeout(() => setSlow(true), 300)
-  onCleanup(() => clearTimeout(timer))
+  // A server render never shows the spinner (and keeps no timer).
+  if (!isServer) {
+    const timer = setTimeout(() => setSlow(true), 300)
+    onCleanup(() => clearTimeout(timer))
+  }
   return (
     <div class="loading" role="status" aria-live="polite">
       <Show when={slow()}>

@@ -16,13 +16,17 @@ interface AuthState {
   user: Me | null
 }
 
+/** A server render has no session: nobody is signed in there. */
+const NO_STORAGE = { getItem: () => null, setItem: () => {}, removeItem: () => {} }
+
 function createAuth() {
+  const storage = typeof sessionStorage === 'undefined' ? NO_STORAGE : sessionStorage
   const [state, setState] = createStore<AuthState>({
-    status: sessionStorage.getItem('shellfolio.refreshToken') ? 'unknown' : 'signed-out',
+    status: storage.getItem('shellfolio.refreshToken') ? 'unknown' : 'signed-out',
     user: null,
   })
   const keeper = new TokenKeeper({
-    storage: sessionStorage,
+    storage,
     rotate: async (refreshToken) => (await unwrap(v1.auth.refresh.post({ refreshToken }))).data,
     classify: (err) => (err instanceof ApiError && err.status >= 400 && err.status < 500 ? 'refused' : 'unreachable'),
     onSignedOut: () => setState({ status: 'signed-out', user: null }),

@@ -55,5 +55,15 @@ export type TerminalSession = Data<ReturnType<typeof v1.terminal.sessions.post>>
 
 export type LiveSession = Data<ReturnType<typeof v1.terminal.sessions.get>>[number]
 
+/** The owner's profile and the site's title and description (`GET /api/v1/site`). */
+export type Site = Data<ReturnType<typeof v1.site.get>>
+
+export type SiteInput = Input<typeof v1.site.put>
+
+export type SiteLink = Site['links'][number]
+
+/** A recorded session of a project (the admin picks one as its demo). */
+export type Recording = Data<ReturnType<typeof v1.site.recordings.get>>[number]
+
 /** The cursor of a paged list. */
 export type PageMeta = Body<ReturnType<typeof v1.posts.get>>['meta']

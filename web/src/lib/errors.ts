@@ -40,6 +40,7 @@ const MESSAGES: Record<string, string> = {
   POST_NOT_FOUND: 'That post does not exist (any more).',
   MEDIA_NOT_FOUND: 'That file does not exist (any more).',
   RECORDING_NOT_FOUND: 'There is no recording for that session.',
+  DEMO_NOT_FOUND: 'This project has no demo recording.',
   EMPTY_FILE: 'That file is empty.',
   OPEN_FAILED: 'The terminal could not be started. Please try again.',
   // generic HTTP

@@ -60,6 +60,10 @@ export const projects = pgTable(
     policy: jsonb('policy').$type<{ allow: string[] }>().notNull(),
     featured: boolean('featured').notNull().default(false),
     sortOrder: integer('sort_order').notNull().default(0),
+    /** An image from the media library shown on cards and in link previews. */
+    previewMediaId: uuid('preview_media_id'),
+    /** One of the project's own recorded sessions, played on its page as a demo. */
+    demoSessionId: uuid('demo_session_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -129,8 +133,28 @@ export const terminalSessions = pgTable(
   (t) => [index('terminal_sessions_started_idx').on(t.startedAt)],
 )
 
+/**
+ * The owner's profile: one row (id 1), written by the admin. `introHtml` is rendered and sanitized
+ * on write like a post's body. No row yet means a fresh install (neutral defaults are shown).
+ */
+export const siteProfile = pgTable('site_profile', {
+  id: integer('id').primaryKey().default(1),
+  name: text('name').notNull(),
+  headline: text('headline').notNull().default(''),
+  introMarkdown: text('intro_markdown').notNull().default(''),
+  introHtml: text('intro_html').notNull().default(''),
+  avatarMediaId: uuid('avatar_media_id'),
+  location: text('location').notNull().default(''),
+  links: jsonb('links').$type<{ label: string; url: string }[]>().notNull().default(sql`'[]'::jsonb`),
+  siteTitle: text('site_title').notNull(),
+  siteDescription: text('site_description').notNull().default(''),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedBy: uuid('updated_by').references(() => users.id),
+})
+
 export type Post = typeof posts.$inferSelect
 export type Project = typeof projects.$inferSelect
 export type Media = typeof media.$inferSelect
 export type FeatureFlag = typeof featureFlags.$inferSelect
 export type TerminalSessionRow = typeof terminalSessions.$inferSelect
+export type SiteProfileRow = typeof siteProfile.$inferSelect

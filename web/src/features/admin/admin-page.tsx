@@ -1,10 +1,11 @@
 import { A, useParams } from '@solidjs/router'
-import { For, lazy, Match, Suspense, Switch } from 'solid-js'
+import { createSignal, For, lazy, Match, onMount, Suspense, Switch } from 'solid-js'
 import { Loading } from '../../components/loading.tsx'
 import { useAuth } from '../../lib/auth.tsx'
-import { useTitle } from '../../lib/title.ts'
+import { PageHead } from '../../lib/head.tsx'
 import { SignIn } from './sign-in.tsx'
 
+const ProfileAdmin = lazy(() => import('./profile-admin.tsx'))
 const PostsAdmin = lazy(() => import('./posts-admin.tsx'))
 const ProjectsAdmin = lazy(() => import('./projects-admin.tsx'))
 const MediaAdmin = lazy(() => import('./media-admin.tsx'))
@@ -13,6 +14,7 @@ const FlagsAdmin = lazy(() => import('./flags-admin.tsx'))
 const SessionsAdmin = lazy(() => import('./sessions-admin.tsx'))
 
 const SECTIONS = [
+  { path: 'profile', label: 'Profile' },
   { path: 'posts', label: 'Posts' },
   { path: 'projects', label: 'Projects' },
   { path: 'media', label: 'Media' },
@@ -24,22 +26,27 @@ export default function AdminPage() {
   const auth = useAuth()
   const params = useParams()
   const section = () => params.section?.split('/')[0] || 'posts'
-  useTitle(() =>
+  const title = () =>
     auth.state.status === 'signed-in'
       ? `Admin: ${SECTIONS.find((s) => s.path === section())?.label ?? 'Admin'}`
-      : 'Sign in',
-  )
+      : 'Sign in'
+  // The admin lives in the browser (its session is in sessionStorage): the server sends a shell.
+  const [mounted, setMounted] = createSignal(false)
+  onMount(() => setMounted(true))
   return (
     <Switch>
-      <Match when={auth.state.status === 'unknown'}>
+      <Match when={!mounted() || auth.state.status === 'unknown'}>
+        <PageHead title="Admin" noindex />
         <div class="page">
           <Loading label="Checking your session…" />
         </div>
       </Match>
       <Match when={auth.state.status === 'signed-out'}>
+        <PageHead title={title()} noindex />
         <SignIn />
       </Match>
       <Match when={auth.state.status === 'signed-in'}>
+        <PageHead title={title()} noindex />
         <div class="page wide admin-layout">
           <nav class="admin-nav" aria-label="Admin">
             <ul>
@@ -67,6 +74,9 @@ export default function AdminPage() {
           <div class="admin-content">
             <Suspense fallback={<Loading />}>
               <Switch fallback={<p>Unknown section. Pick one from the menu.</p>}>
+                <Match when={section() === 'profile'}>
+                  <ProfileAdmin />
+                </Match>
                 <Match when={section() === 'posts'}>
                   <PostsAdmin />
                 </Match>

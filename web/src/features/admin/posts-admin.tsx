@@ -3,9 +3,25 @@ import { createSignal, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { AdminPost, PostInput } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
-import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
-import { MarkdownPreview } from './markdown-preview.tsx'
-import { createAdminPosts, createPost, deletePost, fetchAdminPost, restorePost, updatePost } from './queries.ts'
+import {
+  AdminTable,
+  createStatus,
+  FieldError,
+  fieldErrorsOf,
+  focusFirstError,
+  Loaded,
+  StatusMessage,
+} from './admin-ui.tsx'
+import { MediaPicker } from './media-picker.tsx'
+import {
+  createAdminPosts,
+  createPost,
+  createPreview,
+  deletePost,
+  fetchAdminPost,
+  restorePost,
+  updatePost,
+} from './queries.ts'
 
 interface Draft {
   id: string | undefined
@@ -51,7 +67,11 @@ const draftOf = (p: AdminPost): Draft => ({
   html: p.html,
 })
 
-/** Posts: the list (drafts, published, deleted) and the editor with a safe live preview. */
+/**
+ * Posts: the list (drafts, published, deleted) and the editor. Its preview is rendered by the
+ * server with the same code as the published page (GitHub-flavoured Markdown, highlighted code,
+ * the same sanitizer), so what it shows is what visitors get.
+ */
 export default function PostsAdmin() {
   const [posts, { refetch, mutate }] = createAdminPosts()
   const [draft, setDraft] = createStore<Draft>({ ...EMPTY })
@@ -59,7 +79,26 @@ export default function PostsAdmin() {
   const [slugTouched, setSlugTouched] = createSignal(false)
   const [busy, setBusy] = createSignal(false)
   const [message, setMessage] = createStatus()
-  const [tab, setTab] = createSignal<'preview' | 'server'>('preview')
+  const [errors, setErrors] = createSignal<Record<string, string>>({})
+  const [picking, setPicking] = createSignal(false)
+  const [preview] = createPreview(() => draft.markdown)
+  const previewHtml = () => (preview.state === 'ready' || preview.state === 'refreshing' ? preview.latest : undefined)
+  let body!: HTMLTextAreaElement
+  const invalid = (key: string) => (errors()[key] ? true : undefined)
+  const describedBy = (key: string, hint?: string) =>
+    [errors()[key] ? `post-${key.replaceAll('/', '-')}-error` : '', hint ?? ''].filter(Boolean).join(' ') || undefined
+
+  /** Inserts Markdown at the caret of the body (an image from the library). */
+  const insertAtCaret = (text: string) => {
+    const start = body.selectionStart ?? draft.markdown.length
+    const end = body.selectionEnd ?? start
+    const before = draft.markdown.slice(0, start)
+    const lead = before && !before.endsWith('\n') ? '\n\n' : ''
+    setDraft('markdown', `${before}${lead}${text}\n${draft.markdown.slice(end)}`)
+    body.focus()
+    const caret = start + lead.length + text.length + 1
+    body.setSelectionRange(caret, caret)
+  }
 
   const replace = (post: AdminPost) =>
     mutate((list) => {
@@ -77,18 +116,23 @@ export default function PostsAdmin() {
       return
     }
     setSlugTouched(Boolean(post))
-    setTab('preview')
+    setErrors({})
     setEditing(true)
   }
 
   const run = async (label: string, fn: () => Promise<void>) => {
     setBusy(true)
     setMessage(undefined)
+    setErrors({})
     try {
       await fn()
       setMessage({ ok: true, text: label })
     } catch (err) {
+      // Point at the exact field the server refused, and move focus there.
+      const found = fieldErrorsOf(err)
+      setErrors(found)
       setMessage({ ok: false, text: messageFor(err) })
+      queueMicrotask(() => focusFirstError(found, 'post'))
     } finally {
       setBusy(false)
     }
@@ -110,7 +154,6 @@ export default function PostsAdmin() {
       const saved = draft.id ? await updatePost(draft.id, input) : await createPost(input)
       setDraft(draftOf(saved))
       replace(saved)
-      setTab('server')
     })
 
   const remove = (post: AdminPost) =>
@@ -146,19 +189,23 @@ export default function PostsAdmin() {
             type="text"
             required
             maxLength={200}
+            aria-invalid={invalid('title')}
+            aria-describedby={describedBy('title')}
             value={draft.title}
             onInput={(e) => {
               setDraft('title', e.currentTarget.value)
               if (!slugTouched()) setDraft('slug', slugify(e.currentTarget.value))
             }}
           />
+          <FieldError id="post-title-error" message={errors().title} />
           <label for="post-slug">Slug</label>
           <input
             id="post-slug"
             type="text"
             required
             pattern="[a-z0-9]+(-[a-z0-9]+)*"
-            aria-describedby="post-slug-hint"
+            aria-invalid={invalid('slug')}
+            aria-describedby={describedBy('slug', 'post-slug-hint')}
             value={draft.slug}
             onInput={(e) => {
               setSlugTouched(true)
@@ -168,62 +215,74 @@ export default function PostsAdmin() {
           <p id="post-slug-hint" class="hint">
             The address: /blog/{draft.slug || 'your-slug'} — lower-case words joined by dashes.
           </p>
+          <FieldError id="post-slug-error" message={errors().slug} />
           <label for="post-summary">Summary</label>
           <input
             id="post-summary"
             type="text"
             maxLength={500}
+            aria-invalid={invalid('summary')}
+            aria-describedby={describedBy('summary')}
             value={draft.summary}
             onInput={(e) => setDraft('summary', e.currentTarget.value)}
           />
+          <FieldError id="post-summary-error" message={errors().summary} />
           <label for="post-tags">Tags</label>
           <input
             id="post-tags"
             type="text"
-            aria-describedby="post-tags-hint"
+            aria-invalid={invalid('tags') ?? (Object.keys(errors()).some((k) => k.startsWith('tags/')) || undefined)}
+            aria-describedby={describedBy('tags', 'post-tags-hint')}
             value={draft.tags}
             onInput={(e) => setDraft('tags', e.currentTarget.value)}
           />
           <p id="post-tags-hint" class="hint">
             Comma-separated, e.g. c, raytracing
           </p>
+          <FieldError
+            id="post-tags-error"
+            message={errors().tags ?? Object.entries(errors()).find(([k]) => k.startsWith('tags/'))?.[1]}
+          />
           <div class="editor">
             <div>
               <label for="post-body">Markdown</label>
               <textarea
                 id="post-body"
+                ref={body}
                 required
+                aria-invalid={invalid('markdown')}
+                aria-describedby={describedBy('markdown', 'post-body-hint')}
                 value={draft.markdown}
                 onInput={(e) => setDraft('markdown', e.currentTarget.value)}
               />
+              <p id="post-body-hint" class="hint">
+                GitHub-flavoured Markdown: tables, task lists (- [ ] …), fenced code with a language (```c).
+              </p>
+              <FieldError id="post-markdown-error" message={errors().markdown} />
+              <button type="button" class="button" aria-expanded={picking()} onClick={() => setPicking(!picking())}>
+                Insert an image
+              </button>
+              <Show when={picking()}>
+                <MediaPicker
+                  label="Pick an image to insert"
+                  onPick={(m) => {
+                    const alt = (m.originalName || 'image').replace(/\.[a-z0-9]+$/i, '').replace(/[[\]]/g, '')
+                    insertAtCaret(`![${alt}](${m.url})`)
+                    setPicking(false)
+                  }}
+                  onClose={() => setPicking(false)}
+                />
+              </Show>
             </div>
             <div>
-              <div role="tablist" aria-label="Preview" class="row-actions">
-                <button
-                  type="button"
-                  role="tab"
-                  class="button"
-                  aria-selected={tab() === 'preview'}
-                  onClick={() => setTab('preview')}
-                >
-                  Live preview
-                </button>
-                <button
-                  type="button"
-                  role="tab"
-                  class="button"
-                  aria-selected={tab() === 'server'}
-                  disabled={!draft.html}
-                  onClick={() => setTab('server')}
-                >
-                  As published (last save)
-                </button>
-              </div>
-              <div class="preview" role="tabpanel" aria-label={tab() === 'preview' ? 'Live preview' : 'As published'}>
-                <Show when={tab() === 'preview'} fallback={<div class="prose" innerHTML={draft.html} />}>
-                  <MarkdownPreview markdown={draft.markdown} />
+              <p class="label" id="post-preview-label">
+                Preview <span class="muted small">(rendered as the published page)</span>
+              </p>
+              <section class="preview" aria-labelledby="post-preview-label" aria-busy={preview.loading}>
+                <Show when={previewHtml() !== undefined} fallback={<p class="muted">Nothing to preview yet.</p>}>
+                  <div class="prose" innerHTML={previewHtml() ?? ''} />
                 </Show>
-              </div>
+              </section>
             </div>
           </div>
           <p class="hint">

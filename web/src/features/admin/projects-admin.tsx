@@ -3,8 +3,17 @@ import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { AdminProject, ProjectInput, RunnerKind } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
-import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
-import { createAdminProjects, updateProject } from './queries.ts'
+import {
+  AdminTable,
+  createStatus,
+  FieldError,
+  fieldErrorsOf,
+  focusFirstError,
+  Loaded,
+  StatusMessage,
+} from './admin-ui.tsx'
+import { MediaPicker } from './media-picker.tsx'
+import { createAdminProjects, createRecordings, updateProject } from './queries.ts'
 
 const lines = (text: string) =>
   text
@@ -12,7 +21,10 @@ const lines = (text: string) =>
     .map((l) => l.trim())
     .filter(Boolean)
 
-/** Projects: the list and an edit form (text, stack, runners, suggested commands, featured, order). */
+/**
+ * Projects: the list and an edit form (text, stack, runners, suggested commands, featured, order,
+ * the preview image from the media library and a recorded session as the page's demo).
+ */
 export default function ProjectsAdmin() {
   const [projects, { refetch, mutate }] = createAdminProjects()
   const [form, setForm] = createStore({
@@ -26,8 +38,14 @@ export default function ProjectsAdmin() {
     runners: [] as RunnerKind[],
     featured: false,
     order: 0,
+    slug: '',
+    preview: null as { id: string; url: string } | null,
+    demoSessionId: '',
   })
   const [editing, setEditing] = createSignal(false)
+  const [picking, setPicking] = createSignal(false)
+  const [errors, setErrors] = createSignal<Record<string, string>>({})
+  const [recordings] = createRecordings(() => (editing() ? form.slug : undefined))
   const [busy, setBusy] = createSignal(false)
   const [message, setMessage] = createStatus()
 
@@ -43,8 +61,13 @@ export default function ProjectsAdmin() {
       runners: [...p.runners],
       featured: p.featured,
       order: p.order,
+      slug: p.slug,
+      preview: p.previewImage,
+      demoSessionId: p.demo?.sessionId ?? '',
     })
     setMessage(undefined)
+    setErrors({})
+    setPicking(false)
     setEditing(true)
   }
 
@@ -65,14 +88,20 @@ export default function ProjectsAdmin() {
       runners: form.runners,
       featured: form.featured,
       order: form.order,
+      previewMediaId: form.preview?.id ?? null,
+      demoSessionId: form.demoSessionId || null,
     }
+    setErrors({})
     try {
       const saved = await updateProject(form.id, patch)
       mutate((list) => (list ?? []).map((p) => (p.id === saved.id ? { ...p, ...saved } : p)))
       setMessage({ ok: true, text: `Saved “${saved.title}”.` })
       setEditing(false)
     } catch (err) {
+      const found = fieldErrorsOf(err)
+      setErrors(found)
       setMessage({ ok: false, text: messageFor(err) })
+      queueMicrotask(() => focusFirstError(found, 'project'))
     } finally {
       setBusy(false)
     }
@@ -161,6 +190,66 @@ export default function ProjectsAdmin() {
             />{' '}
             Featured on the home page
           </label>
+          <fieldset>
+            <legend>Preview image</legend>
+            <p class="hint">Shown on the project's card and when its link is shared.</p>
+            <Show when={form.preview}>
+              {(image) => (
+                <img class="preview-thumb" src={image().url} alt="The current preview" width="160" height="90" />
+              )}
+            </Show>
+            <div class="row-actions">
+              <button type="button" id="project-previewMediaId" class="button" onClick={() => setPicking(!picking())}>
+                {form.preview ? 'Change image' : 'Choose an image'}
+              </button>
+              <Show when={form.preview}>
+                <button type="button" class="button" onClick={() => setForm('preview', null)}>
+                  Remove image
+                </button>
+              </Show>
+            </div>
+            <FieldError id="project-previewMediaId-error" message={errors().previewMediaId} />
+            <Show when={picking()}>
+              <MediaPicker
+                label="Pick a preview image"
+                onPick={(m) => {
+                  setForm('preview', { id: m.id, url: m.url })
+                  setPicking(false)
+                }}
+                onClose={() => setPicking(false)}
+              />
+            </Show>
+          </fieldset>
+          <label for="project-demoSessionId">Demo recording</label>
+          <select
+            id="project-demoSessionId"
+            aria-describedby="project-demo-hint"
+            aria-invalid={errors().demoSessionId ? true : undefined}
+            value={form.demoSessionId}
+            onChange={(e) => setForm('demoSessionId', e.currentTarget.value)}
+          >
+            <option value="">None</option>
+            <Show
+              when={
+                form.demoSessionId &&
+                !(recordings.state === 'ready' && recordings().some((r) => r.id === form.demoSessionId))
+              }
+            >
+              <option value={form.demoSessionId}>Current ({form.demoSessionId.slice(0, 8)})</option>
+            </Show>
+            <For each={recordings.state === 'ready' ? recordings() : []}>
+              {(r) => (
+                <option value={r.id}>
+                  {new Date(r.startedAt).toLocaleString()} · {r.runner} · {Math.ceil(r.bytesOut / 1024)} KB of output
+                </option>
+              )}
+            </For>
+          </select>
+          <p id="project-demo-hint" class="hint">
+            One of this project's recorded sessions, played on its page until a visitor starts a terminal (and instead
+            of one when terminals are off or busy).
+          </p>
+          <FieldError id="project-demoSessionId-error" message={errors().demoSessionId} />
           <label for="project-order">Order</label>
           <input
             id="project-order"

@@ -1,4 +1,4 @@
-import { createResource } from 'solid-js'
+import { createEffect, createResource, createSignal, on, onCleanup, untrack } from 'solid-js'
 import { apiFetch, postById, projectById, toApiError, unwrap, v1 } from '../../lib/api.ts'
 import type {
   AdminPost,
@@ -9,6 +9,9 @@ import type {
   MediaItem,
   PostInput,
   ProjectInput,
+  Recording,
+  Site,
+  SiteInput,
 } from '../../lib/contract.ts'
 import { ApiError } from '../../lib/errors.ts'
 
@@ -45,11 +48,47 @@ export async function fetchLiveSessions(): Promise<LiveSession[]> {
   return (await unwrap(v1.terminal.sessions.get())).data
 }
 
+/** A project's recorded sessions (to pick its demo). */
+export async function fetchRecordings(project: string): Promise<Recording[]> {
+  return (await unwrap(v1.site.recordings.get({ query: { project } }))).data
+}
+
+/**
+ * Markdown rendered by the server exactly as a published post is (same renderer, same sanitizer),
+ * so the editor's preview is what the page will show.
+ */
+export async function renderPreview(markdown: string, signal?: AbortSignal): Promise<string> {
+  return (await unwrap(v1.site.preview.post({ markdown }, { fetch: { signal } }))).data.html
+}
+
 export const createAdminPosts = () => createResource(fetchAdminPosts)
 export const createAdminProjects = () => createResource(fetchAdminProjects)
 export const createFlags = () => createResource(fetchFlags)
 export const createMediaList = () => createResource(fetchMedia)
 export const createLiveSessions = () => createResource(fetchLiveSessions)
+export const createRecordings = (project: () => string | undefined) => createResource(project, fetchRecordings)
+
+/**
+ * The editor's preview of `markdown`, rendered by the server 300 ms after typing stops. Empty text
+ * renders nothing. Read it through `state` ('ready' | 'refreshing') so a first load never suspends
+ * the form around it.
+ */
+export function createPreview(markdown: () => string) {
+  const [settled, setSettled] = createSignal(untrack(markdown))
+  let timer: ReturnType<typeof setTimeout> | undefined
+  createEffect(
+    on(
+      markdown,
+      (text) => {
+        clearTimeout(timer)
+        timer = setTimeout(() => setSettled(text), 300)
+      },
+      { defer: true },
+    ),
+  )
+  onCleanup(() => clearTimeout(timer))
+  return createResource(settled, (m) => renderPreview(m))
+}
 
 // Writes -----------------------------------------------------------------------------------------
 
@@ -68,6 +107,10 @@ export async function deletePost(id: string): Promise<AdminPost> {
 
 export async function restorePost(id: string): Promise<AdminPost> {
   return (await unwrap(postById(id).restore.post())).data
+}
+
+export async function saveSite(input: SiteInput): Promise<Site> {
+  return (await unwrap(v1.site.put(input))).data
 }
 
 export async function updateProject(id: string, patch: ProjectInput): Promise<AdminProject> {

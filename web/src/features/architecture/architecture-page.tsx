@@ -1,11 +1,15 @@
 import { A } from '@solidjs/router'
-import { useTitle } from '../../lib/title.ts'
+import { PageHead } from '../../lib/head.tsx'
 import { ArchitectureDiagram } from './diagram.tsx'
 
 export default function ArchitecturePage() {
-  useTitle(() => 'How it works')
   return (
     <div class="page narrow">
+      <PageHead
+        title="How it works"
+        description="How this site runs your programs: one Bun process, a sandboxed terminal per visitor, Docker or WebAssembly."
+        path="/architecture"
+      />
       <h1>How it works</h1>
       <p class="lead">
         One Bun process serves this site, its API and the live terminals. The same code scales out to several instances

@@ -1,51 +1,69 @@
 import { A, useParams } from '@solidjs/router'
-import { For, Show } from 'solid-js'
-import { ErrorView } from '../../components/error-view.tsx'
-import { Loading } from '../../components/loading.tsx'
-import { ApiError } from '../../lib/errors.ts'
-import { useTitle } from '../../lib/title.ts'
-import { formatDate } from './post-item.tsx'
+import { Show } from 'solid-js'
+import { PageHead } from '../../lib/head.tsx'
+import { useServerRender } from '../../lib/server.ts'
+import { useSite } from '../site/site-context.tsx'
+import { coverOf, formatDate, readingMinutes, TagList } from './post-item.tsx'
 import { createPost } from './queries.ts'
 
 export default function PostPage() {
   const params = useParams()
-  const [post, { refetch }] = createPost(() => params.slug ?? '')
-  useTitle(() => (post.state === 'ready' ? post()?.title : undefined))
-  const notFound = () => post.error instanceof ApiError && post.error.status === 404
+  const site = useSite()
+  const origin = useServerRender()?.origin ?? (typeof location === 'undefined' ? '' : location.origin)
+  const [post] = createPost(() => params.slug ?? '')
   return (
     <div class="page narrow">
       <p>
         <A href="/blog">← All posts</A>
       </p>
-      <Show when={!post.loading} fallback={<Loading label="Loading the post…" />}>
-        <Show
-          when={!post.error}
-          fallback={
-            <Show
-              when={notFound()}
-              fallback={
-                <ErrorView error={post.error} retry={() => void refetch()} title="The post could not be loaded." />
-              }
-            >
-              <h1>Post not found</h1>
-              <p>It may have been unpublished or removed.</p>
-            </Show>
-          }
-        >
+      <Show
+        when={post()}
+        fallback={
+          <>
+            <PageHead title="Post not found" noindex notFound />
+            <h1>Post not found</h1>
+            <p>
+              It may have been unpublished or removed. See <A href="/blog">all posts</A>.
+            </p>
+          </>
+        }
+      >
+        {(p) => (
           <article class="post">
+            <PageHead
+              title={p().title}
+              description={p().summary || undefined}
+              type="article"
+              image={coverOf(p().html)}
+              path={`/blog/${p().slug}`}
+              publishedAt={p().publishedAt}
+              modifiedAt={p().updatedAt}
+              jsonLd={{
+                '@context': 'https://schema.org',
+                '@type': 'BlogPosting',
+                headline: p().title,
+                description: p().summary || undefined,
+                datePublished: p().publishedAt,
+                dateModified: p().updatedAt,
+                url: `${origin}/blog/${p().slug}`,
+                mainEntityOfPage: `${origin}/blog/${p().slug}`,
+                keywords: p().tags.join(', ') || undefined,
+                image: coverOf(p().html) ? new URL(coverOf(p().html)!, origin || 'http://localhost').href : undefined,
+                author: { '@type': 'Person', name: site.profile().name, url: `${origin}/` },
+              }}
+            />
             <header>
-              <h1>{post()?.title}</h1>
+              <h1>{p().title}</h1>
               <p class="muted small">
-                <time datetime={post()?.publishedAt ?? ''}>{formatDate(post()?.publishedAt)}</time>
+                <time datetime={p().publishedAt}>{formatDate(p().publishedAt)}</time> · {readingMinutes(p().html)} min
+                read
               </p>
-              <ul class="tags" aria-label="Tags">
-                <For each={post()?.tags}>{(tag) => <li>{tag}</li>}</For>
-              </ul>
+              <TagList tags={p().tags} />
             </header>
             {/* The server renders and sanitizes the markdown on write (sanitize-html); never raw input. */}
-            <div class="prose" innerHTML={post()?.html ?? ''} />
+            <div class="prose" innerHTML={p().html} />
           </article>
-        </Show>
+        )}
       </Show>
     </div>
   )

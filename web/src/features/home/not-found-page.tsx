@@ -1,10 +1,10 @@
 import { A } from '@solidjs/router'
-import { useTitle } from '../../lib/title.ts'
+import { PageHead } from '../../lib/head.tsx'
 
 export default function NotFoundPage() {
-  useTitle(() => 'Not found')
   return (
     <div class="page">
+      <PageHead title="Page not found" noindex notFound />
       <h1>Page not found</h1>
       <p>
         <code>bash: no such page</code> — try the <A href="/">home page</A>, the <A href="/projects">projects</A> or the{' '}

@@ -1,95 +1,240 @@
 import { A, useParams } from '@solidjs/router'
-import { createSignal, For, Show } from 'solid-js'
-import { ErrorView } from '../../components/error-view.tsx'
+import { createSignal, For, lazy, onMount, Show, Suspense } from 'solid-js'
 import { InlineMarkdown } from '../../components/inline-markdown.tsx'
-import { Loading } from '../../components/loading.tsx'
-import { ApiError } from '../../lib/errors.ts'
-import { useTitle } from '../../lib/title.ts'
-import { type TerminalControls, TerminalPanel } from '../terminal/terminal-panel.tsx'
+import type { Project, RunnerKind } from '../../lib/contract.ts'
+import { PageHead } from '../../lib/head.tsx'
+import { useServerRender } from '../../lib/server.ts'
+import { useSite } from '../site/site-context.tsx'
+import { type ConnectionEvents, TerminalConnection } from '../terminal/connection.ts'
+import { RUNNER_LABELS } from '../terminal/runner-labels.ts'
+import type { TerminalControls } from '../terminal/terminal-panel.tsx'
 import { createProject } from './queries.ts'
+
+const LiveStage = lazy(() => import('./live-stage.tsx'))
+const DemoPlayer = lazy(() => import('./demo-player.tsx').then((m) => ({ default: m.DemoPlayer })))
+
+/** The connection's events when it is only asked whether this tab has a session to resume. */
+const IGNORE: ConnectionEvents = {
+  state: () => {},
+  ready: () => {},
+  replay: () => {},
+  output: (_bytes, done) => done(),
+  notice: () => {},
+  exit: () => {},
+}
+
+/** True when this tab has a live session of the project to resume (kept across reloads). */
+function hasSavedSession(slug: string): boolean {
+  const probe = new TerminalConnection(slug, IGNORE)
+  const saved = probe.saved() !== undefined
+  probe.close()
+  return saved
+}
+
+/**
+ * The stage before the terminal's code is loaded — on the server, without JavaScript, and in the
+ * browser until the visitor presses "Start terminal" (xterm.js is then loaded and the session
+ * started): the same frame as the terminal, with the demo recording (browser), the preview image or
+ * a word on what happens here, and the runner choice.
+ */
+function Stage(props: { project: Project; ready: boolean; onStart?: (runner: RunnerKind | undefined) => void }) {
+  const runners = () => props.project.availableRunners
+  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
+  return (
+    <section class="terminal" aria-labelledby="terminal-title">
+      <div class="terminal-toolbar">
+        <h2 id="terminal-title">Live terminal</h2>
+        <Show when={runners().length > 1}>
+          <fieldset class="runner-choice" disabled={!props.ready}>
+            <legend>Runner</legend>
+            <For each={runners()}>
+              {(r) => (
+                <label>
+                  <input type="radio" name="runner" value={r} checked={choice() === r} onChange={() => setChoice(r)} />{' '}
+                  {RUNNER_LABELS[r]}
+                </label>
+              )}
+            </For>
+          </fieldset>
+        </Show>
+        <div class="terminal-actions">
+          <button
+            type="button"
+            class="button primary"
+            disabled={!props.ready}
+            onClick={() => props.onStart?.(choice())}
+          >
+            Start terminal
+          </button>
+        </div>
+      </div>
+      <div class="terminal-frame">
+        <div class="terminal-poster">
+          <Show
+            when={props.ready && props.project.demo}
+            fallback={
+              <Show
+                when={props.project.previewImage}
+                fallback={
+                  <div class="terminal-idle">
+                    <strong>A live terminal runs here</strong>
+                    <span>
+                      {props.ready
+                        ? 'Press “Start terminal” to open a private session (up to 30 minutes).'
+                        : 'It needs JavaScript: everything else on this page reads without it.'}
+                    </span>
+                  </div>
+                }
+              >
+                {(image) => (
+                  <img
+                    class="poster-image"
+                    src={image().url}
+                    alt={`${props.project.title}, running`}
+                    width="640"
+                    height="360"
+                  />
+                )}
+              </Show>
+            }
+          >
+            {(demo) => (
+              <Suspense>
+                <DemoPlayer
+                  url={demo().url}
+                  title={props.project.title}
+                  note="A recorded session. Start your own terminal to try it yourself."
+                />
+              </Suspense>
+            )}
+          </Show>
+        </div>
+      </div>
+      <div class="terminal-status">
+        <span>Runner: {choice() ?? '—'}</span>
+        <span>not started</span>
+        <span>Time left: —</span>
+      </div>
+    </section>
+  )
+}
 
 export default function ProjectPage() {
   const params = useParams()
-  const [project, { refetch }] = createProject(() => params.slug ?? '')
-  useTitle(() => (project.state === 'ready' ? project()?.title : undefined))
+  const site = useSite()
+  const origin = useServerRender()?.origin ?? (typeof location === 'undefined' ? '' : location.origin)
+  const [project] = createProject(() => params.slug ?? '')
   const [terminal, setTerminal] = createSignal<TerminalControls>()
-  const notFound = () => project.error instanceof ApiError && project.error.status === 404
+  // The terminal is browser-only and heavy (xterm.js): hydration keeps the server's stage, which
+  // becomes interactive; the terminal loads when the visitor starts one, or at once when there is a
+  // session to resume or no runner to offer (the panel explains why).
+  const [mounted, setMounted] = createSignal(false)
+  const [live, setLive] = createSignal<{ runner?: RunnerKind | undefined; start: boolean }>()
+  onMount(() => {
+    setMounted(true)
+    const p = project()
+    if (p && (p.availableRunners.length === 0 || hasSavedSession(p.slug))) setLive({ start: false })
+  })
   return (
     <div class="page wide">
       <p>
         <A href="/projects">← All projects</A>
       </p>
-      <Show when={!project.loading} fallback={<Loading label="Loading the project…" />}>
-        <Show
-          when={project.state === 'ready' && project()}
-          fallback={
-            <Show
-              when={notFound()}
-              fallback={
-                <ErrorView
-                  error={project.error}
-                  retry={() => void refetch()}
-                  title="The project could not be loaded."
-                />
-              }
-            >
-              <h1>Project not found</h1>
-              <p>
-                See <A href="/projects">all projects</A>.
-              </p>
-            </Show>
-          }
-        >
-          {(p) => (
-            <>
-              <header class="project-header">
-                <h1>{p().title}</h1>
-                <p class="lead">{p().summary}</p>
-                <ul class="tags" aria-label="Stack">
-                  <For each={p().stack}>{(item) => <li>{item}</li>}</For>
+      <Show
+        when={project()}
+        fallback={
+          <>
+            <PageHead title="Project not found" noindex notFound />
+            <h1>Project not found</h1>
+            <p>
+              See <A href="/projects">all projects</A>.
+            </p>
+          </>
+        }
+      >
+        {(p) => (
+          <>
+            <PageHead
+              title={p().title}
+              description={p().summary || undefined}
+              image={p().previewImage?.url}
+              path={`/projects/${p().slug}`}
+              jsonLd={{
+                '@context': 'https://schema.org',
+                '@type': 'SoftwareSourceCode',
+                name: p().title,
+                description: p().summary || undefined,
+                url: `${origin}/projects/${p().slug}`,
+                codeRepository: p().repoUrl ?? undefined,
+                programmingLanguage: p().stack.length > 0 ? p().stack : undefined,
+                image: p().previewImage ? `${origin}${p().previewImage?.url}` : undefined,
+                dateModified: p().updatedAt,
+                author: { '@type': 'Person', name: site.profile().name, url: `${origin}/` },
+              }}
+            />
+            <header class="project-header">
+              <h1>{p().title}</h1>
+              <p class="lead">{p().summary}</p>
+              <ul class="tags" aria-label="Stack">
+                <For each={p().stack}>{(item) => <li>{item}</li>}</For>
+              </ul>
+            </header>
+            <div class="project-layout">
+              <Show
+                when={live()}
+                fallback={
+                  <Stage project={p()} ready={mounted()} onStart={(runner) => setLive({ runner, start: true })} />
+                }
+              >
+                {(how) => (
+                  <Suspense fallback={<Stage project={p()} ready={false} />}>
+                    <LiveStage
+                      project={p()}
+                      controls={(c) => setTerminal(() => c)}
+                      runner={how().runner}
+                      autoStart={how().start}
+                    />
+                  </Suspense>
+                )}
+              </Show>
+              <aside class="project-aside" aria-labelledby="try-title">
+                <h2 id="try-title">Try these</h2>
+                <p class="muted small">
+                  The terminal opens in your home folder; the project is in <code>~/projects/{p().slug}</code>, so start
+                  with <code>cd projects/{p().slug}</code>. Click a command to type it in the terminal.
+                </p>
+                <ul class="commands">
+                  <For each={p().commands}>
+                    {(c) => (
+                      <li>
+                        <button
+                          type="button"
+                          class="command"
+                          disabled={!terminal()?.connected()}
+                          title="Type it in the terminal"
+                          onClick={() => terminal()?.type(c)}
+                        >
+                          <code>{c}</code>
+                        </button>
+                      </li>
+                    )}
+                  </For>
                 </ul>
-              </header>
-              <div class="project-layout">
-                <TerminalPanel project={p()} controls={(c) => setTerminal(() => c)} />
-                <aside class="project-aside" aria-labelledby="try-title">
-                  <h2 id="try-title">Try these</h2>
-                  <p class="muted small">
-                    The terminal opens in your home folder; the project is in <code>~/projects/{p().slug}</code>, so
-                    start with <code>cd projects/{p().slug}</code>. Click a command to type it in the terminal.
+                <h2>About</h2>
+                <p class="description">
+                  <InlineMarkdown text={p().description} />
+                </p>
+                <Show when={p().repoUrl}>
+                  <p>
+                    <a href={p().repoUrl ?? '#'} rel="noopener noreferrer">
+                      Source code
+                    </a>
                   </p>
-                  <ul class="commands">
-                    <For each={p().commands}>
-                      {(c) => (
-                        <li>
-                          <button
-                            type="button"
-                            class="command"
-                            disabled={!terminal()?.connected()}
-                            title="Type it in the terminal"
-                            onClick={() => terminal()?.type(c)}
-                          >
-                            <code>{c}</code>
-                          </button>
-                        </li>
-                      )}
-                    </For>
-                  </ul>
-                  <h2>About</h2>
-                  <p class="description">
-                    <InlineMarkdown text={p().description} />
-                  </p>
-                  <Show when={p().repoUrl}>
-                    <p>
-                      <a href={p().repoUrl ?? '#'} rel="noopener noreferrer">
-                        Source code
-                      </a>
-                    </p>
-                  </Show>
-                </aside>
-              </div>
-            </>
-          )}
-        </Show>
+                </Show>
+              </aside>
+            </div>
+          </>
+        )}
       </Show>
     </div>
   )

@@ -1,29 +1,26 @@
-import { For, Show } from 'solid-js'
-import { ErrorView } from '../../components/error-view.tsx'
-import { Loading } from '../../components/loading.tsx'
-import { useTitle } from '../../lib/title.ts'
+import { For } from 'solid-js'
+import { PageHead } from '../../lib/head.tsx'
 import { ProjectCard } from './project-card.tsx'
 import { createProjects } from './queries.ts'
 
 export default function ProjectsPage() {
-  useTitle(() => 'Projects')
-  const [projects, { refetch }] = createProjects()
+  const [projects] = createProjects()
   return (
     <div class="page">
+      <PageHead
+        title="Projects"
+        description="Small programs you can build and run live, in a sandboxed terminal in your browser."
+        path="/projects"
+      />
       <h1>Projects</h1>
       <p class="lead">
-        Each one is a small C program. Open it to get a live terminal in a sandbox: build it with <code>make</code>,
-        then run it.
+        Open one to get a live terminal in a sandbox: build it with <code>make</code>, then run it.
       </p>
-      <Show when={!projects.loading} fallback={<Loading label="Loading projects…" />}>
-        <Show when={!projects.error} fallback={<ErrorView error={projects.error} retry={() => void refetch()} />}>
-          <div class="grid">
-            <For each={projects()} fallback={<p class="muted">No projects yet.</p>}>
-              {(p) => <ProjectCard project={p} />}
-            </For>
-          </div>
-        </Show>
-      </Show>
+      <div class="grid">
+        <For each={projects()} fallback={<p class="muted">No projects yet.</p>}>
+          {(p) => <ProjectCard project={p} />}
+        </For>
+      </div>
     </div>
   )
 }

@@ -2,18 +2,14 @@ import '@xterm/xterm/css/xterm.css'
 import { FitAddon } from '@xterm/addon-fit'
 import { WebLinksAddon } from '@xterm/addon-web-links'
 import { Terminal } from '@xterm/xterm'
-import { createResource, createSignal, For, onCleanup, onMount, Show } from 'solid-js'
+import { children, createResource, createSignal, For, type JSX, onCleanup, onMount, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { Project, RunnerKind } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
 import { type ConnState, TerminalConnection } from './connection.ts'
 import { DroppableConnection, exposeTerminal } from './e2e-hooks.ts'
 import { fetchEvaluatedFlags } from './queries.ts'
-
-const RUNNER_LABELS: Record<RunnerKind, string> = {
-  docker: 'Docker (real Linux container)',
-  wasi: 'WASI (WebAssembly sandbox)',
-}
+import { RUNNER_LABELS } from './runner-labels.ts'
 
 const STATE_LABELS: Record<ConnState, string> = {
   idle: 'not started',
@@ -52,11 +48,23 @@ export interface TerminalControls {
 
 /**
  * A live terminal for a project: xterm.js with fit and web links, a status bar (runner, connection
- * state, time left), a runner choice, copy and paste, and automatic resume after a drop or reload.
+ * state, time left), a runner choice, copy and paste, full screen, Stop, and automatic resume after
+ * a drop or reload. `poster` (the project's demo recording) fills the frame until a session starts,
+ * and stays when none can (terminals off, the session limit reached: the reason is shown above it).
  */
-export function TerminalPanel(props: { project: Project; controls?: (controls: TerminalControls) => void }) {
+export function TerminalPanel(props: {
+  project: Project
+  controls?: (controls: TerminalControls) => void
+  poster?: JSX.Element
+  /** The runner picked before the panel loaded (the project page loads it on "Start terminal"). */
+  initialRunner?: RunnerKind | undefined
+  /** Start a session as soon as the panel is mounted (when there is none to resume). */
+  autoStart?: boolean
+}) {
   const runners = () => props.project.availableRunners
-  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
+  const [choice, setChoice] = createSignal<RunnerKind | undefined>(
+    props.initialRunner && runners().includes(props.initialRunner) ? props.initialRunner : runners()[0],
+  )
   const [state, setState] = createStore<PanelState>({
     conn: 'idle',
     retryIn: undefined,
@@ -73,12 +81,15 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
     () => fetchEvaluatedFlags().catch(() => ({}) as Record<string, boolean>),
   )
   const terminalsOff = () => flags()?.['terminal.enabled'] === false
+  const [fullscreen, setFullscreen] = createSignal(false)
+  const [stopping, setStopping] = createSignal(false)
   const [now, setNow] = createSignal(Date.now())
   const clock = setInterval(() => setNow(Date.now()), 1000)
   onCleanup(() => clearInterval(clock))
 
   let host!: HTMLDivElement
   let panel!: HTMLDivElement
+  let section!: HTMLElement
   const term = new Terminal({
     cursorBlink: true,
     fontFamily: '"DejaVu Sans Mono", "Cascadia Mono", Menlo, Consolas, monospace',
@@ -124,6 +135,11 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
       term.write(`\r\n\x1b[2m[${message}]\x1b[0m\r\n`)
     },
     exit(code, reason, message) {
+      if (stopping()) {
+        // Stopped on purpose: a reload must not try to resume it.
+        setStopping(false)
+        conn.forget()
+      }
       const why =
         message ?? (reason === 'timeout' ? 'time limit reached' : reason === 'idle' ? 'idle for too long' : reason)
       term.write(`\r\n\x1b[2m[session ended: ${why}${code !== null ? `, exit code ${code}` : ''}]\x1b[0m\r\n`)
@@ -135,12 +151,32 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
     if (!runner) return
     setState({ problem: undefined })
     term.reset()
+    // Bring the whole terminal into view as it starts (it may sit below the project's introduction).
+    section.scrollIntoView({ block: 'start', behavior: 'smooth' })
     try {
       await conn.start(runner)
     } catch (err) {
       setState({ conn: 'idle', problem: messageFor(err) })
       if (!(err instanceof ApiError)) throw err
     }
+  }
+
+  /**
+   * Ends the session: Ctrl-C for a running program, then `exit` at the prompt (both runners' shells
+   * end the session on it); the server then sends `exit`. If it does not within 5 s, the tab detaches
+   * and the session ends on its own when its reconnect grace period runs out.
+   */
+  const stop = () => {
+    setStopping(true)
+    conn.input('\x03')
+    setTimeout(() => conn.input('exit\r'), 150)
+    setTimeout(() => {
+      if (state.conn !== 'connected' || !stopping()) return
+      setStopping(false)
+      conn.forget()
+      conn.close()
+      setState({ conn: 'exited' })
+    }, 5000)
   }
 
   const copy = async () => {
@@ -219,6 +255,8 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
     if (saved) {
       setChoice(saved.runner)
       conn.resume(saved)
+    } else if (props.autoStart) {
+      void start()
     }
   })
   onCleanup(() => {
@@ -233,10 +271,17 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
       ? `reconnecting in ${state.retryIn}s…`
       : STATE_LABELS[state.conn]
 
+  // Resolved once: the poster (a player) must not be created again on every read.
+  const poster = children(() => props.poster)
+  const showPoster = () => Boolean(poster()) && (state.conn === 'idle' || state.conn === 'starting')
   return (
     <section
       class="terminal"
-      classList={{ 'is-off': runners().length === 0 && state.conn === 'idle' }}
+      ref={section}
+      classList={{
+        'is-off': runners().length === 0 && state.conn === 'idle' && !poster(),
+        'is-fullscreen': fullscreen(),
+      }}
       aria-labelledby="terminal-title"
     >
       <div class="terminal-toolbar">
@@ -286,6 +331,22 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
                 Reconnect now
               </button>
             </Show>
+            <Show when={state.conn === 'connected'}>
+              <button type="button" class="button danger" disabled={stopping()} onClick={stop}>
+                {stopping() ? 'Stopping…' : 'Stop'}
+              </button>
+            </Show>
+            <button
+              type="button"
+              class="button"
+              aria-pressed={fullscreen()}
+              onClick={() => {
+                setFullscreen(!fullscreen())
+                term.focus()
+              }}
+            >
+              {fullscreen() ? 'Exit full screen' : 'Full screen'}
+            </button>
             <button type="button" class="button" disabled={!state.canCopy} onClick={() => void copy()}>
               Copy
             </button>
@@ -302,7 +363,10 @@ export function TerminalPanel(props: { project: Project; controls?: (controls: T
       </Show>
       <div class="terminal-frame" ref={panel}>
         <div class="terminal-host" ref={host} />
-        <Show when={state.conn === 'idle' && runners().length > 0}>
+        <Show when={showPoster()}>
+          <div class="terminal-poster">{poster()}</div>
+        </Show>
+        <Show when={state.conn === 'idle' && runners().length > 0 && !poster()}>
           <div class="terminal-idle">
             <strong>Your own sandbox, one click away</strong>
             <span>

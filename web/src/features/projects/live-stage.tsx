@@ -1,0 +1,35 @@
+import type { Project, RunnerKind } from '../../lib/contract.ts'
+import { type TerminalControls, TerminalPanel } from '../terminal/terminal-panel.tsx'
+import { DemoPlayer } from './demo-player.tsx'
+
+/**
+ * The project page's stage in the browser (its own chunk: xterm.js and asciinema-player load
+ * only here): the live terminal, with the project's demo recording (or its preview image) in its
+ * frame until a session starts, or instead of one when none can start.
+ */
+export default function LiveStage(props: {
+  project: Project
+  controls: (controls: TerminalControls) => void
+  runner?: RunnerKind | undefined
+  autoStart: boolean
+}) {
+  return (
+    <TerminalPanel
+      project={props.project}
+      controls={props.controls}
+      initialRunner={props.runner}
+      autoStart={props.autoStart}
+      poster={
+        props.project.demo ? (
+          <DemoPlayer
+            url={props.project.demo.url}
+            title={props.project.title}
+            note="A recorded session. Start your own terminal to try it yourself."
+          />
+        ) : props.project.previewImage ? (
+          <img class="poster-image" src={props.project.previewImage.url} alt={`${props.project.title}, running`} />
+        ) : undefined
+      }
+    />
+  )
+}
