@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { nginxBinary, writeLocalNginxConf } from './nginx-kit.ts'
 
 /**
  * The deployment files are checked with the real tools: `docker compose config` (or docker-compose
@@ -46,6 +47,8 @@ describe('docker-compose.yml', () => {
     POSTGRES_PASSWORD: undefined,
     MINIO_ROOT_PASSWORD: undefined,
     RUNNER_TOKEN: undefined,
+    // `make test` sets it for its own suites; compose's default is what is checked here
+    SANDBOX_RUNTIME: undefined,
     ...extra,
   })
 
@@ -84,6 +87,9 @@ describe('docker-compose.yml', () => {
       expect({ name, healthcheck: Boolean(services[name].healthcheck?.test) }).toEqual({ name, healthcheck: true })
     }
     expect(JSON.stringify(services.nginx.volumes)).toContain('deploy/nginx.conf')
+    // The proxy carries the WAF: built from Debian's ModSecurity packages, with deploy/waf/ mounted.
+    expect(services.nginx.build.dockerfile).toBe('deploy/nginx.Dockerfile')
+    expect(JSON.stringify(services.nginx.volumes)).toContain('/etc/nginx/waf')
     expect(Object.keys(cfg.volumes).sort()).toEqual(['apidata', 'miniodata', 'pgdata', 'promdata', 'redisdata'])
     expect(services.prometheus.profiles).toEqual(['observability'])
     const runner = services.runner
@@ -94,6 +100,7 @@ describe('docker-compose.yml', () => {
       RUNNER_TOKEN: SECRETS.RUNNER_TOKEN,
       RUNNER_ADVERTISE_URL: 'ws://runner:4100',
       REDIS_URL: 'redis://redis:6379',
+      SANDBOX_RUNTIME: 'auto',
     })
     expect(runner.ports).toBeUndefined() // internal only
     expect(Boolean(runner.healthcheck?.test)).toBe(true)
@@ -110,22 +117,23 @@ describe('docker-compose.yml', () => {
 })
 
 describe('deploy/nginx.conf', () => {
-  test('nginx -t accepts it (with the upstream pointed at loopback)', () => {
-    const nginx = Bun.which('nginx') ?? (Bun.which('nginx', { PATH: '/usr/sbin:/sbin' }) || null)
-    if (!nginx) throw new Error('nginx is not installed: apt-get install nginx-light')
+  test('nginx -t accepts it with ModSecurity and the rules in deploy/waf/ (upstream pointed at loopback)', () => {
+    const nginx = nginxBinary()
     const dir = mkdtempSync(join(tmpdir(), 'sf-nginx-'))
     try {
       // `api` only resolves inside the compose network; everything else is tested as written.
-      // The test's stdio are sockets, which /dev/stderr cannot open: logs go to files here.
-      const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
-        .replace('server api:3000', 'server 127.0.0.1:3000')
-        .replaceAll('/dev/stderr', join(dir, 'error.log'))
-        .replaceAll('/dev/stdout', join(dir, 'access.log'))
-        .replace('/tmp/nginx.pid', join(dir, 'nginx.pid'))
-      writeFileSync(join(dir, 'nginx.conf'), conf)
-      const r = run([nginx, '-t', '-q', '-p', dir, '-c', join(dir, 'nginx.conf')])
-      expect(r.err).toBe('')
-      expect(r.code).toBe(0)
+      const conf = writeLocalNginxConf({ upstreams: ['127.0.0.1:3000'], port: 8080, dir })
+      const r = run([nginx, '-t', '-q', '-p', dir, '-c', conf])
+      // -q leaves one notice: ModSecurity saying how many rules it loaded (the Core Rule Set: hundreds)
+      const loaded =
+        /^\S+ \S+ \[notice\] \S+ ModSecurity-nginx v[\d.]+ \(rules loaded inline\/local\/remote: 0\/(\d+)\/0\)\n$/.exec(
+          r.err,
+        )
+      expect({ code: r.code, err: loaded ? 'the rules-loaded notice' : r.err }).toEqual({
+        code: 0,
+        err: 'the rules-loaded notice',
+      })
+      expect(Number(loaded?.[1])).toBeGreaterThan(500)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
@@ -138,6 +146,30 @@ describe('deploy/nginx.conf', () => {
     expect(ws).toMatch(/proxy_set_header Connection \$connection_upgrade;/)
     expect(conf).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;')
     expect(conf).toContain('ssl_certificate     /etc/nginx/certs/fullchain.pem;')
+  })
+
+  test('the WAF blocks (blocking mode, paranoia level 1) and every exclusion says why', () => {
+    const waf = (name: string) => readFileSync(join(import.meta.dir, 'waf', name), 'utf8')
+    expect(waf('modsecurity.conf')).toMatch(/^SecRuleEngine On$/m)
+    expect(waf('crs-setup.conf')).toMatch(/setvar:tx\.paranoia_level=1\b/)
+    for (const name of ['exclusions-before-crs.conf', 'exclusions-after-crs.conf']) {
+      const lines = waf(name).split('\n')
+      lines.forEach((line, i) => {
+        if (!/^Sec/.test(line)) return
+        // the line above each exclusion is its reason (a comment), or the exclusion before it continues one
+        const above =
+          lines
+            .slice(0, i)
+            .reverse()
+            .find((l) => l.trim() !== '' && !/^\s/.test(l)) ?? ''
+        expect({ name, line, reasoned: above.startsWith('#') || above.startsWith('Sec') }).toEqual({
+          name,
+          line,
+          reasoned: true,
+        })
+      })
+      expect(lines.some((l) => l.startsWith('#'))).toBe(true)
+    }
   })
 })
 

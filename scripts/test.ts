@@ -30,16 +30,19 @@ const say = (line: string) => console.log(`[test ${elapsed()}] ${line}`)
 
 async function run(
   cmd: string[],
-  opts: { cwd?: string; quiet?: boolean } = {},
+  opts: { cwd?: string; quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ code: number; out: string }> {
   const proc = Bun.spawn(cmd, {
     cwd: opts.cwd ?? ROOT,
-    env,
+    env: { ...env, ...opts.env },
     stdout: opts.quiet ? 'pipe' : 'inherit',
     stderr: opts.quiet ? 'pipe' : 'inherit',
     stdin: 'ignore',
   })
-  const out = opts.quiet ? (await new Response(proc.stdout).text()) + (await new Response(proc.stderr).text()) : ''
+  // why both at once: a child that fills one pipe while the other is being drained would block
+  const out = opts.quiet
+    ? (await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()])).join('')
+    : ''
   return { code: await proc.exited, out }
 }
 
@@ -134,12 +137,18 @@ async function ensureChromium() {
 }
 
 // ── ops suite (production issue: deploy/, scripts/backup.sh, scale-out) ──────────────────────────
-/** docker-compose (v1, Debian) and nginx-light validate docker-compose.yml and deploy/nginx.conf. */
+/**
+ * docker-compose (v1, Debian) and nginx-light validate docker-compose.yml and deploy/nginx.conf;
+ * ModSecurity's nginx module and the OWASP Core Rule Set are the WAF deploy/nginx.conf loads (the
+ * ops suite, the scale-out test and the e2e suite run requests through it).
+ */
 async function ensureOpsTools() {
   const composeV2 = Bun.which('docker') && (await run(['docker', 'compose', 'version'], { quiet: true })).code === 0
   const missing = [
     ...(composeV2 || Bun.which('docker-compose') ? [] : ['docker-compose']),
     ...(Bun.which('nginx') || existsSync('/usr/sbin/nginx') ? [] : ['nginx-light']),
+    ...(existsSync('/usr/lib/nginx/modules/ngx_http_modsecurity_module.so') ? [] : ['libnginx-mod-http-modsecurity']),
+    ...(existsSync('/usr/share/modsecurity-crs/rules') ? [] : ['modsecurity-crs']),
   ]
   if (missing.length === 0) return
   if (process.getuid?.() !== 0)
@@ -181,21 +190,32 @@ async function startS3(): Promise<() => Promise<void>> {
   }
 }
 
+interface SuiteOptions {
+  /** The `--only` name that selects it (default: its own name). */
+  only?: string
+  /** Environment on top of the run's (e.g. SANDBOX_RUNTIME). */
+  env?: Record<string, string>
+  /** Collect the output and print it when the suite ends (a suite running beside another). */
+  quiet?: boolean
+}
+
 /** Runs one bun test suite and reads its counts from the JUnit report. */
-async function bunSuite(name: string, paths: string[], extra: string[] = []) {
-  if (!wants(name)) return
-  const report = join(ARTIFACTS, `junit-${name}.xml`)
+async function bunSuite(name: string, paths: string[], options: SuiteOptions = {}) {
+  if (!wants(options.only ?? name)) return
+  const report = join(ARTIFACTS, `junit-${name.replace(/[^a-z0-9-]+/gi, '-')}.xml`)
   rmSync(report, { force: true })
-  say(`suite ${name}: bun test ${paths.join(' ')}`)
-  const { code } = await run([
-    'bun',
-    'test',
-    ...paths,
-    '--timeout=30000',
-    '--reporter=junit',
-    `--reporter-outfile=${report}`,
-    ...extra,
-  ])
+  const envText = Object.entries(options.env ?? {})
+    .map(([k, v]) => `${k}=${v} `)
+    .join('')
+  say(`suite ${name}: ${envText}bun test ${paths.join(' ')}${options.quiet ? ' (output when it ends)' : ''}`)
+  const { code, out } = await run(
+    ['bun', 'test', ...paths, '--timeout=30000', '--reporter=junit', `--reporter-outfile=${report}`],
+    { quiet: options.quiet, env: options.env },
+  )
+  if (options.quiet) {
+    say(`suite ${name} output:`)
+    process.stdout.write(out)
+  }
   if (!existsSync(report)) {
     results.push({ name, passed: 0, failed: 1, skipped: 0, problem: `bun test exited ${code} without a report` })
     return
@@ -230,11 +250,16 @@ async function main() {
     await ensureServices()
     dropDatabase = await createRunDatabase()
   })
-  if (wants('runner') || wants('e2e')) await step('Docker engine and sandbox image', ensureDocker)
+  // Every suite runs its Docker sessions under runc; the suites that exercise the sandbox itself run
+  // again under gVisor's runsc (and e2e runs under it): an explicit runtime, so a missing runsc fails
+  // those runs by name instead of falling back (docs/threat-model.md).
+  env.SANDBOX_RUNTIME = 'runc'
+  if (wants('runner') || wants('e2e')) await step('Docker engine (with runsc) and sandbox image', ensureDocker)
   if (wants('e2e')) await step('Chromium', ensureChromium)
   // ops suite: the api suite's scale-out test needs Docker even when run alone (--only=api).
-  if (wants('api') && !(wants('runner') || wants('e2e'))) await step('Docker engine and sandbox image', ensureDocker)
-  if (wants('ops')) await step('docker-compose and nginx', ensureOpsTools)
+  if (wants('api') && !(wants('runner') || wants('e2e')))
+    await step('Docker engine (with runsc) and sandbox image', ensureDocker)
+  if (wants('ops') || wants('e2e') || wants('api')) await step('docker-compose, nginx and ModSecurity', ensureOpsTools)
   let stopS3: (() => Promise<void>) | undefined
   if (wants('api')) {
     await step('S3 test server (s3rver)', async () => {
@@ -247,9 +272,35 @@ async function main() {
 
   await bunSuite('api', ['./api'])
   await bunSuite('runner', ['./runner'])
-  if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'])
-  if (existsSync(join(ROOT, 'web/e2e'))) await bunSuite('e2e', ['./web/e2e'])
-  await bunSuite('ops', ['./deploy', './scripts']) // ops suite: compose, nginx, workflows, backups
+  // The runsc runs (selected with --only=runner / --only=api) beside the suites that start no
+  // sandbox, each side mostly waiting on its own processes: the wall time grows by the longer side.
+  const runsc = { SANDBOX_RUNTIME: 'runsc' }
+  await Promise.all([
+    (async () => {
+      await bunSuite(
+        'runner on runsc',
+        ['./runner/src/docker', './runner/src/remote', './runner/src/projects.test.ts'],
+        { only: 'runner', env: runsc },
+      )
+      await bunSuite(
+        'api on runsc',
+        [
+          './api/src/terminal/runners.test.ts',
+          './api/test/scale/runner-services.test.ts',
+          './api/test/scale/scale-out.test.ts',
+          './api/src/health',
+        ],
+        { only: 'api', env: runsc, quiet: true },
+      )
+    })(),
+    (async () => {
+      if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
+      await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
+    })(),
+  ])
+  // The browser suite goes through nginx + ModSecurity (E2E_WAF) to an API whose Docker sessions run
+  // under runsc: the production path.
+  if (existsSync(join(ROOT, 'web/e2e'))) await bunSuite('e2e', ['./web/e2e'], { env: { ...runsc, E2E_WAF: '1' } })
 
   if (dropDatabase) await dropDatabase().catch(() => {})
   if (stopS3) await stopS3().catch(() => {})

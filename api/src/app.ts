@@ -28,6 +28,7 @@ import { createTerminalService, TicketStore, terminalModule, terminalProjects } 
 import type { SessionManager } from './terminal/manager.ts'
 import { noneAvailable, type RunnerRegistry } from './terminal/runners.ts'
 import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
+import { wafModule } from './waf/index.ts'
 import { webModule } from './web/index.ts'
 import { createContentSource } from './web/ssr.ts'
 
@@ -127,7 +128,13 @@ export function createApp(deps: AppDeps) {
     .use(metricsModule({ token: config.metricsToken }))
     .use(rateLimitPlugin({ cache, config, logger, rules: deps.rateLimits }))
     .use(docsModule())
-    .use(healthModule(() => checks))
+    .use(
+      healthModule(
+        () => checks,
+        () => (registry?.sandbox ? { sandbox: registry.sandbox() } : {}),
+      ),
+    )
+    .use(wafModule())
     .use(authModule(deps))
     .use(postsModule({ posts, auth: deps }))
     .use(projectsModule({ projects, auth: deps }))

@@ -62,6 +62,15 @@ describe('config', () => {
     ])
   })
 
+  test('SANDBOX_RUNTIME is auto unless set to runsc or runc; anything else is refused by name', () => {
+    expect(loadConfig({}).sandboxRuntime).toBe('auto')
+    expect(loadConfig({ SANDBOX_RUNTIME: 'runsc' }).sandboxRuntime).toBe('runsc')
+    expect(loadConfig({ SANDBOX_RUNTIME: 'runc' }).sandboxRuntime).toBe('runc')
+    expect(problemsOf({ SANDBOX_RUNTIME: 'gvisor' })).toEqual([
+      'SANDBOX_RUNTIME="gvisor": expected auto, runsc or runc',
+    ])
+  })
+
   test('PORT must be a whole number, not 1e3 or 3000abc', () => {
     expect(problemsOf({ PORT: '1e3' })[0]).toContain('PORT')
     expect(problemsOf({ PORT: '3000abc' })[0]).toContain('PORT')

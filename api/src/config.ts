@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
+import { parseSandboxRuntime, type SandboxRuntimeSetting } from '@shellfolio/runner/docker/runtime'
 
 /**
  * The one place that reads the environment (docs/configuration.md). Parsed once, validated, frozen.
@@ -35,6 +36,8 @@ export interface Config {
   runners: RunnerKind[]
   dockerHost: string | undefined
   sandboxImage: string | undefined
+  /** OCI runtime of Docker sandboxes (SANDBOX_RUNTIME): auto (runsc when the engine lists it), runsc or runc. */
+  sandboxRuntime: SandboxRuntimeSetting
   runnerUrls: string[]
   runnerToken: string | undefined
   trustProxyHops: number
@@ -179,6 +182,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push('RUNNER_TOKEN: required (at least 32 characters) when RUNNER_URLS is set')
   }
 
+  const sandboxRuntime = parseSandboxRuntime(str('SANDBOX_RUNTIME'))
+  if (!sandboxRuntime)
+    problems.push(`SANDBOX_RUNTIME=${JSON.stringify(str('SANDBOX_RUNTIME'))}: expected auto, runsc or runc`)
+
   const logLevelRaw = str('LOG_LEVEL') ?? (appEnv === 'test' ? 'silent' : 'info')
   let logLevel: Config['logLevel'] = 'info'
   if ((LOG_LEVELS as readonly string[]).includes(logLevelRaw)) logLevel = logLevelRaw as Config['logLevel']
@@ -214,6 +221,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     runners,
     dockerHost: str('DOCKER_HOST'),
     sandboxImage: str('SANDBOX_IMAGE'),
+    sandboxRuntime: sandboxRuntime ?? 'auto',
     runnerUrls,
     runnerToken,
     trustProxyHops: int('TRUST_PROXY_HOPS', 0, 0, 10),

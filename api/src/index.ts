@@ -96,4 +96,11 @@ async function main() {
   process.on('SIGINT', () => void shutdown('SIGINT'))
 }
 
-await main()
+await main().catch((err) => {
+  // A configuration problem found while starting (e.g. SANDBOX_RUNTIME=runsc on an engine without runsc).
+  if (err instanceof ConfigError) {
+    console.error(`shellfolio: ${err.message}`)
+    process.exit(78)
+  }
+  throw err
+})

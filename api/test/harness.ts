@@ -112,6 +112,8 @@ export function testConfig(env: Record<string, string> = {}): Readonly<Config> {
     JWT_SECRET: 'test-secret-that-is-long-enough-0123456789abcdef',
     LOG_LEVEL: 'silent',
     DATA_DIR: `/tmp/shellfolio-test-${process.pid}`,
+    // why: `make test` runs the Docker suites once per sandbox runtime (runc, runsc)
+    ...(process.env.SANDBOX_RUNTIME ? { SANDBOX_RUNTIME: process.env.SANDBOX_RUNTIME } : {}),
     ...env,
   })
 }

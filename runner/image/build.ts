@@ -250,6 +250,14 @@ async function customize(dir: string, root: string): Promise<void> {
   await append('etc/inputrc', `\n${readFileSync(join(IMAGE_DIR, 'files/inputrc'), 'utf8')}`)
   mkdirSync(join(dir, 'opt/shellfolio/projects'), { recursive: true })
   await run(['install', '-m', '0755', join(IMAGE_DIR, 'files/entry.sh'), join(dir, 'opt/shellfolio/entry.sh')])
+  // gVisor compatibility (files/statx-compat.c), built by the image's own gcc and preloaded into
+  // every program: `ls -l` and `stat` work under runsc as under runc.
+  mkdirSync(join(dir, 'opt/shellfolio/lib'), { recursive: true })
+  await run(['cp', join(IMAGE_DIR, 'files/statx-compat.c'), join(dir, 'tmp/statx-compat.c')])
+  const shim = '/opt/shellfolio/lib/statx-compat.so'
+  await run(['chroot', dir, 'gcc', '-O2', '-Wall', '-shared', '-fPIC', '-o', shim, '/tmp/statx-compat.c'])
+  rmSync(join(dir, 'tmp/statx-compat.c'))
+  await Bun.write(join(dir, 'etc/ld.so.preload'), `${shim}\n`)
   mkdirSync(join(dir, 'home/coder'), { recursive: true })
   await run(['chown', '1000:1000', join(dir, 'home/coder')])
 

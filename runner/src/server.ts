@@ -7,12 +7,15 @@
  *   RUNNER_CAPACITY (64 sessions)   RUNNER_DETACH_GRACE_MS (120000)
  *   REDIS_URL, REDIS_PREFIX (shellfolio:): where capacity and health are registered
  *   SANDBOX_IMAGE   DOCKER_POOL_SIZE (2)   LOG_LEVEL (info; `silent` for none)
+ *   SANDBOX_RUNTIME (auto: gVisor's runsc when the engine lists it, else runc; `runsc` refuses to
+ *     start on an engine without it; `runc`) — see docs/threat-model.md
  * Logs are JSON lines on stderr; the token and grants never appear in them.
  */
 
+import { parseSandboxRuntime } from './docker/runtime.ts'
 import { createRedisRegistration } from './remote/registration.ts'
 import { createRunnerServer } from './remote/server.ts'
-import { RUNNER_KINDS, type Runner } from './types.ts'
+import { RUNNER_KINDS, type Runner, RunnerError } from './types.ts'
 
 const env = process.env
 const problems: string[] = []
@@ -36,6 +39,9 @@ for (const k of kinds)
 const advertiseUrl = env.RUNNER_ADVERTISE_URL || undefined
 if (advertiseUrl && !/^wss?:\/\/\S+$/.test(advertiseUrl))
   problems.push('RUNNER_ADVERTISE_URL: expected a ws:// or wss:// URL')
+const sandboxRuntime = parseSandboxRuntime(env.SANDBOX_RUNTIME)
+if (!sandboxRuntime)
+  problems.push(`SANDBOX_RUNTIME=${JSON.stringify(env.SANDBOX_RUNTIME)}: expected auto, runsc or runc`)
 const redisUrl = env.REDIS_URL || undefined
 if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL: expected a redis:// or rediss:// URL')
 if (problems.length > 0) {
@@ -58,11 +64,23 @@ if (kinds.includes('docker')) {
   const docker = new DockerRunner({
     poolSize,
     orphanGraceMs: 0,
+    runtime: sandboxRuntime ?? 'auto',
     ...(env.SANDBOX_IMAGE ? { image: env.SANDBOX_IMAGE } : {}),
   })
+  // An engine that answers without the runtime SANDBOX_RUNTIME=runsc asks for is a configuration
+  // error, not an outage to wait out: refuse to start, naming what is missing.
+  const missing = await docker.resolveRuntime().then(
+    () => null,
+    (err) => (err instanceof RunnerError && err.code === 'SANDBOX_RUNTIME_MISSING' ? err.message : null),
+  )
+  if (missing) {
+    console.error(`shellfolio runner: ${missing}`)
+    process.exit(78)
+  }
   const reason = await docker.unavailableReason()
-  if (reason) log('docker is not available yet', { reason })
+  if (reason) log('docker is not available yet', { reason, sandboxRuntime: docker.runtimeSetting })
   else {
+    log('sandbox runtime', { sandboxRuntime: docker.runtime, requested: docker.runtimeSetting })
     const reaped = await docker.reap().catch(() => [])
     if (reaped.length > 0) log('reaped orphaned containers', { count: reaped.length })
     void docker.pool.fill()

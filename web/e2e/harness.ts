@@ -1,6 +1,7 @@
 /**
  * The e2e harness: builds the site, starts the REAL server (`bun run api/src/index.ts`) on a free
- * port with a temporary DATA_DIR, and drives Debian's Chromium through playwright-core. Anything
+ * port with a temporary DATA_DIR (with E2E_WAF=1 behind deploy/nginx.conf and its WAF), and drives
+ * Debian's Chromium through playwright-core. Anything
  * missing (server, Chromium, build) fails loudly with what is missing — never a skip.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { startNginx } from '../../deploy/nginx-kit.ts'
 
 export const ROOT = join(import.meta.dir, '../..')
 export const WEB = join(ROOT, 'web')
@@ -125,7 +127,7 @@ export async function startServer(dist: string): Promise<Server> {
     }
     await Bun.sleep(250)
   }
-  return {
+  const server: Server = {
     url,
     dataDir,
     log: () => output,
@@ -135,6 +137,22 @@ export async function startServer(dist: string): Promise<Server> {
       await proc.exited
       clearTimeout(timer)
       rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+  if (process.env.E2E_WAF !== '1') return server
+  // E2E_WAF=1: the browser goes through the shipped proxy and web application firewall
+  // (deploy/nginx.conf, ModSecurity + OWASP CRS), as in production; a block fails the test it hits.
+  const proxy = await startNginx([`127.0.0.1:${port}`]).catch(async (err) => {
+    await server.stop()
+    throw err
+  })
+  return {
+    ...server,
+    url: proxy.url,
+    log: () => `${output}\n--- nginx error log ---\n${proxy.errorLog()}\n--- WAF audit log ---\n${proxy.auditLog()}`,
+    stop: async () => {
+      await proxy.stop()
+      await server.stop()
     },
   }
 }

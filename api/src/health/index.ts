@@ -29,8 +29,11 @@ async function probe(c: ReadinessCheck): Promise<'up' | 'down'> {
   }
 }
 
-/** module.health: liveness and readiness. */
-export function healthModule(checks: () => ReadinessCheck[]) {
+/**
+ * module.health: liveness and readiness. `details` adds facts an operator wants next to the parts,
+ * e.g. `sandbox: { requested: 'auto', runtime: 'runsc' }` (which OCI runtime Docker sessions run under).
+ */
+export function healthModule(checks: () => ReadinessCheck[], details: () => Record<string, unknown> = () => ({})) {
   return new Elysia({ name: 'module.health' })
     .get('/healthz', () => ok({ status: 'ok' }), {
       detail: { summary: 'Liveness: the process answers', tags: ['health'] },
@@ -50,7 +53,7 @@ export function healthModule(checks: () => ReadinessCheck[]) {
             'NOT_READY',
           )
         }
-        return ok({ status: 'ready', parts })
+        return ok({ status: 'ready', parts, ...details() })
       },
       { detail: { summary: 'Readiness: database, cache and runners answer', tags: ['health'] } },
     )

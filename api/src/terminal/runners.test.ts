@@ -43,7 +43,7 @@ describe.each(PLACEMENTS)('real WASI runner through the WebSocket (runners %s)',
 
 describe.each(PLACEMENTS)('real Docker runner through the WebSocket (runners %s)', (placement) => {
   test('echo hello round trip in a container, then an admin kill', async () => {
-    const docker = new DockerRunner({ poolSize: 0 })
+    const docker = new DockerRunner({ poolSize: 0, runtime: testConfig().sandboxRuntime })
     const reason = await docker.unavailableReason()
     // Loud on purpose: a missing engine or image is a broken test setup, never a skip.
     if (reason) throw new Error(`the Docker runner is not available: ${reason}`)
@@ -74,7 +74,7 @@ describe.each(PLACEMENTS)('real Docker runner through the WebSocket (runners %s)
   }, 120_000)
 
   test('flow control with a real container: a flood to a client that never acks pauses the container output', async () => {
-    const docker = new DockerRunner({ poolSize: 0 })
+    const docker = new DockerRunner({ poolSize: 0, runtime: testConfig().sandboxRuntime })
     const reason = await docker.unavailableReason()
     if (reason) throw new Error(`the Docker runner is not available: ${reason}`)
     const high = 512 * 1024

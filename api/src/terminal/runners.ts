@@ -1,6 +1,8 @@
 import { RUNNER_KINDS, type Runner, type RunnerKind } from '@shellfolio/runner'
+import type { DockerRunner } from '@shellfolio/runner/docker'
+import type { SandboxRuntime, SandboxRuntimeSetting } from '@shellfolio/runner/docker/runtime'
 import type { RegistryReader, ServiceState } from '@shellfolio/runner/remote'
-import type { Config } from '../config.ts'
+import { type Config, ConfigError } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 /**
@@ -18,6 +20,8 @@ export interface RunnerRegistry {
   close(): Promise<void>
   /** Remote placement only: what this instance knows about each runner service. */
   services?: () => ServiceState[]
+  /** In-process Docker only: the sandbox runtime asked for and the one in use (null until the engine answered). */
+  sandbox?: () => { requested: SandboxRuntimeSetting; runtime: SandboxRuntime | null }
 }
 
 export interface RunnerRegistryOptions {
@@ -94,7 +98,7 @@ export async function importWasi(): Promise<WasiModule> {
  * starts (with WASI reported unavailable) if that module fails to load; Docker is optional by design.
  */
 export async function createRunnerRegistry(
-  config: Pick<Config, 'runners' | 'sandboxImage' | 'terminal' | 'runnerUrls' | 'runnerToken'>,
+  config: Pick<Config, 'runners' | 'sandboxImage' | 'sandboxRuntime' | 'terminal' | 'runnerUrls' | 'runnerToken'>,
   options: RunnerRegistryOptions & {
     /** The cache's Redis client (same key prefix as the runner services' REDIS_PREFIX): their registrations. */
     redis?: RegistryReader | null
@@ -123,23 +127,39 @@ export async function createRunnerRegistry(
       options.logger?.error({ err }, 'the WASI runner could not be loaded')
     }
   }
+  let docker: DockerRunner | undefined
   if (config.runners.includes('docker')) {
     const { DockerRunner } = await import('@shellfolio/runner/docker')
     // dockerode reads DOCKER_HOST itself; the image defaults to the tag the build script produces.
-    runners.push(
-      new DockerRunner({
-        ...(config.sandboxImage ? { image: config.sandboxImage } : {}),
-        poolSize: config.terminal.dockerPoolSize,
-        defaultTimeLimitMs: config.terminal.timeLimitMs,
-        // A dead instance's containers wait this long for another instance to adopt them.
-        orphanGraceMs: config.terminal.graceMs + 60_000,
-      }),
-    )
+    docker = new DockerRunner({
+      ...(config.sandboxImage ? { image: config.sandboxImage } : {}),
+      runtime: config.sandboxRuntime,
+      poolSize: config.terminal.dockerPoolSize,
+      defaultTimeLimitMs: config.terminal.timeLimitMs,
+      // A dead instance's containers wait this long for another instance to adopt them.
+      orphanGraceMs: config.terminal.graceMs + 60_000,
+    })
+    runners.push(docker)
   }
   const registry = runnerRegistryOf(runners, options)
   const state = await registry.refresh()
+  if (!docker) return registry
+  const sandbox = docker
+  // SANDBOX_RUNTIME=runsc on an engine that answers without runsc is a configuration error, not an
+  // outage to wait out: refuse to start, naming what is missing (an engine that does not answer yet
+  // leaves Docker unavailable, as always, and runsc is still required once it does).
+  const missing = await sandbox.resolveRuntime().then(
+    () => null,
+    (err: { code?: string; message?: string }) => (err.code === 'SANDBOX_RUNTIME_MISSING' ? String(err.message) : null),
+  )
+  if (missing) {
+    await registry.close()
+    throw new ConfigError([missing])
+  }
+  options.logger?.info({ sandboxRuntime: sandbox.runtime, requested: sandbox.runtimeSetting }, 'sandbox runtime')
   // Fill the Docker warm pool now so the first visitor does not pay for a cold container.
-  const pool = registry.get('docker')?.pool
-  if (state.docker) void pool?.fill().catch(() => {})
-  return registry
+  if (state.docker) void sandbox.pool.fill().catch(() => {})
+  return Object.assign(registry, {
+    sandbox: () => ({ requested: sandbox.runtimeSetting, runtime: sandbox.runtime }),
+  })
 }

@@ -57,6 +57,8 @@ export function clusterEnv(
     TRUST_PROXY_HOPS: '1',
     RUNNERS: 'wasi,docker',
     TERMINAL_GRACE_MS: '120000',
+    // why: `make test` runs the Docker suites once per sandbox runtime (runc, runsc)
+    ...(process.env.SANDBOX_RUNTIME ? { SANDBOX_RUNTIME: process.env.SANDBOX_RUNTIME } : {}),
     ...extra,
   }
 }

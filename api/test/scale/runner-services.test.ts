@@ -71,6 +71,7 @@ beforeAll(async () => {
     REDIS_PREFIX: prefix,
     RUNNER_CAPACITY: '20',
     ...(process.env.SANDBOX_IMAGE ? { SANDBOX_IMAGE: process.env.SANDBOX_IMAGE } : {}),
+    ...(process.env.SANDBOX_RUNTIME ? { SANDBOX_RUNTIME: process.env.SANDBOX_RUNTIME } : {}),
   }
   ;[r1, r2] = await Promise.all([startRunner(1), startRunner(2)])
   const shared = { databaseUrl: scratch.url, redisUrl, prefix, admin: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD } }

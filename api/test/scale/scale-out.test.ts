@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { LABEL_SESSION } from '@shellfolio/runner/docker'
+import { startNginx as startLocalNginx } from '../../../deploy/nginx-kit.ts'
 import { type Cache, createRedisCache } from '../../src/cache/index.ts'
-import { REPO_ROOT } from '../../src/config.ts'
 import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import { clusterEnv, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
@@ -60,53 +57,9 @@ async function login(instance: Instance, from: string) {
   return data
 }
 
-/** Runs nginx with deploy/nginx.conf, its upstream pointed at the given instances, on a free loopback port. */
-async function startNginx(instances: Instance[]) {
-  const nginx = Bun.which('nginx') ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null)
-  if (!nginx) throw new Error('nginx is not installed (apt-get install nginx-light; `make test` installs it)')
-  // A free port: bind port 0, read it, release it (nginx cannot be told to pick one).
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = probe.port
-  probe.stop(true)
-  const dir = mkdtempSync(join(tmpdir(), 'sf-nginx-'))
-  const conf = readFileSync(join(REPO_ROOT, 'deploy/nginx.conf'), 'utf8')
-    .replace(/server api:3000[^;]*;/, instances.map((i) => `server 127.0.0.1:${i.port};`).join('\n    '))
-    .replace('listen 80;', `listen 127.0.0.1:${port};`)
-    .replace('listen [::]:80;', '')
-    // The test's stdio are sockets, which /dev/stderr cannot open: logs go to files here.
-    .replaceAll('/dev/stderr', join(dir, 'error.log'))
-    .replaceAll('/dev/stdout', join(dir, 'access.log'))
-    .replace('/tmp/nginx.pid', join(dir, 'nginx.pid'))
-  writeFileSync(join(dir, 'nginx.conf'), conf)
-  const proc = Bun.spawn([nginx, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    stdout: 'ignore',
-    stderr: 'pipe',
-  })
-  const url = `http://127.0.0.1:${port}`
-  // Wait for the listener: poll the socket until it accepts (bounded), or nginx exits with its error.
-  const until = performance.now() + 10_000
-  for (;;) {
-    if (proc.exitCode !== null) {
-      throw new Error(
-        `nginx exited: ${await new Response(proc.stderr).text()} ${readFileSync(join(dir, 'error.log'), 'utf8')}`,
-      )
-    }
-    const up = await fetch(`${url}/healthz`).then(
-      () => true,
-      () => false,
-    )
-    if (up) break
-    if (performance.now() > until) throw new Error('nginx did not start listening within 10 s')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return {
-    url,
-    async [Symbol.asyncDispose]() {
-      proc.kill('SIGTERM')
-      await proc.exited
-      rmSync(dir, { recursive: true, force: true })
-    },
-  }
+/** Runs deploy/nginx.conf (with its WAF) in front of the given instances, on a free loopback port. */
+function startNginx(instances: Instance[]) {
+  return startLocalNginx(instances.map((i) => `127.0.0.1:${i.port}`))
 }
 
 /**

@@ -14,6 +14,21 @@ PS2='\[\e]6973;more\a\]> '
 alias ls='ls --color=auto'
 alias ll='ls -l'
 
+# The runner's handshake (entry.sh --handshake): the shell is already up while the container waits
+# in the warm pool. `read -s` turns echo off before it prints the ready marker (an invisible OSC
+# sequence), so the handshake is never echoed; it is one line of tab-separated KEY=VALUE pairs (the
+# runner refuses control characters in values), sent after the runner sized the TTY.
+if [ -n "${SHELLFOLIO_HANDSHAKE-}" ]; then
+  unset SHELLFOLIO_HANDSHAKE
+  IFS=$'\t' read -rs -a __shellfolio_env -p $'\e]6973;ready\a'
+  for __shellfolio_kv in "${__shellfolio_env[@]}"; do
+    case "$__shellfolio_kv" in
+      [A-Za-z_]*=*) export "${__shellfolio_kv?}" ;;
+    esac
+  done
+  unset __shellfolio_env __shellfolio_kv
+fi
+
 if shopt -q login_shell && [ -z "${SHELLFOLIO_QUIET-}" ]; then
   printf 'Welcome to the Shellfolio sandbox. Projects are in ~/projects; try:\n'
   printf '  cd projects/<name> && make\n\n'

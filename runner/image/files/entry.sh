@@ -2,12 +2,14 @@
 # Container entry point of the Shellfolio sandbox (runs as coder, root filesystem read-only).
 #
 # 1. Seeds the workspace tmpfs (/home/coder) with the projects baked into the image: files copied
-#    into a tmpfs from outside are unreliable (docker cp/putArchive into a tmpfs mount is reported not to land in it), copying from inside always lands in it.
-# 2. With --handshake (used by the runner): turns echo off, announces readiness with an invisible
-#    OSC sequence and reads KEY=VALUE lines up to an empty line. A pooled container waits here, with
-#    its workspace already seeded, until a session claims it; the runner has resized the TTY by then,
-#    so the shell starts at the visitor's terminal size.
-# 3. Starts an interactive login shell in the home directory.
+#    into a tmpfs from outside (the engine's archive upload) may not land in it, copying from inside
+#    always does.
+# 2. With --handshake (used by the runner): starts the login shell at once, which announces
+#    readiness with an invisible OSC sequence and waits for the handshake (/etc/bash.bashrc). A pooled
+#    container waits there, its workspace seeded and its shell started, until a session claims it;
+#    the runner has sized the TTY by then. The shell's start-up is paid before a visitor arrives
+#    (under gVisor it is tens of milliseconds).
+# 3. Without it, an interactive login shell in the home directory.
 set -u
 umask 022
 
@@ -15,14 +17,7 @@ mkdir -p "$HOME/projects"
 cp -a /opt/shellfolio/projects/. "$HOME/projects/" 2>/dev/null || echo 'shellfolio: could not copy the projects into the workspace' >&2
 
 if [ "${1:-}" = "--handshake" ]; then
-  stty -echo
-  printf '\033]6973;ready\007'
-  while IFS= read -r line && [ -n "$line" ]; do
-    case "$line" in
-      [A-Za-z_]*=*) export "${line?}" ;;
-    esac
-  done
-  stty echo
+  export SHELLFOLIO_HANDSHAKE=1
 fi
 
 cd "$HOME" || exit 1

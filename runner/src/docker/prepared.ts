@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import { RunnerError } from '../types.ts'
 import { type CreateSpec, containerOptions, DETACH_KEYS, destroyContainer } from './sandbox.ts'
 
-/** The entry script prints this (an OSC sequence terminals ignore) once it waits for the handshake. */
+/** The shell prints this (an OSC sequence terminals ignore) once it waits for the handshake (the image's /etc/bash.bashrc). */
 const READY = Buffer.from('\x1b]6973;ready\x07', 'latin1')
 
 /** The hijacked attach both a new and an adopted container use: raw TTY bytes, detach keys nobody types. */

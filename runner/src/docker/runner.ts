@@ -3,6 +3,13 @@ import { sandboxImageTag } from '../../image/build.ts'
 import { type OpenOptions, type Runner, RunnerError, type RunnerSession, type WarmPool } from '../types.ts'
 import { errorText, PreparedContainer } from './prepared.ts'
 import {
+  chooseRuntime,
+  engineRuntimes,
+  type SandboxRuntime,
+  type SandboxRuntimeSetting,
+  sandboxProcesses,
+} from './runtime.ts'
+import {
   adoptedName,
   type CreateSpec,
   DEFAULT_LIMITS,
@@ -20,6 +27,12 @@ export interface DockerRunnerOptions {
   docker?: Docker
   /** Sandbox image tag; default the tag `runner/image/build.ts` builds for the current inputs. */
   image?: string
+  /**
+   * OCI runtime of the sandboxes (SANDBOX_RUNTIME, runner/src/docker/runtime.ts): `auto` (default)
+   * takes gVisor's runsc when the engine lists it, else runc; `runsc` makes the runner unavailable
+   * without it (never a silent downgrade); `runc` always runs runc.
+   */
+  runtime?: SandboxRuntimeSetting
   /** Pre-started containers kept ready (default 2; 0 disables the pool). */
   poolSize?: number
   limits?: Partial<SandboxLimits>
@@ -51,6 +64,10 @@ export class DockerRunner implements Runner {
   readonly instanceId = newInstanceId()
   /** Started containers waiting for a session; `fill()` reaps orphans once and starts filling. */
   readonly pool: WarmPool
+  /** What was asked for (SANDBOX_RUNTIME); `runtime` says what it resolved to. */
+  readonly runtimeSetting: SandboxRuntimeSetting
+  private resolvedRuntime: SandboxRuntime | null = null
+  private resolving: Promise<SandboxRuntime> | null = null
   private readonly limits: SandboxLimits
   private readonly poolSize: number
   private readonly defaultTimeLimitMs: number
@@ -68,6 +85,7 @@ export class DockerRunner implements Runner {
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker()
     this.image = options.image ?? sandboxImageTag()
+    this.runtimeSetting = options.runtime ?? 'auto'
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.poolSize = options.poolSize ?? 2
     this.pool = { size: this.poolSize, ready: () => this.idle.length, fill: () => this.start() }
@@ -79,12 +97,43 @@ export class DockerRunner implements Runner {
     this.reapTimer.unref?.()
   }
 
+  /** The runtime sandboxes run under, once the engine has been asked (null before). */
+  get runtime(): SandboxRuntime | null {
+    return this.resolvedRuntime
+  }
+
+  /**
+   * Asks the engine which runtimes it offers and picks one for `runtimeSetting`, once: every
+   * container of this runner (pool included) runs under the same runtime. Rejects with
+   * SANDBOX_RUNTIME_MISSING when runsc is required and absent; an unanswered engine is asked again
+   * next time.
+   */
+  resolveRuntime(): Promise<SandboxRuntime> {
+    if (this.resolvedRuntime) return Promise.resolve(this.resolvedRuntime)
+    this.resolving ??= (async () => {
+      try {
+        const choice = chooseRuntime(this.runtimeSetting, await engineRuntimes(this.docker))
+        if ('problem' in choice) throw new RunnerError('SANDBOX_RUNTIME_MISSING', choice.problem)
+        this.resolvedRuntime = choice.runtime
+        return choice.runtime
+      } finally {
+        this.resolving = null
+      }
+    })()
+    return this.resolving
+  }
+
   /** Why the runner cannot open sessions, or null when it can. */
   async unavailableReason(): Promise<string | null> {
     try {
       await this.docker.ping()
     } catch (err) {
       return `the Docker engine does not answer (${errorText(err)}); run: bash scripts/ensure-docker.sh`
+    }
+    try {
+      await this.resolveRuntime()
+    } catch (err) {
+      return errorText(err)
     }
     try {
       await this.docker.getImage(this.image).inspect()
@@ -128,6 +177,7 @@ export class DockerRunner implements Runner {
   async open(options: OpenOptions): Promise<RunnerSession> {
     if (this.closed) throw new RunnerError('RUNNER_CLOSED', 'the docker runner is closed')
     await this.start()
+    const runtime = await this.resolveRuntime()
     const timeLimitMs = options.timeLimitMs ?? this.defaultTimeLimitMs
     // why: a pooled container's expiry label assumes the default limit; a longer session starts cold
     const pooled = timeLimitMs <= this.defaultTimeLimitMs ? this.takePooled() : undefined
@@ -139,7 +189,7 @@ export class DockerRunner implements Runner {
         // it died between the liveness check and the handover: fall through to a fresh one
       }
     }
-    const fresh = await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs))
+    const fresh = await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs, runtime))
     return this.startSession(fresh, options, timeLimitMs)
   }
 
@@ -157,9 +207,11 @@ export class DockerRunner implements Runner {
     const container = this.docker.getContainer(info.Id)
     try {
       await container.rename({ name: adoptedName(sessionId, this.instanceId) })
+      // why: the container may predate this runner (another instance made it): ask the engine's record
+      const runtime = (await container.inspect()).HostConfig.Runtime === 'runsc' ? 'runsc' : 'runc'
+      const processes = await sandboxProcesses(container, runtime)
       // why: bash idle at its prompt is the only process besides init; otherwise a program has the TTY
-      const top = (await container.top({ ps_args: '-o pid,comm' })) as { Processes?: string[][] }
-      const busy = (top.Processes ?? []).map((p) => p[1]).filter((c) => c !== 'docker-init' && c !== 'bash')
+      const busy = processes.map((p) => p.comm).filter((c) => c !== 'docker-init' && c !== 'bash')
       const expires = Number(info.Labels[LABEL_EXPIRES] ?? 0)
       const remaining = options.timeLimitMs ?? Math.max(1_000, expires - EXPIRY_SLACK_MS - Date.now())
       const prepared = await PreparedContainer.attachRunning(this.docker, info.Id, sessionId)
@@ -228,8 +280,9 @@ export class DockerRunner implements Runner {
     return this.sessions.size
   }
 
-  private spec(size: { cols: number; rows: number }, timeLimitMs: number): CreateSpec {
+  private spec(size: { cols: number; rows: number }, timeLimitMs: number, runtime: SandboxRuntime): CreateSpec {
     return {
+      runtime,
       image: this.image,
       sessionId: crypto.randomUUID(),
       ownerId: this.instanceId,
@@ -244,14 +297,19 @@ export class DockerRunner implements Runner {
   private fill(): void {
     if (this.closed) return
     while (this.idle.length + this.fills.size < this.poolSize) {
-      const spec = this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs)
-      const fill: Promise<void> = PreparedContainer.create(this.docker, spec)
+      const fill: Promise<void> = this.resolveRuntime()
+        .then((runtime) =>
+          PreparedContainer.create(
+            this.docker,
+            this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs, runtime),
+          ),
+        )
         .then(async (p) => {
           if (this.closed) await p.destroy().catch(() => {})
           else this.idle.push(p)
         })
         .catch(() => {
-          // The engine is down or the image is missing: `open` reports it; do not spin here.
+          // The engine is down, the image or runsc is missing: `open` reports it; do not spin here.
         })
         .finally(() => {
           this.fills.delete(fill)

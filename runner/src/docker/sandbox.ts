@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type Docker from 'dockerode'
+import { RUNSC_HOST_TASKS_PER_PROCESS, type SandboxRuntime } from './runtime.ts'
 
 /** Resource limits of one sandbox container (docs/runners.md). */
 export interface SandboxLimits {
@@ -78,11 +79,19 @@ export interface CreateSpec {
   expiresAt: number
   limits: SandboxLimits
   size: { cols: number; rows: number }
+  /** The OCI runtime (runner/src/docker/runtime.ts); both get the same limits, enforced where each can. */
+  runtime: SandboxRuntime
 }
 
-/** The create options of a sandbox container: TTY, stdin open, every limit of docs/runners.md. */
+/**
+ * The create options of a sandbox container: TTY, stdin open, every limit of docs/runners.md. The
+ * process limit is the one thing set differently per runtime (see RUNSC_HOST_TASKS_PER_PROCESS):
+ * runc counts the container's host pids; under runsc gVisor's kernel counts the sandbox's processes
+ * (RLIMIT_NPROC) and the host pids limit is a backstop for the sandbox as a whole.
+ */
 export function containerOptions(spec: CreateSpec): Docker.ContainerCreateOptions {
   const l = spec.limits
+  const gvisor = spec.runtime === 'runsc'
   return {
     Image: spec.image,
     Cmd: ENTRY,
@@ -116,7 +125,7 @@ export function containerOptions(spec: CreateSpec): Docker.ContainerCreateOption
       Memory: l.memoryBytes,
       MemorySwap: l.memoryBytes,
       NanoCpus: l.nanoCpus,
-      PidsLimit: l.pids,
+      PidsLimit: gvisor ? l.pids * RUNSC_HOST_TASKS_PER_PROCESS : l.pids,
       NetworkMode: 'none',
       ReadonlyRootfs: true,
       Tmpfs: {
@@ -131,9 +140,13 @@ export function containerOptions(spec: CreateSpec): Docker.ContainerCreateOption
       Ulimits: [
         { Name: 'nofile', Soft: l.nofile, Hard: l.nofile },
         { Name: 'fsize', Soft: l.fileSizeBytes, Hard: l.fileSizeBytes },
+        // why not under runc: there RLIMIT_NPROC counts every uid-1000 process of the host kernel,
+        // every other sandbox's included; gVisor has one kernel per sandbox
+        ...(gvisor ? [{ Name: 'nproc', Soft: l.pids, Hard: l.pids }] : []),
       ],
       LogConfig: { Type: 'none', Config: {} },
       AutoRemove: false,
+      Runtime: spec.runtime,
     },
   }
 }

@@ -67,7 +67,7 @@ export class DockerSession implements RunnerSession {
     return this.prepared.container.id
   }
 
-  /** Resizes the TTY, sends the handshake that starts the shell and arms the time limit. */
+  /** Resizes the TTY, sends the handshake the waiting shell reads (its environment) and arms the time limit. */
   async start(): Promise<void> {
     await this.resize(this.opts.size)
     if (this.opts.resumed) {
@@ -84,16 +84,17 @@ export class DockerSession implements RunnerSession {
       COLUMNS: String(this.opts.size.cols),
       LINES: String(this.opts.size.rows),
     }
-    const lines = Object.entries(env)
-      // why: one KEY=VALUE per line on a TTY; control characters could end the handshake early
+    const line = Object.entries(env)
+      // why: one line of tab-separated KEY=VALUE pairs (the image's /etc/bash.bashrc reads it with
+      // `read -s`); a control character (tab, newline) in a value would split or end it early
       .filter(([k, v]) => ENV_KEY.test(k) && [...v].every((c) => c >= ' ' && c !== '\x7f'))
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join('')
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\t')
     this.prepared.takeOver(
       (chunk) => this.output(chunk),
       (code) => void this.end(this.killReason ?? 'exit', code),
     )
-    this.prepared.write(`${lines}\n`)
+    this.prepared.write(`${line}\n`)
     this.armLimit()
   }
 
@@ -250,6 +251,15 @@ export class DockerSession implements RunnerSession {
         this.bufferPaused = false
         this.applyFlow()
         await Promise.race([this.prepared.streamEnded, Bun.sleep(2_000)])
+        // why: under gVisor the host's OOM killer stops the whole sandbox rather than one process of
+        // it (docs/threat-model.md), so the visitor is told why the session ended
+        if (code === 137) {
+          const state = await this.prepared.container.inspect().then(
+            (i) => i.State,
+            () => null,
+          )
+          if (state?.OOMKilled) message = 'the sandbox went over its memory limit and was stopped'
+        }
       }
       try {
         await this.prepared.destroy()
