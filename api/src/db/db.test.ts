@@ -79,4 +79,5 @@ test('the embedded database keeps its data across restarts in DATA_DIR', async (
   expect(rows).toHaveLength(1)
   await second.close()
   await Bun.$`rm -rf ${dir}`
-})
+  // why: two PGlite starts on disk plus every migration take seconds on a loaded 2-core machine.
+}, 60_000)

@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { REPO_ROOT } from '../config.ts'
+import { claimEndpoint } from '../health/dependencies.ts'
 import * as schema from './schema/index.ts'
 
 /** The drizzle database both adapters give: services never know which one they have. */
@@ -38,10 +39,16 @@ export interface DatabaseOptions {
 /** Opens PostgreSQL when a URL is given, PGlite otherwise (docs/architecture.md). */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
+    // A bare socket error to this port is a database outage (docs/faults.md).
+    claimEndpoint(options.url, 'database')
     const client = postgres(options.url, {
       max: options.max ?? 10,
       onnotice: () => {},
       connect_timeout: 5,
+      // why: postgres.js waits up to 3^n/100 s (capped at 20 s) before reconnecting after the n-th
+      // failed connection, counted over the whole pool, so a busy API stayed away for ~20 s after the
+      // database came back. Capped at 1 s (with jitter): full service within a second (docs/faults.md).
+      backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
     })
     const db = drizzlePostgres(client, { schema }) as unknown as Db
     return {

@@ -64,11 +64,58 @@ export const projects = pgTable(
     previewMediaId: uuid('preview_media_id'),
     /** One of the project's own recorded sessions, played on its page as a demo. */
     demoSessionId: uuid('demo_session_id'),
+    /** The toolchain the Docker sandbox needs (docs/projects.md): c, python, node, go, rust. */
+    runtime: text('runtime').notNull().default('c'),
+    /** The command that prepares the project (run by the check build and left to visitors). */
+    build: text('build').notNull().default(''),
+    /** `draft` (imported, not listed, not runnable by visitors) or `published`. */
+    status: text('status').notNull().default('published'),
+    /** The imported version visitors get; null for a project whose files live under wasm-projects/. */
+    currentVersionId: uuid('current_version_id'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (t) => [uniqueIndex('projects_slug_live_idx').on(t.slug).where(sql`${t.deletedAt} is null`)],
+)
+
+/** One file of an imported version: its path in the project and its bytes in the media store by SHA-256. */
+export interface VersionFile {
+  path: string
+  sha256: string
+  size: number
+  /** Permission bits (0o755 for executables). */
+  mode: number
+}
+
+/**
+ * Every import of a project (docs/projects.md): the parsed project.json, the file list (contents in
+ * the media store under `projects/blobs/<sha256>`), and its check build. Kept for rollback.
+ */
+export const projectVersions = pgTable(
+  'project_versions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    projectId: uuid('project_id')
+      .notNull()
+      .references(() => projects.id),
+    number: integer('number').notNull(),
+    manifest: jsonb('manifest').$type<Record<string, unknown>>().notNull(),
+    files: jsonb('files').$type<VersionFile[]>().notNull(),
+    /** Symbolic links inside the project: path → relative target (never outside the project). */
+    links: jsonb('links').$type<{ path: string; target: string }[]>().notNull().default(sql`'[]'::jsonb`),
+    totalBytes: bigint('total_bytes', { mode: 'number' }).notNull().default(0),
+    archiveSha256: text('archive_sha256').notNull().default(''),
+    /** queued | running | passed | failed */
+    buildStatus: text('build_status').notNull().default('queued'),
+    buildRunner: text('build_runner'),
+    buildLog: text('build_log').notNull().default(''),
+    buildStartedAt: timestamp('build_started_at', { withTimezone: true }),
+    buildFinishedAt: timestamp('build_finished_at', { withTimezone: true }),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('project_versions_number_idx').on(t.projectId, t.number)],
 )
 
 export const media = pgTable('media', {
@@ -129,6 +176,10 @@ export const terminalSessions = pgTable(
     bytesOut: bigint('bytes_out', { mode: 'number' }).notNull().default(0),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp('ended_at', { withTimezone: true }),
+    /** The lines the visitor submitted (Enter), in order, bounded: what "Continue live" re-runs (docs/api.md, Replays). */
+    commands: jsonb('commands').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Set when the admin published the recording as a public replay (`/replay/:id`); null: admin-only. */
+    publishedAt: timestamp('published_at', { withTimezone: true }),
   },
   (t) => [index('terminal_sessions_started_idx').on(t.startedAt)],
 )
@@ -154,6 +205,7 @@ export const siteProfile = pgTable('site_profile', {
 
 export type Post = typeof posts.$inferSelect
 export type Project = typeof projects.$inferSelect
+export type ProjectVersion = typeof projectVersions.$inferSelect
 export type Media = typeof media.$inferSelect
 export type FeatureFlag = typeof featureFlags.$inferSelect
 export type TerminalSessionRow = typeof terminalSessions.$inferSelect

@@ -1,2 +1,3 @@
 export * from './content.ts'
+export * from './problems.ts'
 export * from './users.ts'
