@@ -2,9 +2,16 @@
  * Builds the Shellfolio sandbox image without any image registry (docs/runners.md, "The sandbox image"):
  * debootstrap of the distribution this machine uses, through its configured apt mirror, then
  * `docker import`. The tag is `shellfolio-sandbox:<hash of the image inputs>`, so the image is only
- * rebuilt when the build script, the files in `runner/image/files/` or the project sources change.
+ * rebuilt when the build script or the files in `runner/image/files/` change. Projects are not in
+ * the image: their files are copied into each session when it opens (docs/runners.md).
  *
- *   bun run runner/image/build.ts          # prints the tag; fast when it already exists
+ * The toolchain images (docs/projects.md: python, node, go, rust) are built FROM that image by
+ * installing Debian packages through the same mirror, then `docker commit`; each is tagged
+ * `shellfolio-sandbox-<runtime>:<hash of the base tag and its packages>`.
+ *
+ *   bun run runner/image/build.ts                    # the sandbox (c) image; prints the tag
+ *   bun run runner/image/build.ts --runtime python   # that toolchain image (and the base if missing)
+ *   bun run runner/image/build.ts --runtime all      # every image
  *
  * The debootstrap result is cached as a tarball under `.cache/sandbox/` (keyed by mirror, suite and
  * package list), so a rebuild after a project change takes seconds. `runner/image/Dockerfile`
@@ -35,8 +42,11 @@ export const IMAGE_REPOSITORY = 'shellfolio-sandbox'
 const PACKAGES = ['make', 'gcc', 'libc6-dev', 'ncurses-bin', 'procps', 'less', 'nano']
 const VARIANT = 'minbase'
 
-/** Where project sources come from: every `wasm-projects/<slug>/` and `runner/fixtures/<slug>/`. */
-const PROJECT_ROOTS = ['wasm-projects', 'runner/fixtures']
+/**
+ * Only the runner's test fixture is baked in (the raw-docker benchmark compiles it without a
+ * session); sessions never see it: their project's files are copied in when they open.
+ */
+const PROJECT_ROOTS = ['runner/fixtures']
 /** Build outputs, prebuilt binaries and test expectations stay out: visitors build from source. */
 const SKIP_DIRS = new Set(['prebuilt', 'dist', 'build', 'golden', 'node_modules', '.git'])
 
@@ -250,6 +260,8 @@ async function customize(dir: string, root: string): Promise<void> {
   await append('etc/inputrc', `\n${readFileSync(join(IMAGE_DIR, 'files/inputrc'), 'utf8')}`)
   mkdirSync(join(dir, 'opt/shellfolio/projects'), { recursive: true })
   await run(['install', '-m', '0755', join(IMAGE_DIR, 'files/entry.sh'), join(dir, 'opt/shellfolio/entry.sh')])
+  // `download FILE` (docs/runners.md, "Files")
+  await run(['install', '-D', '-m', '0755', join(IMAGE_DIR, 'files/download'), join(dir, 'usr/local/bin/download')])
   // gVisor compatibility (files/statx-compat.c), built by the image's own gcc and preloaded into
   // every program: `ls -l` and `stat` work under runsc as under runc.
   mkdirSync(join(dir, 'opt/shellfolio/lib'), { recursive: true })
@@ -269,7 +281,7 @@ async function customize(dir: string, root: string): Promise<void> {
       mkdirSync(join(dest, '..'), { recursive: true })
       await run(['cp', '-p', file, dest])
     }
-    stage(`projects: ${slug} (${files.length} files)`)
+    stage(`fixtures: ${slug} (${files.length} files)`)
   }
   await run(['chmod', '-R', 'u=rwX,go=rX', join(dir, 'opt/shellfolio/projects')])
   await run(['find', dir, '-xdev', '-type', 'f', '-perm', '/6000', '-exec', 'chmod', 'ug-s', '{}', '+'])
@@ -353,7 +365,7 @@ async function buildUnlocked(tag: string, root: string): Promise<void> {
   mkdirSync(work, { recursive: true })
   stage('extracting the rootfs')
   await run(['tar', '-C', work, '--numeric-owner', '-xpf', tarball])
-  stage('customizing: user coder, shell, entry script, projects')
+  stage('customizing: user coder, shell, entry script, fixtures')
   await customize(work, root)
   stage('docker import')
   const changes = [
@@ -377,10 +389,80 @@ async function buildUnlocked(tag: string, root: string): Promise<void> {
   stage(`built ${tag} (${(Number(size) / 1e6).toFixed(0)} MB)`)
 }
 
+/**
+ * The Debian packages each toolchain image adds to the sandbox image (docs/projects.md). `c` is
+ * the sandbox image itself (gcc, make).
+ */
+export const TOOLCHAIN_PACKAGES: Record<string, string[]> = {
+  python: ['python3'],
+  node: ['nodejs'],
+  go: ['golang-go'],
+  rust: ['rustc', 'cargo'],
+}
+
+/** The toolchain image tag of a runtime for a given sandbox (base) image tag; `c` is the base itself. */
+export function toolchainImageTag(runtime: string, baseTag = sandboxImageTag()): string {
+  if (runtime === 'c') return baseTag
+  const packages = TOOLCHAIN_PACKAGES[runtime]
+  if (!packages)
+    throw new Error(`unknown runtime '${runtime}' (known: c, ${Object.keys(TOOLCHAIN_PACKAGES).join(', ')})`)
+  const hash = createHash('sha256')
+    .update(`${baseTag}\n${packages.join(',')}\n`)
+    .digest('hex')
+    .slice(0, 12)
+  return `${IMAGE_REPOSITORY}-${runtime}:${hash}`
+}
+
+/**
+ * Builds a toolchain image unless it exists: a container of the sandbox image, as root with the
+ * network, installs the runtime's packages from the mirror the image was debootstrapped from, drops
+ * apt's caches, docs and setuid bits, and is committed with the sandbox's user and entry point.
+ */
+export async function buildToolchainImage(runtime: string, root = REPO_ROOT): Promise<string> {
+  const base = await buildSandboxImage(root)
+  if (runtime === 'c') return base
+  const tag = toolchainImageTag(runtime, base)
+  stage(`image ${tag}`)
+  if (await imageExists(tag)) {
+    stage('already built')
+    return tag
+  }
+  const packages = TOOLCHAIN_PACKAGES[runtime] as string[]
+  const name = `shellfolio-toolchain-build-${runtime}-${process.pid}`
+  const script = [
+    'set -e',
+    'export DEBIAN_FRONTEND=noninteractive',
+    'apt-get update -q',
+    `apt-get install -y -q --no-install-recommends ${packages.join(' ')}`,
+    'apt-get clean',
+    'rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/* /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/*',
+    'find / -xdev -type f -perm /6000 -exec chmod ug-s {} +',
+  ].join('\n')
+  stage(`installing ${packages.join(', ')} into ${base}`)
+  try {
+    // why: the sandbox image's root filesystem is read-only only at run time; here it is a plain container
+    await run(['docker', 'run', '--name', name, '--user', '0', base, 'bash', '-c', script])
+    const changes = [
+      'USER coder',
+      'WORKDIR /home/coder',
+      'CMD ["/opt/shellfolio/entry.sh"]',
+      `LABEL shellfolio.image=sandbox-${runtime} shellfolio.base=${base.split(':')[1]}`,
+    ].flatMap((c) => ['--change', c])
+    await run(['docker', 'commit', ...changes, name, tag])
+  } finally {
+    await run(['docker', 'rm', '-f', name]).catch(() => '')
+  }
+  const size = (await run(['docker', 'image', 'inspect', '--format', '{{.Size}}', tag])).trim()
+  stage(`built ${tag} (${(Number(size) / 1e6).toFixed(0)} MB)`)
+  return tag
+}
+
 if (import.meta.main) {
   try {
-    const tag = await buildSandboxImage()
-    console.log(tag)
+    const at = process.argv.indexOf('--runtime')
+    const wanted = at >= 0 ? (process.argv[at + 1] ?? '') : 'c'
+    const runtimes = wanted === 'all' ? ['c', ...Object.keys(TOOLCHAIN_PACKAGES)] : wanted.split(',')
+    for (const runtime of runtimes) console.log(await buildToolchainImage(runtime))
   } catch (err) {
     console.error(`build ${basename(import.meta.path)}: ${err instanceof Error ? err.message : err}`)
     process.exit(1)

@@ -23,13 +23,30 @@ if [ -n "${SHELLFOLIO_HANDSHAKE-}" ]; then
   IFS=$'\t' read -rs -a __shellfolio_env -p $'\e]6973;ready\a'
   for __shellfolio_kv in "${__shellfolio_env[@]}"; do
     case "$__shellfolio_kv" in
+      SHELLFOLIO_PROJECT=*) __shellfolio_project=${__shellfolio_kv#*=} ;;
       [A-Za-z_]*=*) export "${__shellfolio_kv?}" ;;
     esac
   done
-  unset __shellfolio_env __shellfolio_kv
+  # The session starts in its project's folder (the runner copied it in before the handshake), so
+  # the first suggested command works as typed; `cd` alone still goes home.
+  case "${__shellfolio_project-}" in
+    '' | *[!A-Za-z0-9_-]*) ;;
+    *) [ -d "$HOME/projects/$__shellfolio_project" ] && cd "$HOME/projects/$__shellfolio_project" ;;
+  esac
+  unset __shellfolio_env __shellfolio_kv __shellfolio_project
 fi
 
+# `help` prints the project's help, the same text the WASI shell prints; the runner writes it to
+# ~/.shellfolio/help with the project's files (runner/src/help.ts). Without it, bash's own help.
+help() {
+  if [ -r "$HOME/.shellfolio/help" ]; then cat "$HOME/.shellfolio/help"; else builtin help "$@"; fi
+}
+
 if shopt -q login_shell && [ -z "${SHELLFOLIO_QUIET-}" ]; then
-  printf 'Welcome to the Shellfolio sandbox. Projects are in ~/projects; try:\n'
-  printf '  cd projects/<name> && make\n\n'
+  if [ "$PWD" != "$HOME" ]; then
+    printf 'Welcome to the Shellfolio sandbox: you are in the project'"'"'s folder. Type help for what to try.\n\n'
+  else
+    printf 'Welcome to the Shellfolio sandbox. Projects are in ~/projects; try:\n'
+    printf '  cd projects/<name> && make\n\n'
+  fi
 fi

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Container entry point of the Shellfolio sandbox (runs as coder, root filesystem read-only).
 #
-# 1. Seeds the workspace tmpfs (/home/coder) with the projects baked into the image: files copied
-#    into a tmpfs from outside (the engine's archive upload) may not land in it, copying from inside
-#    always does.
+# 1. Makes ~/projects in the workspace tmpfs (/home/coder). The session's project is copied into
+#    ~/projects/<slug> by the runner when the session opens, from inside the container (an exec of
+#    tar): files copied into a tmpfs from outside (the engine's archive upload) may not land in it.
 # 2. With --handshake (used by the runner): starts the login shell at once, which announces
 #    readiness with an invisible OSC sequence and waits for the handshake (/etc/bash.bashrc). A pooled
 #    container waits there, its workspace seeded and its shell started, until a session claims it;
@@ -14,7 +14,6 @@ set -u
 umask 022
 
 mkdir -p "$HOME/projects"
-cp -a /opt/shellfolio/projects/. "$HOME/projects/" 2>/dev/null || echo 'shellfolio: could not copy the projects into the workspace' >&2
 
 if [ "${1:-}" = "--handshake" ]; then
   export SHELLFOLIO_HANDSHAKE=1

@@ -3,7 +3,9 @@
  * `cat`, `clear`, `help`, `history`, `stty`, and `rm`/`mkdir`/`touch` for make recipes. The shell
  * dispatches to them and keeps its own state (directory, status, exit); they never reach back.
  */
+import { projectHelp } from '../help.ts'
 import type { ProjectSpec, TerminalSize } from '../types.ts'
+import { downloadBuiltin } from './files.ts'
 import { HOME, tildePath, USER } from './home.ts'
 import { columns } from './line-editor.ts'
 import { basename, dirname, FsError, type MemFs } from './memfs.ts'
@@ -11,7 +13,22 @@ import { onlcr } from './tty.ts'
 import { isWasm } from './wasm-limits.ts'
 
 /** Every command the shell runs itself (for completion and for refusal messages). */
-export const BUILTIN_NAMES = ['cat', 'cd', 'clear', 'echo', 'exit', 'help', 'history', 'ls', 'make', 'pwd', 'stty']
+export const BUILTIN_NAMES = [
+  'cat',
+  'cd',
+  'clear',
+  'download',
+  'echo',
+  'exit',
+  'fg',
+  'help',
+  'history',
+  'jobs',
+  'ls',
+  'make',
+  'pwd',
+  'stty',
+]
 
 /** What a builtin works with. */
 export interface BuiltinContext {
@@ -26,9 +43,11 @@ export interface BuiltinContext {
   print(text: string, translate?: boolean): void
   /** Bytes ready for the terminal, as they are. */
   write(bytes: Uint8Array): void
+  /** Large output (a file): resolves when the terminal can take more, so nothing piles up. */
+  writeAsync?(bytes: Uint8Array): Promise<void>
 }
 
-export type Builtin = (args: string[], ctx: BuiltinContext) => number
+export type Builtin = (args: string[], ctx: BuiltinContext) => number | Promise<number>
 
 /** The builtins that need nothing but their context (`cd`, `exit`, `make` change the shell's state). */
 export const BUILTINS = new Map<string, Builtin>([
@@ -40,6 +59,7 @@ export const BUILTINS = new Map<string, Builtin>([
   ['help', help],
   ['history', history],
   ['stty', stty],
+  ['download', downloadBuiltin],
 ])
 
 function echo(args: string[], ctx: BuiltinContext): number {
@@ -59,7 +79,8 @@ function clear(_args: string[], ctx: BuiltinContext): number {
 }
 
 function help(_args: string[], ctx: BuiltinContext): number {
-  ctx.print(helpText(ctx.project))
+  // the same project help as the Docker runner's (runner/src/help.ts)
+  ctx.print(projectHelp(ctx.project))
   return 0
 }
 
@@ -87,9 +108,17 @@ export function cd(args: string[], ctx: BuiltinContext, oldCwd: string): { path:
   return { path }
 }
 
-/** `cat < file`: the file as the terminal shows it. */
-export function catInput(data: Uint8Array, ctx: BuiltinContext): number {
-  ctx.write(onlcr(data, { lastCr: false }))
+/** Chunk of a file written at a time by `cat`. */
+const CAT_CHUNK = 64 * 1024
+
+/** `cat < file`: the file as the terminal shows it, in chunks that wait for the terminal. */
+export async function catInput(data: Uint8Array, ctx: BuiltinContext): Promise<number> {
+  const state = { lastCr: false }
+  for (let at = 0; at < data.length; at += CAT_CHUNK) {
+    const chunk = onlcr(data.subarray(at, at + CAT_CHUNK), state)
+    if (ctx.writeAsync) await ctx.writeAsync(chunk)
+    else ctx.write(chunk)
+  }
   return 0
 }
 
@@ -176,7 +205,7 @@ function ls(args: string[], ctx: BuiltinContext): number {
   return status
 }
 
-function cat(args: string[], ctx: BuiltinContext): number {
+async function cat(args: string[], ctx: BuiltinContext): Promise<number> {
   if (args.length === 0) {
     ctx.print('cat: reading from the terminal is not supported here; give a file name\n')
     return 1
@@ -193,7 +222,7 @@ function cat(args: string[], ctx: BuiltinContext): number {
     } else if (isWasm(node.data)) {
       ctx.print(`cat: ${a}: binary file (WebAssembly program) — run it with ./${basename(a)}\n`)
       status = 1
-    } else catInput(node.data, ctx)
+    } else await catInput(node.data, ctx)
   }
   return status
 }
@@ -257,26 +286,6 @@ export function fileOp(name: 'rm' | 'mkdir' | 'touch', args: string[], ctx: Buil
     }
   }
   return status
-}
-
-function helpText(project: ProjectSpec): string {
-  const allowed = project.policy.allow.join(', ')
-  return [
-    '\x1b[1mShellfolio shell\x1b[0m — a small shell in your browser; programs run as WebAssembly.',
-    '',
-    '  ls [-l] [-a] [path]   list files            cd [dir]      change directory',
-    '  cat file...           print files           pwd           print the current directory',
-    '  make [target]         build (the Makefile)  ./program     run a program built by make',
-    '  echo text             print text            clear         clear the screen (also Ctrl-L)',
-    '  history               past commands         stty size     terminal rows and columns',
-    '  exit [N]              end the session       help          this text',
-    '',
-    "Combine with ';', '&&' and '||'; './program < file' reads input from a file.",
-    'Keys: arrows, Home/End, Tab completes, Ctrl-A/E/U/W/K, Ctrl-L clears, Ctrl-C interrupts, Ctrl-D ends input.',
-    `Try: cd projects/${project.slug} && make`,
-    `Allowed here: ${allowed}`,
-    '',
-  ].join('\n')
 }
 
 function formatDate(ms: number): string {

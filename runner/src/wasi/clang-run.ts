@@ -8,7 +8,8 @@ type ClangModule = {
 
 let clang: Promise<ClangModule> | undefined
 
-function load(): Promise<ClangModule> {
+/** Loads LLVM (~100 MB of WebAssembly) once; later calls reuse it. */
+export function load(): Promise<ClangModule> {
   clang ??= (import('@yowasp/clang') as unknown as Promise<ClangModule>).then(async (mod) => {
     // why: the first call fetches ~100 MB of LLVM and logs progress to the console unless a
     // callback is given, and runClang's internal `-###` step never passes one: prefetch quietly

@@ -1,25 +1,26 @@
 /**
- * Parsing of a submitted shell line: `;`, `&&`, `||` between simple commands, single and double
- * quotes, backslash escapes, `$VAR`/`${VAR}`/`$?`, `~` and unquoted `*`/`?` globs (expanded against
- * the workspace by `expandGlobs`). Pipes, redirections and background jobs are refused with a clear
- * message (there is no shell behind).
+ * The WASI shell's side of the command line: the line is parsed by the parser the command policy
+ * uses too (`../shell-syntax.ts`), and each command's words are expanded here when it runs —
+ * variables, `$?`, arithmetic `$((…))`, `~` and globs against the workspace (`expandWords`).
  */
+import {
+  ArithmeticError,
+  type Command,
+  evaluateArithmetic,
+  type ListOp,
+  type Pipeline,
+  parseShellLine,
+  type Redirect,
+  type Word as SyntaxWord,
+} from '../shell-syntax.ts'
 import type { MemFs } from './memfs.ts'
 
-export type Operator = ';' | '&&' | '||'
+export type { Command, ListOp, Pipeline, Redirect }
 
 export interface Word {
   text: string
   /** True when the word held an unquoted `*`, `?` or `[`: expand it against the file system. */
   glob: boolean
-}
-
-export interface SimpleCommand {
-  /** Operator linking this command to the previous one (`;` for the first). */
-  op: Operator
-  words: Word[]
-  /** `< file`: the program's standard input comes from this file. */
-  input?: string
 }
 
 export class ParseError extends Error {}
@@ -29,119 +30,53 @@ export interface ExpandContext {
   vars: (name: string) => string | undefined
 }
 
-export function parseLine(line: string, ctx: ExpandContext): SimpleCommand[] {
-  const commands: SimpleCommand[] = []
-  let words: Word[] = []
-  let input: string | undefined
-  let redirectNext = false
-  let op: Operator = ';'
-  let word = ''
-  let inWord = false
+/** Parses a line for running: a syntax error or a refused construct throws `ParseError`. */
+export function parseLine(line: string): Pipeline[] {
+  const parsed = parseShellLine(line)
+  if (parsed.error) throw new ParseError(parsed.error)
+  if (parsed.forbidden) throw new ParseError(parsed.forbidden.message)
+  return parsed.pipelines
+}
+
+/**
+ * Expands one word: undefined when it vanishes (an unquoted variable that is empty). Arithmetic
+ * errors throw `ParseError` (`division by 0`).
+ */
+export function expandWord(word: SyntaxWord, ctx: ExpandContext): Word | undefined {
+  let text = ''
   let glob = false
-  const endWord = () => {
-    if (inWord && redirectNext) {
-      input = word
-      redirectNext = false
-    } else if (inWord) words.push({ text: word, glob })
-    word = ''
-    inWord = false
-    glob = false
-  }
-  const endCommand = (next: Operator) => {
-    endWord()
-    if (redirectNext) throw new ParseError(`syntax error near unexpected token \`${next}'`)
-    if (words.length === 0) throw new ParseError(`syntax error near unexpected token \`${next}'`)
-    commands.push(input === undefined ? { op, words } : { op, words, input })
-    words = []
-    input = undefined
-    op = next
-  }
-  const variable = (i: number): [string, number] => {
-    const rest = line.slice(i + 1)
-    if (rest.startsWith('?')) return [ctx.vars('?') ?? '', 2]
-    const braced = /^\{([A-Za-z_][A-Za-z0-9_]*)\}/.exec(rest)
-    if (braced) return [ctx.vars(braced[1]!) ?? '', braced[0].length + 1]
-    const plain = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest)
-    if (plain) return [ctx.vars(plain[0]) ?? '', plain[0].length + 1]
-    return ['$', 1]
-  }
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!
-    if (ch === "'") {
-      const end = line.indexOf("'", i + 1)
-      if (end < 0) throw new ParseError("unexpected end of line while looking for matching `''")
-      word += line.slice(i + 1, end)
-      inWord = true
-      i = end
-      continue
-    }
-    if (ch === '"') {
-      inWord = true
-      let j = i + 1
-      for (; j < line.length && line[j] !== '"'; j++) {
-        const c = line[j]!
-        if (c === '\\' && j + 1 < line.length && '"\\$`'.includes(line[j + 1]!)) {
-          word += line[++j]
-        } else if (c === '$') {
-          const [value, used] = variable(j)
-          word += value
-          j += used - 1
-        } else word += c
+  let quoted = false
+  for (const s of word.segments) {
+    if (s.type === 'tilde') text += ctx.home
+    else if (s.type === 'text') {
+      text += s.text
+      if (s.quoted) quoted = true
+      else if (/[*?[]/.test(s.text)) glob = true
+    } else if (s.type === 'var') {
+      text += ctx.vars(s.name) ?? ''
+      if (s.quoted) quoted = true
+    } else {
+      try {
+        text += String(evaluateArithmetic(s.expr, ctx.vars))
+      } catch (e) {
+        if (e instanceof ArithmeticError) throw new ParseError(`${s.expr.trim()}: ${e.message}`)
+        throw e
       }
-      if (j >= line.length) throw new ParseError('unexpected end of line while looking for matching `"\'')
-      i = j
-      continue
+      if (s.quoted) quoted = true
     }
-    if (ch === '\\') {
-      if (i + 1 < line.length) word += line[++i]
-      inWord = true
-      continue
-    }
-    if (ch === ' ' || ch === '\t') {
-      endWord()
-      continue
-    }
-    if (ch === '$') {
-      const [value, used] = variable(i)
-      word += value
-      inWord = true
-      i += used - 1
-      continue
-    }
-    if (ch === '~' && !inWord && (i + 1 === line.length || '/ \t;&|'.includes(line[i + 1]!))) {
-      word += ctx.home
-      inWord = true
-      continue
-    }
-    const two = line.slice(i, i + 2)
-    if (two === '&&' || two === '||') {
-      endCommand(two)
-      i++
-      continue
-    }
-    if (ch === ';') {
-      endCommand(';')
-      continue
-    }
-    if (ch === '|') throw new ParseError('pipes are not supported in this sandbox')
-    if (ch === '&') throw new ParseError('background jobs are not supported in this sandbox')
-    if (ch === '<') {
-      endWord()
-      if (redirectNext || input !== undefined) throw new ParseError('only one input redirection is supported')
-      redirectNext = true
-      continue
-    }
-    if (ch === '>')
-      throw new ParseError('output redirection is not supported in this sandbox (programs can write files)')
-    if (ch === '*' || ch === '?' || ch === '[') glob = true
-    word += ch
-    inWord = true
   }
-  endWord()
-  if (redirectNext) throw new ParseError("syntax error near unexpected token `newline'")
-  if (words.length > 0) commands.push(input === undefined ? { op, words } : { op, words, input })
-  else if (commands.length > 0 && op !== ';') throw new ParseError('syntax error: unexpected end of line')
-  return commands
+  if (text === '' && !quoted && word.segments.some((s) => s.type === 'var')) return undefined
+  return { text, glob }
+}
+
+/** The words of a command, expanded, with globs replaced by their matches in `fs`. */
+export function expandWords(words: SyntaxWord[], ctx: ExpandContext, fs: MemFs, cwd: string): string[] {
+  const out: Word[] = []
+  for (const w of words) {
+    const e = expandWord(w, ctx)
+    if (e) out.push(e)
+  }
+  return expandGlobs(out, fs, cwd)
 }
 
 /** Matches a glob pattern (`*`, `?`, `[...]`) against one path segment. */

@@ -29,6 +29,7 @@ export type Key =
         | 'ctrl-p'
         | 'ctrl-u'
         | 'ctrl-w'
+        | 'ctrl-z'
         | 'word-left'
         | 'word-right'
         | 'ignored'
@@ -53,6 +54,7 @@ const CONTROL: Record<number, NamedKey> = {
   16: 'ctrl-p',
   21: 'ctrl-u',
   23: 'ctrl-w',
+  26: 'ctrl-z',
   127: 'backspace',
 }
 
@@ -156,9 +158,11 @@ export function keyBytes(key: Key): string | undefined {
       return '\x1b[C'
     case 'left':
       return '\x1b[D'
-    case 'ctrl-l':
-      return '\x0c'
-    default:
-      return undefined
+    default: {
+      // a control key in raw mode is its byte (Ctrl-Z: 0x1a), as a TTY without ISIG passes it
+      if (!key.type.startsWith('ctrl-')) return undefined
+      const code = Number(Object.keys(CONTROL).find((c) => CONTROL[Number(c)] === key.type))
+      return Number.isFinite(code) ? String.fromCharCode(code) : undefined
+    }
   }
 }

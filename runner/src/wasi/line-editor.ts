@@ -4,6 +4,11 @@
  */
 import type { Key } from './keys.ts'
 
+/** Longest line the prompt accepts, in characters (Linux's MAX_CANON); more input rings the bell. docs/budgets.md */
+export const MAX_LINE = 4096
+/** History entries kept (each at most MAX_LINE). docs/budgets.md */
+export const MAX_HISTORY = 200
+
 /** Visible width of a string with ANSI escapes removed (one column per code point). */
 export function visibleLength(s: string): number {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal escapes on purpose
@@ -53,8 +58,8 @@ export class LineEditor {
   }
 
   addHistory(line: string): void {
-    if (line.trim() && this.history.at(-1) !== line) this.history.push(line)
-    if (this.history.length > 1000) this.history.shift()
+    if (line.trim() && this.history.at(-1) !== line) this.history.push(line.slice(0, MAX_LINE))
+    while (this.history.length > MAX_HISTORY) this.history.shift()
   }
 
   handle(key: Key): EditResult {
@@ -156,16 +161,32 @@ export class LineEditor {
   }
 
   #insert(text: string): EditResult {
-    const chars = [...text]
+    const room = MAX_LINE - this.line.length
+    if (room <= 0) {
+      this.options.write('\x07')
+      return null
+    }
+    // why: never `splice(i, 0, ...chars)`: spreading a pasted megabyte overflows the stack
+    let chars = Array.from(text.length > room * 2 ? text.slice(0, room * 2) : text)
+    let bell = false
+    if (chars.length > room) {
+      chars = chars.slice(0, room)
+      bell = true
+    }
     const atEnd = this.cursor === this.line.length
-    this.line.splice(this.cursor, 0, ...chars)
+    this.line = atEnd
+      ? this.line.concat(chars)
+      : this.line.slice(0, this.cursor).concat(chars, this.line.slice(this.cursor))
     this.cursor += chars.length
     if (atEnd) {
       // fast path: the common case of typing at the end is a plain echo
-      this.options.write(text)
+      this.options.write(chars.join('') + (bell ? '\x07' : ''))
       this.#fixWrap()
       this.#cursorRow = this.#rowOf(this.cursor)
-    } else this.#refresh()
+    } else {
+      this.#refresh()
+      if (bell) this.options.write('\x07')
+    }
     return null
   }
 
@@ -232,10 +253,19 @@ export class LineEditor {
     if (this.cursor === this.line.length && width > 0 && width % cols === 0) this.options.write(' \r')
   }
 
+  /** Moves the cursor with a few CSI bytes, whatever the distance (no redraw: Home/End stay O(1)). */
   #moveTo(index: number): void {
-    if (this.#rowOf(index) !== this.#rowOf(this.cursor)) {
+    const fromRow = this.#rowOf(this.cursor)
+    const toRow = this.#rowOf(index)
+    if (toRow !== fromRow) {
+      const cols = Math.max(1, this.options.columns())
+      const col = (this.#promptWidth() + index) % cols
+      let out = toRow < fromRow ? `\x1b[${fromRow - toRow}A` : `\x1b[${toRow - fromRow}B`
+      out += '\r'
+      if (col > 0) out += `\x1b[${col}C`
+      this.options.write(out)
       this.cursor = index
-      this.#refresh()
+      this.#cursorRow = toRow
       return
     }
     const delta = index - this.cursor

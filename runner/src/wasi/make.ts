@@ -52,6 +52,13 @@ interface PatternRule {
 
 export class MakeError extends Error {}
 
+/**
+ * Work one make run may spend expanding text: characters scanned plus characters produced.
+ * Real Makefiles use a few thousand; nested `foreach` bombs hit it in well under a second and stop
+ * with "make: expansion limit exceeded" (docs/budgets.md).
+ */
+export const MAKE_WORK_LIMIT = 4_000_000
+
 const DEFAULT_VARS: Record<string, string> = {
   CC: 'cc',
   CXX: 'c++',
@@ -85,6 +92,9 @@ export class Makefile {
   readonly phony = new Set<string>()
   defaultGoal: string | undefined
   auto: Record<string, string> = {}
+  /** Expansion work spent so far (see MAKE_WORK_LIMIT). */
+  work = 0
+  readonly workLimit: number = MAKE_WORK_LIMIT
 
   constructor(
     readonly name: string,
@@ -119,6 +129,7 @@ export class Makefile {
   /** Expands `$` references in `text`. */
   expand(text: string, depth = 0): string {
     if (depth > 64) throw new MakeError('Recursive variable references itself (eventually)')
+    this.#spend(text.length)
     let out = ''
     for (let i = 0; i < text.length; i++) {
       const ch = text[i]
@@ -150,7 +161,14 @@ export class Makefile {
       out += this.get(next)
       i++
     }
+    this.#spend(out.length)
     return out
+  }
+
+  /** Charges expansion work; past the limit the run stops with "make: expansion limit exceeded". */
+  #spend(units: number): void {
+    this.work += units + 1
+    if (this.work > this.workLimit) throw new MakeError('expansion limit exceeded')
   }
 
   private reference(inner: string, depth: number): string {
@@ -179,8 +197,13 @@ export class Makefile {
         return split(arg(2))
           .map((w) => patsubst(arg(0), arg(1), w))
           .join(' ')
-      case 'subst':
-        return arg(2).split(arg(0)).join(arg(1))
+      case 'subst': {
+        const parts = arg(2).split(arg(0))
+        const to = arg(1)
+        // why: charge the result before building it, so one call cannot make a huge string
+        this.#spend((parts.length - 1) * to.length)
+        return parts.join(to)
+      }
       case 'addprefix':
         return split(arg(1))
           .map((w) => arg(0) + w)

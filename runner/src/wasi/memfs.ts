@@ -10,7 +10,7 @@ export type Tree = { [name: string]: Tree | string | Uint8Array }
 export class FsError extends Error {
   constructor(
     readonly path: string,
-    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY',
+    readonly reason: 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EEXIST' | 'ENOTEMPTY' | 'ENOSPC',
   ) {
     super(
       {
@@ -19,6 +19,7 @@ export class FsError extends Error {
         EISDIR: 'Is a directory',
         EEXIST: 'File exists',
         ENOTEMPTY: 'Directory not empty',
+        ENOSPC: 'No space left on device',
       }[reason],
     )
   }
@@ -51,9 +52,24 @@ export function basename(path: string): string {
 export class MemFs {
   readonly nodes: Map<string, FsNode>
   #clock = 0
+  /** Bytes of all files (directories count nothing). */
+  #used = 0
 
-  constructor(nodes?: Map<string, FsNode>) {
+  /**
+   * @param quota the workspace budget in bytes: a write that would exceed it fails with ENOSPC
+   *   ("No space left on device"), docs/budgets.md. The seed counts against it.
+   */
+  constructor(
+    nodes?: Map<string, FsNode>,
+    readonly quota = Number.POSITIVE_INFINITY,
+  ) {
     this.nodes = new Map(nodes ?? [['/', { kind: 'dir', mtime: 0 }]])
+    for (const node of this.nodes.values()) if (node.kind === 'file') this.#used += node.data.length
+  }
+
+  /** Bytes the workspace's files take. */
+  get used(): number {
+    return this.#used
   }
 
   /** A strictly increasing timestamp (ms), so make sees every write as newer than the last. */
@@ -86,8 +102,14 @@ export class MemFs {
     const parent = this.nodes.get(dirname(p))
     if (!parent) throw new FsError(path, 'ENOENT')
     if (parent.kind !== 'dir') throw new FsError(path, 'ENOTDIR')
-    if (this.nodes.get(p)?.kind === 'dir') throw new FsError(path, 'EISDIR')
+    const old = this.nodes.get(p)
+    if (old?.kind === 'dir') throw new FsError(path, 'EISDIR')
     const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+    const used = this.#used - (old?.kind === 'file' ? old.data.length : 0) + bytes.length
+    if (used > this.quota && bytes.length > (old?.kind === 'file' ? old.data.length : 0)) {
+      throw new FsError(path, 'ENOSPC')
+    }
+    this.#used = used
     this.nodes.set(p, { kind: 'file', data: bytes, mtime })
   }
 
@@ -110,7 +132,7 @@ export class MemFs {
       const children = this.list(p)
       if (!recursive && children.length > 0) throw new FsError(path, 'ENOTEMPTY')
       for (const c of children) this.remove(`${p}/${c}`, true)
-    }
+    } else this.#used -= node.data.length
     this.nodes.delete(p)
   }
 

@@ -22,8 +22,6 @@ describe('wasm-projects in the WASI shell', () => {
     const s = await runner.open({ project: wasmProject(slug), size: { cols: 80, rows: 24 } })
     const t = track(s)
     await t.waitFor(PROMPT, 20_000)
-    s.write(`cd projects/${slug}\r`)
-    await t.waitFor(PROMPT)
     return s
   }
 

@@ -37,14 +37,14 @@ describe('wasi sessions', () => {
     )
     const first = sessions[0]!
     const t0 = track(first)
-    first.write('cd projects/selftest && make mark && echo built-ok\r')
+    first.write('make mark && echo built-ok\r')
     await t0.waitFor(outputLine('built-ok'), 60_000)
     await t0.waitFor(PROMPT)
     await Promise.all(
       sessions.map(async (s, i) => {
         const t = track(s)
         if (i > 0) {
-          s.write('cd projects/selftest && make mark && echo built-ok\r')
+          s.write('make mark && echo built-ok\r')
           await t.waitFor(outputLine('built-ok'), 120_000)
           await t.waitFor(PROMPT)
         }
@@ -66,7 +66,7 @@ describe('wasi sessions', () => {
     const s = await short.open({ project: limitsProject(), size: { cols: 80, rows: 24 } })
     await track(s).waitFor(PROMPT, 20_000)
     const t = track(s)
-    s.write('cd projects/limits && make spin\r')
+    s.write('make spin\r')
     await t.waitFor(PROMPT, 60_000)
     s.write('./spin\r')
     await t.waitFor(outputLine('spinning'))
@@ -80,7 +80,7 @@ describe('wasi sessions', () => {
   test('memory exhaustion is contained: malloc fails at the cap, the shell lives', async () => {
     const s = await open(limitsProject())
     const t = track(s)
-    s.write('cd projects/limits && make hog\r')
+    s.write('make hog\r')
     await t.waitFor(PROMPT, 60_000)
     s.write('./hog; echo status=$?\r')
     const m = await t.waitFor(/hog: malloc failed after (\d+) MB/, 30_000)
@@ -95,7 +95,7 @@ describe('wasi sessions', () => {
   test('stdin is line-buffered with echo, Ctrl-D ends input, files written by a program appear', async () => {
     const s = await open(limitsProject())
     const t = track(s)
-    s.write('cd projects/limits && make echoline\r')
+    s.write('make echoline\r')
     await t.waitFor(PROMPT, 60_000)
     s.write('./echoline "two words"\r')
     await t.waitFor(outputLine('cols=80 lines=24 argc=2 argv1=two words'))
@@ -121,7 +121,7 @@ describe('wasi sessions', () => {
   test('minirt: make && ./miniRT -w 40 -h 12 scenes/demo.rt renders 24-bit colour', async () => {
     const s = await open(wasmProject('minirt'))
     const t = track(s)
-    s.write('cd projects/minirt && make && ./miniRT -w 40 -h 12 scenes/demo.rt\r')
+    s.write('make && ./miniRT -w 40 -h 12 scenes/demo.rt\r')
     await t.waitFor(/-o miniRT /, 90_000)
     const before = t.bytes
     await t.waitFor(PROMPT, 60_000)

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { readdirSync, readFileSync } from 'node:fs'
 import { DEFAULT_POLICY } from '../policy.ts'
-import { parseLine } from './command-line.ts'
+import { expandWord, parseLine } from './command-line.ts'
 import { HOME } from './home.ts'
 import { KeyDecoder } from './keys.ts'
 import { LineEditor } from './line-editor.ts'
@@ -17,7 +18,7 @@ function plain(s: string): string {
 }
 
 /** A shell over a small in-memory project; output is collected as text. Never runs wasm. */
-function harness(cols = 80) {
+function harness(cols = 80, programs = 1) {
   const fs = new MemFs()
   fs.mkdirp(`${HOME}/projects/demo/src`)
   fs.writeFile(`${HOME}/projects/demo/Makefile`, 'all:\n\t@echo built $@\n')
@@ -39,7 +40,7 @@ function harness(cols = 80) {
     },
     exit: (code) => exits.push(code),
     toolchain: new Toolchain(1),
-    hosts: new HostPool(1),
+    hosts: new HostPool(programs),
     prebuilt: async () => undefined,
     programTimeLimitMs: 1000,
     memoryLimit: 64 * 1024 * 1024,
@@ -196,7 +197,10 @@ describe('line editor', () => {
 
 describe('command line parsing', () => {
   const ctx = { home: HOME, vars: (n: string) => ({ USER: 'coder', X: 'a b' })[n] }
-  const words = (line: string) => parseLine(line, ctx).map((c) => [c.op, ...c.words.map((w) => w.text)])
+  const words = (line: string) =>
+    parseLine(line).flatMap((p) =>
+      p.commands.map((c, i) => [i === 0 ? p.op : '|', ...c.words.map((w) => expandWord(w, ctx)?.text)]),
+    )
 
   test('quotes, escapes and variables', () => {
     expect(words(`echo "a  b" 'c $X' d\\ e $USER "\${USER}!"`)).toEqual([
@@ -204,12 +208,13 @@ describe('command line parsing', () => {
     ])
   })
 
-  test('operators ;, && and ||', () => {
-    expect(words('make && ./a || echo no; pwd')).toEqual([
+  test('operators ;, &&, || and |', () => {
+    expect(words('make && ./a || echo no; pwd | head')).toEqual([
       [';', 'make'],
       ['&&', './a'],
       ['||', 'echo', 'no'],
       [';', 'pwd'],
+      ['|', 'head'],
     ])
   })
 
@@ -217,29 +222,38 @@ describe('command line parsing', () => {
     expect(words('cd ~/projects a~b')).toEqual([[';', 'cd', `${HOME}/projects`, 'a~b']])
   })
 
-  test('pipes, redirections and unterminated quotes are refused', () => {
-    expect(() => words('ls | cat')).toThrow('pipes are not supported')
-    expect(() => words('echo > f')).toThrow('output redirection is not supported')
-    expect(parseLine('./calc < in.txt', ctx)).toEqual([
-      { op: ';', words: [{ text: './calc', glob: false }], input: 'in.txt' },
+  test('arithmetic $((…))', () => {
+    expect(words('echo typed-$((40+2)) $((2**10 % 7)) "$((-(3*4)/5))"')).toEqual([[';', 'echo', 'typed-42', '2', '-2']])
+    expect(() => words('echo $((1/0))')).toThrow('division by 0')
+  })
+
+  test('redirections are parsed; refused constructs and unterminated quotes throw', () => {
+    const [pipeline] = parseLine('./calc < in.txt 2>&1 > out.txt')
+    expect(pipeline!.commands[0]!.redirects.map((r) => [r.fd, r.op, r.target.raw])).toEqual([
+      [0, '<', 'in.txt'],
+      [2, '>&', '1'],
+      [1, '>', 'out.txt'],
     ])
     expect(() => words('./calc <')).toThrow('syntax error')
     expect(() => words('echo "open')).toThrow('matching')
     expect(() => words('&& ls')).toThrow('syntax error')
+    expect(() => words('ls | ')).toThrow('syntax error')
+    expect(() => words('cat <(ls)')).toThrow('process substitution')
   })
 })
 
 describe('shell builtins', () => {
-  test('prompt shows ~ and the project path, coloured', async () => {
+  test('the shell starts in the project folder; the prompt shows it, coloured, and cd goes home', async () => {
     const h = harness()
-    expect(h.out).toContain('\x1b[1;32mcoder@shellfolio\x1b[0m:\x1b[1;34m~\x1b[0m$ ')
-    const out = await h.run('cd projects/demo')
-    expect(out.endsWith('coder@shellfolio:~/projects/demo$ ')).toBe(true)
+    expect(h.out).toContain('\x1b[1;32mcoder@shellfolio\x1b[0m:\x1b[1;34m~/projects/demo\x1b[0m$ ')
+    expect(await h.run('pwd')).toContain(`${HOME}/projects/demo\n`)
+    const out = await h.run('cd')
+    expect(out.endsWith('coder@shellfolio:~$ ')).toBe(true)
+    expect((await h.run('cd -')).endsWith('coder@shellfolio:~/projects/demo$ ')).toBe(true)
   })
 
   test('ls, ls -l, ls -a, cat, pwd, echo', async () => {
     const h = harness()
-    await h.run('cd projects/demo')
     expect(await h.run('ls')).toMatch(/\nMakefile +notes\.txt +src\n/)
     const long = await h.run('ls -l src')
     expect(long).toMatch(/-rw-r--r-- 1 coder coder \d+ \w{3} [ \d]\d \d\d:\d\d main\.c/)
@@ -255,7 +269,7 @@ describe('shell builtins', () => {
     const h = harness()
     const out = await h.run('cat nope && echo yes || echo no; echo status=$?')
     const printed = out.slice(out.indexOf('\n') + 1)
-    expect(printed).toBe('cat: nope: No such file or directory\nno\nstatus=0\ncoder@shellfolio:~$ ')
+    expect(printed).toBe('cat: nope: No such file or directory\nno\nstatus=0\ncoder@shellfolio:~/projects/demo$ ')
     expect(await h.run('cat nope; echo $?')).toContain('\n1\n')
   })
 
@@ -291,7 +305,6 @@ describe('shell builtins', () => {
 
   test('tab completes a unique prefix, then lists candidates on a second tab', async () => {
     const h = harness()
-    await h.run('cd projects/demo')
     h.clear()
     h.shell.input('cat no\t')
     expect(plain(h.out)).toBe('cat notes.txt ')
@@ -314,17 +327,138 @@ describe('shell builtins', () => {
 
   test('make runs recipes with the silent prefix and reports up to date', async () => {
     const h = harness()
-    await h.run('cd projects/demo')
     expect(await h.run('make')).toContain('built all\n')
     expect(await h.run('make nothing')).toContain("make: *** No rule to make target 'nothing'.  Stop.")
   })
 
   test('running a missing or non-wasm program explains itself', async () => {
     const h = harness()
-    await h.run('cd projects/demo')
     expect(await h.run('./nope')).toContain('shellfolio: ./nope: No such file or directory')
     expect(await h.run('./notes.txt')).toContain('not a WebAssembly program')
   })
+})
+
+/** `_start` loops forever: a WASI program with no imports (the selftest's `spin` without a compile). */
+const SPIN_WASM = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x05,
+  0x03, 0x01, 0x00, 0x01, 0x07, 0x13, 0x02, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x00, 0x06, 0x5f, 0x73,
+  0x74, 0x61, 0x72, 0x74, 0x00, 0x00, 0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b,
+])
+
+/** The state letter of /proc/<pid>/stat (`T` stopped, `R`/`S` running), or undefined once gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+  } catch {
+    return undefined
+  }
+}
+
+describe('job control', () => {
+  test('Ctrl-Z stops a program without spending its CPU budget; jobs, fg, exit warns once and kills it', async () => {
+    const h = harness()
+    h.fs.writeFile(`${HOME}/projects/demo/spin`, SPIN_WASM)
+    h.clear()
+    h.shell.input('./spin a b\r')
+    // Ctrl-Z before the program has its host is a no-op: repeat until it is stopped
+    for (let i = 0; i < 200 && !h.out.includes('Stopped'); i++) {
+      await Bun.sleep(50)
+      h.shell.input('\x1a')
+    }
+    await waitUntil(() => plain(h.out).endsWith('$ '))
+    expect(plain(h.out)).toContain('^Z\r\n[1]+  Stopped                 ./spin a b\r\n')
+    const pids = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p) && procState(Number(p)) === 'T')
+      .map(Number)
+      .filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('program-host'))
+    expect(pids.length).toBe(1)
+    const pid = pids[0]!
+    // stopped for longer than its 1 s CPU budget: still there, still stopped
+    await Bun.sleep(1500)
+    expect(procState(pid)).toBe('T')
+    expect(await h.run('jobs')).toContain('[1]+  Stopped                 ./spin a b\n')
+    expect(await h.run('echo between')).toContain('between\n')
+    // the stopped program gave its permit back: another program runs (the pool allows one at a time)
+    h.clear()
+    h.shell.input('./spin other\r')
+    for (let i = 0; i < 200 && !plain(h.out).endsWith('$ '); i++) await Bun.sleep(50)
+    expect(plain(h.out)).toContain('shellfolio: time limit exceeded (1 s): spin was stopped')
+    expect(procState(pid)).toBe('T')
+    // make and builtins are not stopped
+    expect(await h.run('fg %2')).toContain('fg: %2: no such job')
+    expect(await h.run('exit')).toContain('There are stopped jobs.')
+    expect(h.exits).toEqual([])
+    expect(await h.run('echo again')).toContain('again\n')
+    // `fg` resumes it: its CPU budget goes on from where it was stopped, then the time limit stops it
+    h.clear()
+    h.shell.input('fg\r')
+    for (let i = 0; i < 200 && !plain(h.out).endsWith('$ '); i++) await Bun.sleep(50)
+    const fg = plain(h.out).replace(/\r\n/g, '\n')
+    expect(fg).toContain('./spin a b\n')
+    expect(fg).toContain('shellfolio: time limit exceeded (1 s): spin was stopped')
+    expect(await h.run('jobs')).not.toContain('Stopped')
+    expect(await h.run('fg')).toContain('fg: current: no such job')
+    // stopped again, then `exit` twice: the warning, then the exit kills the stopped program
+    h.clear()
+    h.shell.input('./spin\r')
+    for (let i = 0; i < 200 && !h.out.includes('Stopped'); i++) {
+      await Bun.sleep(50)
+      h.shell.input('\x1a')
+    }
+    await waitUntil(() => plain(h.out).endsWith('$ '))
+    expect(plain(h.out)).toContain('[1]+  Stopped                 ./spin\r\n')
+    const second = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p) && procState(Number(p)) === 'T')
+      .map(Number)
+      .filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('program-host'))
+    expect(second.length).toBe(1)
+    expect(await h.run('exit')).toContain('There are stopped jobs.')
+    h.shell.input('exit\r')
+    await waitUntil(() => h.exits.length > 0)
+    // as bash: the status of the refused `exit` (1)
+    expect(h.exits).toEqual([1])
+    for (let i = 0; i < 100 && ![undefined, 'Z'].includes(procState(second[0]!)); i++) await Bun.sleep(20)
+    expect([undefined, 'Z']).toContain(procState(second[0]!))
+  }, 60_000)
+
+  test('at most 4 stopped jobs: a fifth Ctrl-Z leaves the program running; jobs marks + and -', async () => {
+    const h = harness()
+    h.fs.writeFile(`${HOME}/projects/demo/spin`, SPIN_WASM)
+    const stop = async (line: string, expected: string) => {
+      h.clear()
+      h.shell.input(`${line}\r`)
+      for (let i = 0; i < 200 && !h.out.includes(expected); i++) {
+        await Bun.sleep(50)
+        h.shell.input('\x1a')
+      }
+      expect(plain(h.out)).toContain(expected)
+    }
+    for (let n = 1; n <= 4; n++) {
+      await stop(`./spin ${n}`, `[${n}]+  Stopped`)
+      await waitUntil(() => plain(h.out).endsWith('$ '))
+    }
+    await stop('./spin 5', 'shellfolio: Ctrl-Z: 4 stopped jobs already (type jobs, fg); spin keeps running')
+    // the fifth keeps running until its 1 s CPU budget is spent
+    for (let i = 0; i < 200 && !plain(h.out).endsWith('$ '); i++) await Bun.sleep(50)
+    expect(plain(h.out)).toContain('shellfolio: time limit exceeded (1 s): spin was stopped')
+    const jobs = await h.run('jobs')
+    expect(jobs).toContain('[1]   Stopped                 ./spin 1\n[2]   Stopped                 ./spin 2\n')
+    expect(jobs).toContain('[3]-  Stopped                 ./spin 3\n[4]+  Stopped                 ./spin 4\n')
+    h.shell.close()
+  }, 60_000)
+
+  test('Ctrl-Z during make or a builtin says what it does', async () => {
+    const h = harness()
+    h.fs.writeFile(`${HOME}/projects/demo/spin`, SPIN_WASM)
+    h.clear()
+    h.shell.input('./spin | head\r')
+    await Bun.sleep(300)
+    h.shell.input('\x1a\x03')
+    await waitUntil(() => plain(h.out).endsWith('$ '))
+    expect(plain(h.out)).toContain('only a program run alone (./prog) can be stopped here')
+    expect(await h.run('jobs')).not.toContain('Stopped')
+  }, 30_000)
 })
 
 describe('onlcr', () => {

@@ -6,3 +6,8 @@ import type { ProjectSpec } from '../types.ts'
 export function limitsProject(): ProjectSpec {
   return projectAt(join(import.meta.dir, 'testdata', 'limits'))
 }
+
+/** runner/src/wasi/testdata/abuse: make bombs, an include bomb, fill (files), spin (CPU), readline (stdin). */
+export function abuseProject(): ProjectSpec {
+  return projectAt(join(import.meta.dir, 'testdata', 'abuse'))
+}

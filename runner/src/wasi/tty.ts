@@ -6,6 +6,8 @@
 import { type Key, keyBytes } from './keys.ts'
 
 const te = new TextEncoder()
+/** Longest line typed to a running program (Linux's MAX_CANON); more rings the bell. docs/budgets.md */
+export const MAX_CANON = 4096
 
 /** Bytes that switch a program into "full-screen" mode: alternate screen, hidden cursor, clear. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes on purpose
@@ -21,8 +23,27 @@ export class ProgramTty {
   readonly #onlcr = { lastCr: false }
   #lastByte = 0x0a
 
-  /** @param echo writes terminal text as it is (no newline translation) */
-  constructor(private readonly echo: (text: string) => void) {}
+  /**
+   * @param echo writes terminal text as it is (no newline translation)
+   * @param answer hands the terminal's answer to a query (`CSI 18 t`, the text area's size) to the
+   *   program's stdin at once; without it queries pass through to the screen
+   * @param size the terminal's size now
+   */
+  constructor(
+    private readonly echo: (text: string) => void,
+    private readonly answer?: (bytes: Uint8Array) => void,
+    private readonly size?: () => { rows: number; cols: number },
+  ) {}
+
+  /** The program went full screen: keys go to it raw. */
+  get raw(): boolean {
+    return this.#raw
+  }
+
+  /** The line typed and not yet submitted with Enter (a TTY keeps it for the next reader). */
+  pending(): string {
+    return this.#raw ? '' : this.#line.join('')
+  }
 
   /** A key typed while the program runs: canonical with echo, raw for full-screen programs. */
   key(key: Key): TtyInput {
@@ -32,10 +53,15 @@ export class ProgramTty {
       return bytes ? { type: 'data', bytes: te.encode(bytes) } : undefined
     }
     switch (key.type) {
-      case 'text':
-        this.#line.push(...key.text)
-        this.echo(key.text)
+      case 'text': {
+        const room = MAX_CANON - this.#line.length
+        const chars = Array.from(key.text.length > room * 2 ? key.text.slice(0, Math.max(0, room * 2)) : key.text)
+        const taken = chars.length > room ? chars.slice(0, Math.max(0, room)) : chars
+        // why: no push(...chars): a pasted megabyte must not be spread onto the stack
+        this.#line = this.#line.concat(taken)
+        this.echo(taken.join('') + (taken.length < chars.length ? '\x07' : ''))
         return undefined
+      }
       case 'backspace':
         if (this.#line.length > 0) {
           this.#line.pop()
@@ -68,17 +94,59 @@ export class ProgramTty {
     this.#line = []
   }
 
-  /** Program output on its way to the screen: goes raw on a full-screen sequence, `\n` → `\r\n`. */
+  /**
+   * Program output on its way to the screen: goes raw on a full-screen sequence, `\n` → `\r\n`.
+   * `CSI 18 t` (xterm's "report the text area size in characters") is answered here with the
+   * size at this moment, `CSI 8 ; rows ; cols t`, and not shown: WASI has no TIOCGWINSZ and no
+   * SIGWINCH, so this is how a running program learns its size after a resize (docs/runners.md).
+   */
   output(chunk: Uint8Array): Uint8Array {
+    if (this.answer && this.size) chunk = this.#answerQueries(chunk)
     if (!this.#raw && FULL_SCREEN.test(latin1(chunk))) this.#raw = true
     this.#lastByte = chunk[chunk.length - 1] ?? this.#lastByte
     return onlcr(chunk, this.#onlcr)
+  }
+
+  #answerQueries(chunk: Uint8Array): Uint8Array {
+    let found = indexOfQuery(chunk, 0)
+    if (found < 0) return chunk
+    const parts: Uint8Array[] = []
+    let from = 0
+    while (found >= 0) {
+      parts.push(chunk.subarray(from, found))
+      const { rows, cols } = this.size!()
+      this.answer!(te.encode(`\x1b[8;${rows};${cols}t`))
+      from = found + SIZE_QUERY.length
+      found = indexOfQuery(chunk, from)
+    }
+    parts.push(chunk.subarray(from))
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let at = 0
+    for (const p of parts) {
+      out.set(p, at)
+      at += p.length
+    }
+    return out
   }
 
   /** What to write once the program has ended: leave full-screen mode, finish an unended line. */
   restore(): string {
     return `${this.#raw ? '\x1b[0m\x1b[?25h\x1b[?1049l' : ''}${this.#lastByte !== 0x0a ? '\r\n' : ''}`
   }
+}
+
+/** `ESC [ 1 8 t`: what is the text area's size in characters? */
+const SIZE_QUERY = [0x1b, 0x5b, 0x31, 0x38, 0x74]
+
+function indexOfQuery(bytes: Uint8Array, from: number): number {
+  for (
+    let i = bytes.indexOf(0x1b, from);
+    i >= 0 && i + SIZE_QUERY.length <= bytes.length;
+    i = bytes.indexOf(0x1b, i + 1)
+  ) {
+    if (SIZE_QUERY.every((b, k) => bytes[i + k] === b)) return i
+  }
+  return -1
 }
 
 function latin1(bytes: Uint8Array): string {

@@ -1,0 +1,235 @@
+/**
+ * CPU demotion of WASI sessions that burned a lot of CPU recently (docs/budgets.md, "Fair CPU"):
+ * every `sampleMs` the CPU time of each session's processes (its session host and program hosts)
+ * is read from /proc; a session that used `demoteMs` or more in the last `windowMs` has its
+ * program hosts (and its compiles, through the toolchain's `lowPriority`) moved to SCHED_IDLE,
+ * so they run only on CPU that fresh and light sessions leave unused; once it used `restoreMs` or
+ * less in the window they go back to a normal policy. The session host keeps its nice 10 while only
+ * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
+ * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
+ */
+import { cpuMs, setIdle } from './proc-stats.ts'
+
+export interface CpuGovernorOptions {
+  /** How often CPU time is sampled (default 500 ms). */
+  sampleMs?: number
+  /** The window "recently" means (default 10 s). */
+  windowMs?: number
+  /** CPU time in the window from which a session is demoted (default 2 s: 20% of a core). */
+  demoteMs?: number
+  /** CPU time in the window at or under which a demoted session gets its normal weight back (default 500 ms). */
+  restoreMs?: number
+  /**
+   * The session host's own CPU time in the window from which the host is demoted too (default 1 s:
+   * 10% of a core; a visitor's make of minirt spends ≈ 0.3 s of it).
+   */
+  hostDemoteMs?: number
+  /** Share of the input window a demoted session may have in flight (default 1/8: 8 of 64 KiB). */
+  demotedInputCredit?: number
+  /** Output of a demoted session acknowledged to its host per second (default 64 KiB). */
+  demotedOutputBytesPerSec?: number
+}
+
+interface Tracked {
+  /** Every process of the session, the session host first (its CPU counts; it is never demoted). */
+  pids: () => number[]
+  /** CPU time per process at the last sample. */
+  last: Map<number, number>
+  /** CPU time used per sample in the window. */
+  samples: { at: number; ms: number }[]
+  idle: boolean
+  /** The session host's own CPU time per sample in the window, and whether it is demoted. */
+  hostSamples: { at: number; ms: number }[]
+  hostIdle: boolean
+  /** Output acknowledgements held back while demoted, and when the next may go (performance.now()). */
+  acks: { bytes: number; send?: (bytes: number) => void; timer?: ReturnType<typeof setTimeout>; next: number }
+}
+
+export class CpuGovernor {
+  readonly #sessions = new Map<string, Tracked>()
+  readonly #o: Required<CpuGovernorOptions>
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(options: CpuGovernorOptions = {}) {
+    this.#o = {
+      sampleMs: options.sampleMs ?? 500,
+      windowMs: options.windowMs ?? 10_000,
+      demoteMs: options.demoteMs ?? 2_000,
+      restoreMs: options.restoreMs ?? 500,
+      hostDemoteMs: options.hostDemoteMs ?? 1_000,
+      demotedInputCredit: options.demotedInputCredit ?? 1 / 8,
+      demotedOutputBytesPerSec: options.demotedOutputBytesPerSec ?? 64 * 1024,
+    }
+  }
+
+  /**
+   * Watches a session: `pids()` lists its processes, the session host first (a process that is
+   * not this session's must never be listed: pids are reused). Returns the function that stops
+   * watching it.
+   */
+  track(id: string, pids: () => number[]): () => void {
+    const last = new Map<number, number>()
+    // what its processes spent before the session began (a pooled host loading its code) is not counted
+    for (const pid of pids()) last.set(pid, cpuMs(pid) ?? 0)
+    this.#sessions.set(id, {
+      pids,
+      last,
+      samples: [],
+      idle: false,
+      hostSamples: [],
+      hostIdle: false,
+      acks: { bytes: 0, next: 0 },
+    })
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.sample(), this.#o.sampleMs)
+      this.#timer.unref?.()
+    }
+    return () => {
+      clearTimeout(this.#sessions.get(id)?.acks.timer)
+      this.#sessions.delete(id)
+      if (this.#sessions.size === 0 && this.#timer) {
+        clearInterval(this.#timer)
+        this.#timer = undefined
+      }
+    }
+  }
+
+  /** Whether a session is over its share: its programs, compiles or session host run under SCHED_IDLE now. */
+  isIdle(id: string): boolean {
+    const t = this.#sessions.get(id)
+    return t ? over(t) : false
+  }
+
+  /** A session's CPU time (ms) in the window, as of the last sample. */
+  recentMs(id: string): number {
+    return (this.#sessions.get(id)?.samples ?? []).reduce((sum, s) => sum + s.ms, 0)
+  }
+
+  /**
+   * The share of its input window a session may have in flight (session.ts): all of it, or
+   * `demotedInputCredit` while demoted — a flood of keys costs the API and the host less.
+   */
+  inputCredit(id: string): number {
+    const t = this.#sessions.get(id)
+    return t && over(t) ? this.#o.demotedInputCredit : 1
+  }
+
+  /**
+   * Output relayed for a session, to be acknowledged to its host (session.ts). While the session
+   * is demoted (or acknowledgements are still held back) the governor takes it and calls `send`
+   * later, at `demotedOutputBytesPerSec`: the host waits for credit, so a demoted session's output
+   * flood costs the API's relaying at most that rate. Returns false when the caller sends it now.
+   */
+  deferAck(id: string, bytes: number, send: (bytes: number) => void): boolean {
+    const t = this.#sessions.get(id)
+    if (!t || (!over(t) && t.acks.bytes === 0)) return false
+    const a = t.acks
+    a.bytes += bytes
+    a.send = send
+    if (!a.timer) this.#releaseAcks(t)
+    return true
+  }
+
+  /** Sends what the rate allows now and arms a timer for the rest (all at once when restored). */
+  #releaseAcks(t: Tracked): void {
+    const a = t.acks
+    a.timer = undefined
+    if (a.bytes === 0 || !a.send) return
+    const now = performance.now()
+    if (!over(t)) {
+      const n = a.bytes
+      a.bytes = 0
+      a.send(n)
+      return
+    }
+    if (a.next <= now) {
+      const n = a.bytes
+      a.bytes = 0
+      a.next = now + (n * 1000) / this.#o.demotedOutputBytesPerSec
+      a.send(n)
+      return
+    }
+    a.timer = setTimeout(() => this.#releaseAcks(t), a.next - now)
+    a.timer.unref?.()
+  }
+
+  /** A session started a process: a demoted session's new program host is demoted at once. */
+  touch(id: string): void {
+    const t = this.#sessions.get(id)
+    if (t?.idle) this.#apply(t, true)
+  }
+
+  /** One sample of every session (run by the timer; public for tests). */
+  sample(now = performance.now()): void {
+    for (const t of this.#sessions.values()) {
+      const pids = t.pids()
+      let used = 0
+      let hostUsed = 0
+      const seen = new Map<number, number>()
+      for (const [i, pid] of pids.entries()) {
+        const cpu = cpuMs(pid)
+        if (cpu === undefined) continue
+        // a process first seen now (a program host started ahead of a run, ≈ 0.7 s of CPU loading
+        // the SDK) counts from now: what a visitor ran, not what the runner prepared
+        const spent = Math.max(0, cpu - (t.last.get(pid) ?? cpu))
+        used += spent
+        if (i === 0) hostUsed = spent
+        seen.set(pid, cpu)
+      }
+      t.last = seen
+      t.samples.push({ at: now, ms: used })
+      while (t.samples.length > 0 && t.samples[0]!.at <= now - this.#o.windowMs) t.samples.shift()
+      const recent = t.samples.reduce((sum, s) => sum + s.ms, 0)
+      if (!t.idle && recent >= this.#o.demoteMs) t.idle = true
+      else if (t.idle && recent <= this.#o.restoreMs) {
+        t.idle = false
+        this.#apply(t, false)
+      }
+      // again on every sample while demoted: threads and program hosts started since are caught
+      if (t.idle) this.#apply(t, true)
+      // the session host itself only when its own work burns the CPU (a make or line-editor
+      // attack runs in it): a session whose programs spin keeps a host that answers at once
+      t.hostSamples.push({ at: now, ms: hostUsed })
+      while (t.hostSamples.length > 0 && t.hostSamples[0]!.at <= now - this.#o.windowMs) t.hostSamples.shift()
+      const hostRecent = t.hostSamples.reduce((sum, s) => sum + s.ms, 0)
+      const host = pids[0]
+      if (host !== undefined) {
+        if (!t.hostIdle && hostRecent >= this.#o.hostDemoteMs) t.hostIdle = true
+        else if (t.hostIdle && hostRecent <= this.#o.restoreMs) {
+          t.hostIdle = false
+          setIdle(host, false)
+        }
+        if (t.hostIdle) setIdle(host, true)
+      }
+      // back under its share: output held back goes now
+      if (!over(t) && t.acks.bytes > 0) {
+        clearTimeout(t.acks.timer)
+        this.#releaseAcks(t)
+      }
+    }
+  }
+
+  #apply(t: Tracked, idle: boolean): void {
+    const [, ...workers] = t.pids()
+    for (const pid of workers) setIdle(pid, idle)
+  }
+
+  close(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#sessions.clear()
+  }
+}
+
+/** Over its share: its programs, compiles or session host demoted. */
+function over(t: Tracked): boolean {
+  return t.idle || t.hostIdle
+}
+
+let shared: CpuGovernor | undefined
+
+/** The process-wide governor, shared by the WASI runners and the default toolchain. */
+export function defaultGovernor(): CpuGovernor {
+  shared ??= new CpuGovernor()
+  return shared
+}

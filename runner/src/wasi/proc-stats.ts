@@ -1,0 +1,161 @@
+/**
+ * What the kernel says about a child process: resident memory and CPU time from /proc, and the
+ * `nice` prefix that starts visitors' work below the API's priority. The WASI runner's budgets
+ * (docs/budgets.md) are enforced by sampling these, because @wasmer/sdk's shared
+ * WebAssembly.Memory reserves 4 GiB of address space and dies under RLIMIT_AS/RLIMIT_DATA.
+ */
+
+import type { Pointer } from 'bun:ffi'
+import { readdirSync, readFileSync } from 'node:fs'
+
+/** How often budgets are sampled (ms). */
+export const SAMPLE_MS = 150
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const TICKS = 100
+
+/** Resident set size in bytes, or undefined once the process is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(status)
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return undefined
+  }
+}
+
+/** User + system CPU time in ms of every thread of the process, or undefined once it is gone. */
+export function cpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // the command name may hold spaces: fields start after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Whether a thread of the process is running or waiting for a core (state `R`): a program starved
+ * of CPU by a busy machine spends no CPU time either, but it is not waiting for its user.
+ */
+export function anyThreadRunnable(pid: number): boolean {
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        if (stat[stat.lastIndexOf(')') + 2] === 'R') return true
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  } catch {
+    // the process is gone
+  }
+  return false
+}
+
+const NICE = Bun.which('nice')
+
+/**
+ * argv prefix that runs a child at nice 10 from its first instruction (every thread inherits it),
+ * so visitors' shells, compiles and programs never starve the API's event loop.
+ */
+export function niced(argv: string[]): string[] {
+  return NICE ? [NICE, '-n', '10', ...argv] : argv
+}
+
+const SCHED_OTHER = 0
+const SCHED_IDLE = 5
+
+type Libc = { sched_setscheduler: (tid: number, policy: number, param: Pointer) => number; param: Pointer }
+let libc: Libc | null | undefined
+
+/** sched_setscheduler(2) through bun:ffi, or null where it cannot be had (not Linux/glibc). */
+function loadLibc(): Libc | null {
+  if (libc !== undefined) return libc
+  libc = null
+  if (process.platform !== 'linux') return null
+  try {
+    const ffi = require('bun:ffi') as typeof import('bun:ffi')
+    const lib = ffi.dlopen('libc.so.6', {
+      sched_setscheduler: { args: [ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.ptr], returns: ffi.FFIType.i32 },
+    })
+    // struct sched_param { int sched_priority } = 0 for both policies; kept alive with the library
+    const param = new Int32Array(1)
+    libc = { sched_setscheduler: lib.symbols.sched_setscheduler, param: ffi.ptr(param) }
+  } catch {
+    libc = null
+  }
+  return libc as Libc | null
+}
+
+/** Thread ids of a process (a policy is per thread on Linux); empty once it is gone. */
+function tasks(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number)
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Moves every thread of `pid` to SCHED_IDLE (`idle`: it runs only on CPU nobody else at a normal
+ * policy wants) or back to SCHED_OTHER at its nice value. Threads and children started later
+ * inherit the policy of the thread that starts them. Returns false when it could not be done:
+ * the process is gone, or going back was refused (an unprivileged process needs RLIMIT_NICE ≥ 10
+ * or CAP_SYS_NICE to leave SCHED_IDLE at nice 10; docs/budgets.md).
+ */
+export function setIdle(pid: number, idle: boolean): boolean {
+  const c = loadLibc()
+  if (!c) return false
+  const ids = tasks(pid)
+  if (ids.length === 0) return false
+  let ok = true
+  for (const tid of ids) {
+    if (c.sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, c.param) !== 0) ok = false
+  }
+  return ok
+}
+
+/** Whether the main thread of `pid` runs under SCHED_IDLE (field 41 of /proc/<pid>/stat). */
+export function isIdle(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) === SCHED_IDLE
+  } catch {
+    return false
+  }
+}
+
+/** MiB, rounded, for messages. */
+export function mib(bytes: number): number {
+  return Math.round(bytes / (1024 * 1024))
+}
+
+/**
+ * Asks the kernel to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG). The
+ * runner's child processes (session, program and clang hosts) also exit on IPC `disconnect`, but a
+ * process busy in a long WebAssembly call never runs that handler: without this, a compile bomb
+ * whose API process was killed would run on, unbounded, as an orphan (docs/budgets.md).
+ */
+export function dieWithParent(): void {
+  if (process.platform !== 'linux') return
+  const parent = process.ppid
+  try {
+    const ffi = require('bun:ffi') as typeof import('bun:ffi')
+    const i64 = ffi.FFIType.i64
+    const lib = ffi.dlopen('libc.so.6', {
+      prctl: { args: [ffi.FFIType.i32, i64, i64, i64, i64], returns: ffi.FFIType.i32 },
+    })
+    const PR_SET_PDEATHSIG = 1
+    const SIGKILL = 9
+    lib.symbols.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+  } catch {
+    // not glibc: the IPC disconnect handler is all there is
+  }
+  // the parent may have died before the request was in place: then it is already time
+  if (process.ppid !== parent || process.ppid === 1) process.exit(0)
+}
