@@ -14,8 +14,22 @@
  * (see `Transcript.waitFor` and `Transcript.quiet`).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Terminal as HeadlessTerminal } from '@xterm/headless'
+import { DOWNLOAD_OSC, FILE_LIMITS } from './files.ts'
+import { projectHelp } from './help.ts'
 import { checkLine } from './policy.ts'
-import type { ExitInfo, OpenOptions, ProjectSpec, Runner, RunnerSession, TerminalSize } from './types.ts'
+import {
+  type ExitInfo,
+  type OpenOptions,
+  type ProjectSpec,
+  type Runner,
+  RunnerError,
+  type RunnerSession,
+  type TerminalSize,
+} from './types.ts'
 
 /** Case names, usable as keys of `skip`. */
 export const CONTRACT_CASES = [
@@ -31,6 +45,22 @@ export const CONTRACT_CASES = [
   'ctrl-c',
   'policy refusal',
   'isolation',
+  // The session's folder and help (docs/runners.md, "Starting folder and help"):
+  'starting directory',
+  'project help',
+  'projects apart',
+  // terminal fidelity, issue 17 (shell and policy): see the block at the end of runRunnerContract
+  'typeahead during a running program',
+  'resize of a running program',
+  'pipes and redirections',
+  // Files in and out (docs/runners.md, "Files")
+  'file upload',
+  'file download',
+  // what the visitor sees (docs/runners.md, "Contract"): the refused line, an image
+  'refused line visible',
+  'image output',
+  // job control (docs/runners.md, "Job control"): Ctrl-Z, jobs, fg
+  'ctrl-z and fg',
 ] as const
 export type ContractCase = (typeof CONTRACT_CASES)[number]
 
@@ -53,7 +83,20 @@ export interface RunnerContractOptions {
   prompt?: RegExp
   /** Per-test timeout in ms (default 60 s: a docker session may build C programs). */
   timeoutMs?: number
+  /**
+   * Where the contract writes a second, throw-away project (default the system's temporary folder):
+   * a placement that ships projects only from some folders (a runner service, `shipRoots`) names one.
+   */
+  scratchDir?: string
 }
+
+/** The text a terminal shows for `text` once escape sequences are dropped (as `Transcript.text` keeps it). */
+function screenText(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: SGR sequences are what is removed
+  return text.replace(/\x1b\[[0-9;]*m/g, '').replace(/\n/g, '\r\n')
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 const STRIP_WINDOW = 4096
 
@@ -282,9 +325,9 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
       s.write(`${line}\r`)
     }
 
-    /** Builds the fixture programs in `~/projects/<slug>` and waits until make is done. */
+    /** Builds the fixture programs in `~/projects/<slug>`, where the session starts, and waits until make is done. */
     async function build(s: RunnerSession, t: Transcript): Promise<void> {
-      type(s, `cd projects/${project.slug} && make && echo built-ok`)
+      type(s, 'make && echo built-ok')
       await t.waitFor(outputLine('built-ok'), 45_000)
       await t.waitFor(prompt)
     }
@@ -444,5 +487,305 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
       },
       timeout * 2,
     )
+
+    // ---------------------------------------------------------------------------------------------
+    // The session's folder and its help (docs/runners.md, "Starting folder and help"): a session
+    // opens in ~/projects/<slug>, so the project's first suggested command works as typed; `help`
+    // prints the project help (runner/src/help.ts), the same bytes on every runner; and a session
+    // of one project never sees another project's files.
+
+    /** A second project (one file, its own suggested commands), written for these cases. */
+    let other: ProjectSpec | undefined
+    const otherProject = (): ProjectSpec => {
+      if (other) return other
+      const dir = mkdtempSync(join(opts.scratchDir ?? tmpdir(), 'shellfolio-contract-'))
+      const slug = `contract-other-${dir
+        .slice(-6)
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, 'x')}`
+      writeFileSync(join(dir, 'other.txt'), 'the other project\n')
+      writeFileSync(
+        join(dir, 'project.json'),
+        JSON.stringify({
+          slug,
+          title: 'Contract other',
+          summary: 'A second project: sessions of different projects never see each other.',
+          commands: ['cat other.txt', 'ls'],
+          policy: project.policy,
+        }),
+      )
+      other = { ...project, slug, sourceDir: dir }
+      return other
+    }
+    afterAll(() => {
+      if (other) rmSync(other.sourceDir, { recursive: true, force: true })
+    })
+
+    /** Types `line` and resolves with what it printed before the next prompt (escape sequences dropped). */
+    async function output(s: RunnerSession, t: Transcript, line: string): Promise<string> {
+      const marker = `${line}\r\n`
+      type(s, line)
+      await t.waitFor(new RegExp(escapeRegExp(marker)))
+      const from = t.cursor
+      await t.waitFor(prompt, 30_000)
+      const text = t.text.slice(from, t.cursor)
+      // the prompt is the last line of what was printed
+      return text.slice(0, text.lastIndexOf('\r\n') + 2)
+    }
+
+    testCase('starting directory', async () => {
+      const { s, t } = await start()
+      expect(await output(s, t, 'pwd')).toBe(`/home/coder/projects/${project.slug}\r\n`)
+      // the first suggested command of the fixture is `make`: it works as typed
+      await build(s, t)
+      type(s, './mark start-dir && ls')
+      await t.waitFor(outputLine('marked start-dir'))
+      await t.waitFor(/start-dir\.mark/)
+      await t.waitFor(prompt)
+      // `cd` alone goes home, where the project's folder is the only one in ~/projects
+      expect(await output(s, t, `cd && ls projects`)).toBe(`${project.slug}\r\n`)
+    })
+
+    testCase('project help', async () => {
+      for (const spec of [project, otherProject()]) {
+        const s = await runner.open({ project: spec, size })
+        open.push(s)
+        const t = track(s)
+        await t.waitFor(prompt, 20_000)
+        // the same text every runner prints (runner/src/help.ts): nothing before it, nothing after
+        expect(await output(s, t, 'help')).toBe(screenText(projectHelp(spec)))
+      }
+    })
+
+    testCase('projects apart', async () => {
+      const spec = otherProject()
+      const [mine, theirs] = await Promise.all([
+        start(),
+        (async () => {
+          const s = await runner.open({ project: spec, size })
+          open.push(s)
+          const t = track(s)
+          await t.waitFor(prompt, 20_000)
+          return { s, t }
+        })(),
+      ])
+      // the other project's session starts in its own folder and its first suggested command works
+      expect(await output(theirs.s, theirs.t, 'pwd')).toBe(`/home/coder/projects/${spec.slug}\r\n`)
+      expect(await output(theirs.s, theirs.t, 'cat other.txt')).toBe('the other project\r\n')
+      // each sees its own project only
+      expect(await output(theirs.s, theirs.t, 'ls ~/projects')).toBe(`${spec.slug}\r\n`)
+      expect(await output(mine.s, mine.t, 'ls ~/projects')).toBe(`${project.slug}\r\n`)
+      expect(await output(mine.s, mine.t, `cat ~/projects/${spec.slug}/other.txt`)).toContain('No such file')
+      expect(await output(theirs.s, theirs.t, `cat ~/projects/${project.slug}/Makefile`)).toContain('No such file')
+    })
+
+    // ---- Terminal fidelity (issue 17): typeahead, resize of a running program, pipes ----------
+
+    /** Builds only `targets` of the fixture (in `~/projects/<slug>`, wherever the session starts). */
+    async function buildOnly(s: RunnerSession, t: Transcript, targets: string): Promise<void> {
+      type(s, `cd ~/projects/${project.slug} && make ${targets} && echo built-only-ok`)
+      await t.waitFor(outputLine('built-only-ok'), 45_000)
+      await t.waitFor(prompt)
+    }
+
+    testCase('typeahead during a running program', async () => {
+      const { s, t } = await start()
+      await buildOnly(s, t, 'busy')
+      type(s, './busy 1500')
+      await t.waitFor(outputLine('busy start'))
+      // typed while the program computes and never reads its input: the shell runs it afterwards,
+      // as bash does with what the TTY kept
+      type(s, 'echo typed-$((40+2))')
+      await t.waitFor(outputLine('busy done'), 20_000)
+      await t.waitFor(outputLine('typed-42'), 20_000)
+      await t.waitFor(prompt)
+    })
+
+    testCase('resize of a running program', async () => {
+      const { s, t } = await start()
+      await buildOnly(s, t, 'winsize')
+      type(s, './winsize')
+      await t.waitFor(outputLine(`size ${size.rows} ${size.cols}`))
+      await s.resize({ cols: 104, rows: 33 })
+      // a line for the program (it reads its input): it asks for its size again
+      s.write('\r')
+      await t.waitFor(outputLine('size 33 104'), 20_000)
+      s.write('\x04')
+      await t.waitFor(prompt, 20_000)
+    })
+
+    testCase('pipes and redirections', async () => {
+      const { s, t } = await start()
+      await buildOnly(s, t, 'flood mark')
+      for (const line of ['./flood 6400 | head -n 3 | wc -l', 'echo one two three | wc -w']) {
+        expect(checkLine(line, project.policy)).toEqual({ ok: true })
+      }
+      type(s, './flood 6400 | head -n 3 | wc -l')
+      await t.waitFor(outputLine('3'))
+      await t.waitFor(prompt)
+      type(s, 'echo one two three | wc -w')
+      await t.waitFor(outputLine('3'))
+      await t.waitFor(prompt)
+      type(
+        s,
+        'echo alpha > pipe.txt && echo beta >> pipe.txt && ./mark nope 2>&1 >> pipe.txt; tail -n 2 < pipe.txt | head -n 1',
+      )
+      await t.waitFor(outputLine('beta'))
+      await t.waitFor(prompt)
+      type(s, 'cat pipe.txt | wc -l')
+      await t.waitFor(outputLine('3'))
+      await t.waitFor(prompt)
+    })
+
+    // --- Files in and out (docs/runners.md, "Files") -------------------------------------------
+
+    /** Resolves with the RunnerError code `promise` rejects with (fails the test when it resolves). */
+    async function codeOf(promise: Promise<unknown>): Promise<string> {
+      try {
+        await promise
+      } catch (e) {
+        expect(e).toBeInstanceOf(RunnerError)
+        return (e as RunnerError).code
+      }
+      throw new Error('expected the file operation to be refused')
+    }
+
+    testCase('file upload', async () => {
+      const { s, t } = await start()
+      const text = `uploaded-${Date.now()}\n`
+      const bytes = new Uint8Array(256).map((_, i) => i)
+      const result = await s.putFiles(`projects/${project.slug}`, [
+        { name: 'up.txt', data: new TextEncoder().encode(text) },
+        { name: 'bytes.bin', data: bytes },
+      ])
+      expect(result).toEqual({
+        dir: `projects/${project.slug}`,
+        files: [
+          { name: 'up.txt', bytes: text.length },
+          { name: 'bytes.bin', bytes: 256 },
+        ],
+      })
+      // The shell sees the file where it landed; a second upload replaces it.
+      type(s, `cd && cat projects/${project.slug}/up.txt`)
+      await t.waitFor(outputLine(text.trim()))
+      await t.waitFor(prompt)
+      await s.putFiles('', [{ name: 'up.txt', data: new TextEncoder().encode('second\n') }])
+      await s.putFiles('', [{ name: 'up.txt', data: new TextEncoder().encode('third\n') }])
+      type(s, 'cat up.txt')
+      await t.waitFor(outputLine('third'))
+      expect((await s.getFile(`projects/${project.slug}/bytes.bin`)).data).toEqual(bytes)
+      // Never outside the workspace, never past the limits.
+      const one = [{ name: 'x.txt', data: new Uint8Array(1) }]
+      expect(await codeOf(s.putFiles('..', one))).toBe('PATH_OUTSIDE_WORKSPACE')
+      expect(await codeOf(s.putFiles('/etc', one))).toBe('PATH_OUTSIDE_WORKSPACE')
+      expect(await codeOf(s.putFiles('projects/../..', one))).toBe('PATH_OUTSIDE_WORKSPACE')
+      expect(await codeOf(s.putFiles('no-such-folder', one))).toBe('NOT_A_DIRECTORY')
+      expect(await codeOf(s.putFiles('', [{ name: '../x', data: new Uint8Array(1) }]))).toBe('FILE_NAME_INVALID')
+      expect(await codeOf(s.putFiles('', [{ name: '..', data: new Uint8Array(1) }]))).toBe('FILE_NAME_INVALID')
+      const many = Array.from({ length: FILE_LIMITS.maxFiles + 1 }, (_, i) => ({
+        name: `f${i}`,
+        data: new Uint8Array(1),
+      }))
+      expect(await codeOf(s.putFiles('', many))).toBe('TOO_MANY_FILES')
+      const big = [{ name: 'big.bin', data: new Uint8Array(FILE_LIMITS.maxFileBytes + 1) }]
+      expect(await codeOf(s.putFiles('', big))).toBe('FILE_TOO_LARGE')
+      expect(await codeOf(s.putFiles('', [{ name: 'projects', data: new Uint8Array(1) }]))).toBe('NOT_A_FILE')
+      type(s, 'echo still-usable')
+      await t.waitFor(outputLine('still-usable'))
+    })
+
+    testCase('file download', async () => {
+      const { s, t } = await start()
+      const makefile = new Uint8Array(readFileSync(join(project.sourceDir, 'Makefile')))
+      const got = await s.getFile(`projects/${project.slug}/Makefile`)
+      expect(got.name).toBe('Makefile')
+      expect(got.data).toEqual(makefile)
+      // `download FILE` finds the path (relative to the shell's folder) and announces it.
+      const before = t.bytes
+      type(s, `cd && cd projects/${project.slug} && download Makefile`)
+      await t.waitFor(/download: sending ~\/projects\/[^\r\n]*Makefile to your browser\r?\n/)
+      await t.waitFor(prompt)
+      const raw = new TextDecoder().decode(t.raw().slice(before))
+      const osc = new RegExp(`\x1b\\]${DOWNLOAD_OSC};download;([A-Za-z0-9+/=]+)\x07`).exec(raw)
+      expect(osc).not.toBeNull()
+      const announced = Buffer.from(osc?.[1] ?? '', 'base64').toString('utf8')
+      expect(announced).toBe(`projects/${project.slug}/Makefile`)
+      expect((await s.getFile(announced)).data).toEqual(makefile)
+      type(s, 'download no-such-file')
+      await t.waitFor(/download: no-such-file: No such file or directory/)
+      await t.waitFor(prompt)
+      expect(await codeOf(s.getFile('no-such-file'))).toBe('FILE_NOT_FOUND')
+      expect(await codeOf(s.getFile(`projects/${project.slug}`))).toBe('NOT_A_FILE')
+      expect(await codeOf(s.getFile('../../etc/passwd'))).toBe('PATH_OUTSIDE_WORKSPACE')
+      expect(await codeOf(s.getFile('/etc/passwd'))).toBe('PATH_OUTSIDE_WORKSPACE')
+    })
+
+    // ---- What the visitor sees: the refused line stays on screen, an image arrives intact -------
+
+    /** The session's screen as a terminal of `size` shows it (@xterm/headless), one string per row. */
+    async function screenOf(t: Transcript): Promise<string[]> {
+      const term = new HeadlessTerminal({ cols: size.cols, rows: size.rows, scrollback: 1000, allowProposedApi: true })
+      await new Promise<void>((resolve) => term.write(t.raw(), resolve))
+      const rows: string[] = []
+      const buffer = term.buffer.active
+      for (let i = 0; i < buffer.length; i++) rows.push(buffer.getLine(i)?.translateToString(true) ?? '')
+      term.dispose()
+      return rows
+    }
+
+    testCase('refused line visible', async () => {
+      const refused = 'curl http://example.com/refused-visible'
+      const { s, t } = await start()
+      type(s, refused)
+      await t.waitFor(/shellfolio: .*not allowed/)
+      await t.waitFor(prompt)
+      const rows = await screenOf(t)
+      // the line as typed, after its prompt, then the refusal below it: the scrollback keeps both
+      // (Docker keeps it through readline's insert-comment, so bash shows it as `#curl …`)
+      const typed = rows.findIndex((row) => row.includes(`$ ${refused}`) || row.includes(`$ #${refused}`))
+      const message = rows.findIndex((row) => /shellfolio: .*not allowed/.test(row))
+      expect(typed).toBeGreaterThanOrEqual(0)
+      expect(message).toBeGreaterThan(typed)
+    })
+
+    testCase('image output', async () => {
+      const { s, t } = await start()
+      await buildOnly(s, t, 'sixel')
+      const before = t.bytes
+      type(s, './sixel')
+      await t.waitFor(outputLine('sixel done'))
+      await t.waitFor(prompt)
+      const raw = new TextDecoder().decode(t.raw().slice(before))
+      // the DCS sequence byte for byte: no back end rewrites or drops an image
+      expect(raw).toContain('\x1bPq"1;1;12;6#0;2;0;0;0#1;2;100;40;0#1~~~~@@@@~~~~$#0????}}}}????-\x1b\\')
+    })
+
+    testCase('ctrl-z and fg', async () => {
+      const { s, t } = await start()
+      await build(s, t)
+      type(s, './spin')
+      await t.waitFor(outputLine('spinning'))
+      s.write('\x1a')
+      // bash's words: `[1]+  Stopped                 ./spin`, then the prompt
+      await t.waitFor(/\[1\]\+ +Stopped +\.\/spin/)
+      await t.waitFor(prompt)
+      type(s, 'echo between')
+      await t.waitFor(outputLine('between'))
+      await t.waitFor(prompt)
+      type(s, 'jobs')
+      await t.waitFor(/\[1\]\+ +Stopped +\.\/spin\r?\n/)
+      await t.waitFor(prompt)
+      const before = t.text.length
+      type(s, 'fg')
+      // fg shows the command it resumes; the program holds the terminal again until Ctrl-C
+      await t.waitFor(outputLine('./spin'))
+      await Bun.sleep(300)
+      expect(t.text.slice(before)).not.toMatch(prompt)
+      s.write('\x03')
+      await t.waitFor(prompt, 10_000)
+      type(s, 'jobs; echo after-fg')
+      await t.waitFor(outputLine('after-fg'))
+      expect(t.text.slice(before)).not.toMatch(/Stopped/)
+    })
   })
 }

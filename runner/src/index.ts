@@ -1,2 +1,3 @@
+export * from './files.ts'
 export * from './policy.ts'
 export * from './types.ts'

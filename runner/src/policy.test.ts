@@ -41,6 +41,16 @@ describe('command policy', () => {
     expect(checkLine('echo $((1+2))').ok).toBe(true)
   })
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, on purpose
+  test('${NAME} is a variable; any other ${…} is refused like $(', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, on purpose
+    expect(checkLine('echo ${HOME}/x').ok).toBe(true)
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, on purpose
+    expect(checkLine("cc -MM -MT '${foreach a,1 2,${a}}' -MF out.mk x.c").ok).toBe(false)
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax, on purpose
+    expect(checkLine('echo ${x:-y}').ok).toBe(false)
+  })
+
   test('./* matches programs in the current folder only', () => {
     expect(checkLine('./life -n 3', DEFAULT_POLICY).ok).toBe(true)
     expect(checkLine('/bin/sh', DEFAULT_POLICY).ok).toBe(false)

@@ -1,5 +1,5 @@
 /**
- * The showcase on both runners: `cd projects/minirt && make && ./miniRT …` builds and renders, and the
+ * The showcase on both runners: `make && ./miniRT …` builds and renders, and the
  * image is byte for byte the committed golden (gcc in the Docker sandbox, clang-in-WebAssembly in
  * the WASI shell). Both suites fail loudly when their back end cannot run.
  */
@@ -34,7 +34,7 @@ describe.each(cases)('minirt on the %s runner', (_name, create) => {
     const t = track(session)
     try {
       await t.waitFor(PROMPT, 30_000)
-      session.write('cd projects/minirt && make && ./miniRT -w 60 -h 20 scenes/demo.rt && echo render-ok\r')
+      session.write('make && ./miniRT -w 60 -h 20 scenes/demo.rt && echo render-ok\r')
       await t.waitFor(/\nrender-ok\r?\n/, 120_000)
       expect(asWritten(t.raw())).toContain(golden)
       session.write('./miniRT scenes/broken.rt; echo "exit=$?"\r')

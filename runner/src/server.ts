@@ -7,6 +7,8 @@
  *   RUNNER_CAPACITY (64 sessions)   RUNNER_DETACH_GRACE_MS (120000)
  *   REDIS_URL, REDIS_PREFIX (shellfolio:): where capacity and health are registered
  *   SANDBOX_IMAGE   DOCKER_POOL_SIZE (2)   LOG_LEVEL (info; `silent` for none)
+ *   RUNNER_PROJECT_CACHE (a folder of this process under the system's temporary folder): where the
+ *     imported projects API instances send are kept, by hash (remote/bundle.ts)
  *   SANDBOX_RUNTIME (auto: gVisor's runsc when the engine lists it, else runc; `runsc` refuses to
  *     start on an engine without it; `runc`) — see docs/threat-model.md
  * Logs are JSON lines on stderr; the token and grants never appear in them.
@@ -96,6 +98,7 @@ const server = createRunnerServer({
   capacity,
   detachGraceMs,
   ...(env.RUNNER_ID ? { id: env.RUNNER_ID } : {}),
+  ...(env.RUNNER_PROJECT_CACHE ? { projectCache: env.RUNNER_PROJECT_CACHE } : {}),
   ...(advertiseUrl ? { advertiseUrl } : {}),
   ...(redisUrl ? { registration: createRedisRegistration(redisUrl, env.REDIS_PREFIX ?? 'shellfolio:') } : {}),
   log,

@@ -3,6 +3,8 @@
  * The API adapts it to WebSockets; nothing here knows about HTTP or the database.
  */
 
+import type { FileDownload, FileUpload, PutFilesResult } from './files.ts'
+
 export const RUNNER_KINDS = ['docker', 'wasi'] as const
 export type RunnerKind = (typeof RUNNER_KINDS)[number]
 
@@ -16,13 +18,25 @@ export interface CommandPolicy {
   allow: string[]
 }
 
+/**
+ * The toolchains a project can ask the Docker sandbox for (docs/projects.md): one image per runtime,
+ * built by runner/image/build.ts. `c` is the base sandbox image (gcc, make).
+ */
+export const PROJECT_RUNTIMES = ['c', 'python', 'node', 'go', 'rust'] as const
+export type ProjectRuntime = (typeof PROJECT_RUNTIMES)[number]
+
 /** What a runner needs to know about a project to open a session for it. */
 export interface ProjectSpec {
   /** e.g. `minirt`; the project lives at `~/projects/<slug>` inside the session. */
   slug: string
-  /** Absolute host path of `wasm-projects/<slug>` (sources, Makefile, assets). */
+  /**
+   * Absolute host path of the project's files (wasm-projects/<slug>, or an imported version the API
+   * fetched from the media store); copied into the session's workspace when it opens.
+   */
   sourceDir: string
   policy: CommandPolicy
+  /** The Docker sandbox image's toolchain (default `c`); WASI ignores it. */
+  runtime?: ProjectRuntime
 }
 
 export interface OpenOptions {
@@ -47,8 +61,14 @@ export interface ExitInfo {
 export interface RunnerSession {
   readonly id: string
   readonly kind: RunnerKind
-  /** Terminal input: keystrokes, pasted text, control bytes (Ctrl-C = 0x03). */
-  write(data: Uint8Array | string): void
+  /**
+   * Terminal input: keystrokes, pasted text, control bytes (Ctrl-C = 0x03). Returns `false` when
+   * the input was refused because the session already holds its budget of input not yet taken by
+   * the program (docs/budgets.md); the caller tells the visitor. Back ends that never refuse may
+   * return nothing.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: back ends that never refuse input keep `write(): void`
+  write(data: Uint8Array | string): boolean | void
   resize(size: TerminalSize): Promise<void>
   /** Subscribe to output bytes; returns an unsubscribe function. */
   onData(listener: (chunk: Uint8Array) => void): () => void
@@ -65,6 +85,20 @@ export interface RunnerSession {
   readonly exited: Promise<ExitInfo>
   /** Where the sandbox runs when that is not this process (a runner service's id). */
   readonly host?: string
+  /**
+   * Subscribe to incidents that do not end the session but the operator should hear of (a crashed
+   * WASI program host: docs/faults.md); optional, in-process WASI only for now.
+   */
+  onIncident?(listener: (message: string) => void): () => void
+  /**
+   * Files in (docs/runners.md, "Files"): writes `files` (plain names, limits in files.ts) into the
+   * workspace folder `dir` (relative to `~`), replacing files of the same name. Never writes
+   * outside the workspace: a path that leaves it (`..`, absolute, a symlink pointing out) is
+   * refused with a `RunnerError` (codes in files.ts).
+   */
+  putFiles(dir: string, files: FileUpload[]): Promise<PutFilesResult>
+  /** Files out: the bytes of the workspace file `path` (relative to `~`), at most `FILE_LIMITS.maxDownloadBytes`. */
+  getFile(path: string): Promise<FileDownload>
 }
 
 /** Sandboxes started ahead of demand, so opening a session does not wait for one to boot. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { DEFAULT_POLICY } from '../policy.ts'
-import { CommandLineTracker } from './line-tracker.ts'
+import { CommandLineTracker, MAX_LINE } from './line-tracker.ts'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 const dec = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -18,10 +18,10 @@ describe('CommandLineTracker', () => {
     expect(t.atPrompt).toBe(false)
   })
 
-  test('a refused line is cleared in readline instead of submitted, with the policy message', () => {
+  test('a refused line is turned into a comment in readline (kept on screen) instead of run, with the policy message', () => {
     const t = atPrompt()
     const r = t.input(enc('curl http://example.com\r'))
-    expect(dec(r.forward)).toBe('curl http://example.com\x05\x15\r')
+    expect(dec(r.forward)).toBe('curl http://example.com\x1b#')
     expect(r.refused).toContain("'curl' is not allowed")
   })
 
@@ -29,6 +29,34 @@ describe('CommandLineTracker', () => {
     const t = atPrompt()
     for (const ch of ['w', 'g', 'é', '\x7f', '\x7f', 'e', 't']) t.input(enc(ch))
     expect(t.input(enc('\r')).refused).toContain("'wet' is not allowed")
+  })
+
+  test('a line longer than MAX_LINE is not kept in memory and is refused on Enter; Ctrl-U starts afresh', () => {
+    const t = atPrompt()
+    // A paste without Enter, far beyond the bound: the tracker holds at most MAX_LINE of it.
+    for (let i = 0; i < 64; i++) t.input(enc(`echo ${'x'.repeat(64 * 1024)}`))
+    expect(t.input(enc('\r')).refused).toBe(`a command line is limited to ${MAX_LINE} bytes`)
+    t.onPrompt('ps1')
+    t.input(enc(`${'y'.repeat(MAX_LINE + 1)}\x15echo fine`))
+    expect(t.input(enc('\r')).refused).toBeUndefined()
+  })
+
+  test('the shell is never handed more than MAX_LINE bytes of one line: the rest is dropped, control keys still pass', () => {
+    const t = atPrompt()
+    let handed = 0
+    let dropped = 0
+    for (let i = 0; i < 8; i++) {
+      const r = t.input(enc('a'.repeat(64 * 1024)))
+      handed += r.forward.length
+      dropped += r.dropped ?? 0
+    }
+    expect(handed).toBe(MAX_LINE)
+    expect(dropped).toBe(8 * 64 * 1024 - MAX_LINE)
+    // Ctrl-C and Ctrl-U in a chunk that is otherwise dropped reach the shell, and the line starts afresh.
+    const r = t.input(enc('bbbb\x03echo ok'))
+    expect(dec(r.forward)).toBe('\x03echo ok')
+    expect(r.dropped).toBe(4)
+    expect(t.input(enc('\r'))).toEqual({ forward: enc('\r') })
   })
 
   test('Ctrl-U and Ctrl-C start the line again', () => {
@@ -69,6 +97,6 @@ describe('CommandLineTracker', () => {
   test('the rest of a pasted batch after a refused line is dropped', () => {
     const t = atPrompt()
     const r = t.input(enc('curl x\rls\r'))
-    expect(dec(r.forward)).toBe('curl x\x05\x15\r')
+    expect(dec(r.forward)).toBe('curl x\x1b#')
   })
 })

@@ -46,6 +46,22 @@ describe('docker command policy', () => {
   )
 
   test(
+    'a refused line stays on screen (readline redraws it as a comment) and nothing of it runs',
+    async () => {
+      const { s, t } = await start()
+      s.write('echo refused-marker > /tmp/x; curl http://example.com\r')
+      await t.waitFor(/shellfolio: 'curl' is not allowed/)
+      // readline inserts `#` before the line (the transcript drops its cursor moves) and accepts it
+      // as a comment: the line is never erased (web/e2e/site.test.ts checks the screen itself)
+      expect(t.text).toMatch(/echo refused-marker > \/tmp\/x; curl http:\/\/example\.com\r?#\r?\nshellfolio: 'curl'/)
+      await t.waitFor(PROMPT)
+      s.write('cat /tmp/x || echo nothing-ran\r')
+      await t.waitFor(outputLine('nothing-ran'))
+    },
+    T,
+  )
+
+  test(
     'lines typed into a running program are its input, not commands',
     async () => {
       const { s, t } = await start()

@@ -1,10 +1,17 @@
 import type { Duplex } from 'node:stream'
 import type Docker from 'dockerode'
+import { INTERRUPT_SLACK } from '../protocol/terminal.ts'
 import { RunnerError } from '../types.ts'
 import { type CreateSpec, containerOptions, DETACH_KEYS, destroyContainer } from './sandbox.ts'
 
 /** The shell prints this (an OSC sequence terminals ignore) once it waits for the handshake (the image's /etc/bash.bashrc). */
 const READY = Buffer.from('\x1b]6973;ready\x07', 'latin1')
+
+/**
+ * Input bytes this process buffers for one container at most (docs/budgets.md): beyond it the
+ * container is not taking its input and `write` refuses more.
+ */
+export const INPUT_IN_FLIGHT = 64 * 1024
 
 /** The hijacked attach both a new and an adopted container use: raw TTY bytes, detach keys nobody types. */
 async function attachRaw(container: Docker.Container): Promise<Duplex> {
@@ -66,9 +73,25 @@ export class PreparedContainer {
     if (this.exitCode !== undefined) onExit(this.exitCode)
   }
 
-  /** Sends terminal input to the container (dropped once the stream is gone). */
-  write(bytes: Uint8Array | string): void {
-    if (!this.stream.destroyed && this.stream.writable) this.stream.write(bytes)
+  /**
+   * Sends terminal input to the container (dropped once the stream is gone). Returns false, and
+   * writes nothing, when `bytes` would take the input buffered in this process past
+   * `INPUT_IN_FLIGHT`: the container is not reading its input (a program that never reads stdin, a
+   * full TTY), and buffering on would grow the API's memory with every frame (docs/budgets.md).
+   * `interrupt` (interrupt keys only) may go `INTERRUPT_SLACK` bytes past the bound.
+   */
+  write(bytes: Uint8Array | string, interrupt = false): boolean {
+    if (this.stream.destroyed || !this.stream.writable) return true
+    const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length
+    const bound = INPUT_IN_FLIGHT + (interrupt ? INTERRUPT_SLACK : 0)
+    if (this.stream.writableLength > 0 && this.stream.writableLength + size > bound) return false
+    this.stream.write(bytes)
+    return true
+  }
+
+  /** Input written to the container's stream and not yet taken by the engine, in bytes. */
+  get inputInFlight(): number {
+    return this.stream.writableLength
   }
 
   async destroy(): Promise<void> {

@@ -35,8 +35,9 @@ test('a restarted instance reaps every container of a killed one (pool and sessi
 
   const runner = await requireDockerRunner({ poolSize: 0, orphanGraceMs: 0 })
   try {
-    // Pool of two plus the session: all three run under the soon-dead owner.
-    expect((await owned()).length).toBe(3)
+    // Pool of two plus the session (and the selftest's own pooled container once it is filled,
+    // docs/runners.md "Project files"): all run under the soon-dead owner.
+    expect((await owned()).length).toBeGreaterThanOrEqual(3)
     crashed.kill('SIGKILL')
     await crashed.exited
     const removed = await runner.reap()

@@ -1,7 +1,16 @@
 import Docker from 'dockerode'
-import { sandboxImageTag } from '../../image/build.ts'
-import { type OpenOptions, type Runner, RunnerError, type RunnerSession, type WarmPool } from '../types.ts'
+import { sandboxImageTag, toolchainImageTag } from '../../image/build.ts'
+import {
+  type OpenOptions,
+  type ProjectRuntime,
+  type ProjectSpec,
+  type Runner,
+  RunnerError,
+  type RunnerSession,
+  type WarmPool,
+} from '../types.ts'
 import { errorText, PreparedContainer } from './prepared.ts'
+import { copyProjectIn } from './project-files.ts'
 import {
   chooseRuntime,
   engineRuntimes,
@@ -25,8 +34,13 @@ import { DockerSession } from './session.ts'
 export interface DockerRunnerOptions {
   /** The engine client; default `new Docker()` (the local socket, or DOCKER_HOST as dockerode reads it). */
   docker?: Docker
-  /** Sandbox image tag; default the tag `runner/image/build.ts` builds for the current inputs. */
+  /** Sandbox image tag (the `c` runtime); default the tag `runner/image/build.ts` builds for the current inputs. */
   image?: string
+  /**
+   * The image of each other toolchain (docs/projects.md); default the tags `runner/image/build.ts
+   * --runtime <name>` builds. A project whose runtime's image is missing cannot open a session.
+   */
+  images?: Partial<Record<ProjectRuntime, string>>
   /**
    * OCI runtime of the sandboxes (SANDBOX_RUNTIME, runner/src/docker/runtime.ts): `auto` (default)
    * takes gVisor's runsc when the engine lists it, else runc; `runsc` makes the runner unavailable
@@ -50,6 +64,8 @@ export interface DockerRunnerOptions {
 }
 
 const MINUTE = 60_000
+/** Projects with a warm pool of their own (one container each with its files in, when pooling is on). */
+const PROJECT_POOLS = 4
 /** The expiry label is the session limit plus this, so the owner's own timer always acts first. */
 const EXPIRY_SLACK_MS = 5 * MINUTE
 
@@ -74,9 +90,19 @@ export class DockerRunner implements Runner {
   private readonly poolMaxAgeMs: number
   private readonly orphanGraceMs: number
   private readonly orphanSince = new Map<string, number>()
-  private readonly idle: PreparedContainer[] = []
-  /** Pool containers being created; `close` waits for them so none is left behind. */
-  private readonly fills = new Set<Promise<void>>()
+  /** Started containers waiting for a session, per image (the `c` image's pool fills at start). */
+  private readonly idle = new Map<string, PreparedContainer[]>()
+  /** Pool containers being created, per image; `close` waits for them so none is left behind. */
+  private readonly fills = new Map<string, Set<Promise<void>>>()
+  private readonly images: Partial<Record<ProjectRuntime, string>>
+  /**
+   * Pools of containers that already hold one project's files (key: image, slug, folder), for the
+   * projects opened most recently: their sessions skip the copy on the open path. Least recently
+   * used first; at most PROJECT_POOLS.
+   */
+  private readonly projectPools = new Map<string, { image: string; project: ProjectSpec }>()
+  /** Pooled containers whose project files are already in (see projectPools). */
+  private readonly seeded = new WeakSet<PreparedContainer>()
   private readonly sessions = new Set<DockerSession>()
   private reapTimer: ReturnType<typeof setInterval> | undefined
   private started: Promise<void> | null = null
@@ -85,10 +111,16 @@ export class DockerRunner implements Runner {
   constructor(options: DockerRunnerOptions = {}) {
     this.docker = options.docker ?? new Docker()
     this.image = options.image ?? sandboxImageTag()
+    this.images = { ...options.images, c: this.image }
+    this.idle.set(this.image, [])
     this.runtimeSetting = options.runtime ?? 'auto'
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.poolSize = options.poolSize ?? 2
-    this.pool = { size: this.poolSize, ready: () => this.idle.length, fill: () => this.start() }
+    this.pool = {
+      size: this.poolSize,
+      ready: () => [...this.idle.values()].reduce((n, idle) => n + idle.length, 0),
+      fill: () => this.start(),
+    }
     this.defaultTimeLimitMs = options.defaultTimeLimitMs ?? 30 * MINUTE
     this.poolMaxAgeMs = options.poolMaxAgeMs ?? 30 * MINUTE
     this.orphanGraceMs = options.orphanGraceMs ?? 2 * MINUTE
@@ -156,13 +188,22 @@ export class DockerRunner implements Runner {
     return this.started
   }
 
+  /** The image of a runtime: the sandbox image for `c`, a toolchain image for the others. */
+  imageFor(runtime: ProjectRuntime = 'c'): string {
+    const image = this.images[runtime] ?? toolchainImageTag(runtime, this.image)
+    this.images[runtime] = image
+    return image
+  }
+
   /** Removes containers of dead runner instances, expired ones and stale pooled ones. */
   async reap(): Promise<string[]> {
     const now = Date.now()
-    for (const p of [...this.idle]) {
-      if (!p.alive || now - p.createdAt > this.poolMaxAgeMs) {
-        this.idle.splice(this.idle.indexOf(p), 1)
-        void p.destroy().catch(() => {})
+    for (const idle of this.idle.values()) {
+      for (const p of [...idle]) {
+        if (!p.alive || now - p.createdAt > this.poolMaxAgeMs) {
+          idle.splice(idle.indexOf(p), 1)
+          void p.destroy().catch(() => {})
+        }
       }
     }
     this.fill()
@@ -179,8 +220,23 @@ export class DockerRunner implements Runner {
     await this.start()
     const runtime = await this.resolveRuntime()
     const timeLimitMs = options.timeLimitMs ?? this.defaultTimeLimitMs
+    const image = this.imageFor(options.project.runtime)
+    if (!this.idle.has(image)) {
+      try {
+        await this.docker.getImage(image).inspect()
+      } catch {
+        throw new RunnerError(
+          'SANDBOX_IMAGE_MISSING',
+          `the ${options.project.runtime} toolchain image ${image} is missing; run: bun run runner/image/build.ts --runtime ${options.project.runtime}`,
+        )
+      }
+      // a runtime visitors use gets a warm pool of its own from now on
+      this.idle.set(image, [])
+    }
     // why: a pooled container's expiry label assumes the default limit; a longer session starts cold
-    const pooled = timeLimitMs <= this.defaultTimeLimitMs ? this.takePooled() : undefined
+    const poolable = timeLimitMs <= this.defaultTimeLimitMs
+    const projectKey = this.projectPoolFor(image, options.project)
+    const pooled = poolable ? (this.takePooled(projectKey) ?? this.takePooled(image)) : undefined
     this.fill()
     if (pooled) {
       try {
@@ -189,7 +245,7 @@ export class DockerRunner implements Runner {
         // it died between the liveness check and the handover: fall through to a fresh one
       }
     }
-    const fresh = await PreparedContainer.create(this.docker, this.spec(options.size, timeLimitMs, runtime))
+    const fresh = await PreparedContainer.create(this.docker, this.spec(image, options.size, timeLimitMs, runtime))
     return this.startSession(fresh, options, timeLimitMs)
   }
 
@@ -231,9 +287,29 @@ export class DockerRunner implements Runner {
     }
   }
 
-  private takePooled(): PreparedContainer | undefined {
-    while (this.idle.length > 0) {
-      const candidate = this.idle.shift() as PreparedContainer
+  /**
+   * The project's own pool (made, or moved to most recent): containers with its files already in.
+   * The least recently opened project beyond PROJECT_POOLS loses its pool.
+   */
+  private projectPoolFor(image: string, project: ProjectSpec): string {
+    // why: the policy is in the help copied in with the files (runner/src/help.ts)
+    const key = `${image}\n${project.slug}\n${project.sourceDir}\n${project.policy.allow.join('\t')}`
+    this.projectPools.delete(key)
+    this.projectPools.set(key, { image, project })
+    if (!this.idle.has(key)) this.idle.set(key, [])
+    while (this.projectPools.size > PROJECT_POOLS) {
+      const oldest = this.projectPools.keys().next().value as string
+      this.projectPools.delete(oldest)
+      for (const p of this.idle.get(oldest) ?? []) void p.destroy().catch(() => {})
+      this.idle.delete(oldest)
+    }
+    return key
+  }
+
+  private takePooled(key: string): PreparedContainer | undefined {
+    const idle = this.idle.get(key) ?? []
+    while (idle.length > 0) {
+      const candidate = idle.shift() as PreparedContainer
       if (candidate.alive) return candidate
       void candidate.destroy().catch(() => {})
     }
@@ -250,13 +326,18 @@ export class DockerRunner implements Runner {
       size: options.size,
       timeLimitMs,
       ...(options.env ? { env: options.env } : {}),
+      project: options.project.slug,
       onEnd: () => this.sessions.delete(session),
     })
     this.sessions.add(session)
     try {
+      // The project's own files only (docs/runners.md, "Project files"), before the shell's first
+      // prompt; a container from the project's own pool has them already.
+      if (!this.seeded.has(prepared)) await copyProjectIn(prepared.container, options.project)
       await session.start()
     } catch (err) {
       await session.kill('error')
+      if (err instanceof RunnerError) throw err
       throw new RunnerError('SANDBOX_START_FAILED', `could not start the session: ${errorText(err)}`)
     }
     if (this.closed) await session.kill()
@@ -266,12 +347,12 @@ export class DockerRunner implements Runner {
   async close(): Promise<void> {
     this.closed = true
     clearInterval(this.reapTimer)
-    const pooled = this.idle.splice(0)
+    const pooled = [...this.idle.values()].flatMap((idle) => idle.splice(0))
     await Promise.all([
       ...[...this.sessions].map((s) => s.kill()),
       ...pooled.map((p) => p.destroy().catch(() => {})),
       // in-flight pool fills see `closed` and destroy what they created
-      ...this.fills,
+      ...[...this.fills.values()].flatMap((fills) => [...fills]),
     ])
   }
 
@@ -280,10 +361,15 @@ export class DockerRunner implements Runner {
     return this.sessions.size
   }
 
-  private spec(size: { cols: number; rows: number }, timeLimitMs: number, runtime: SandboxRuntime): CreateSpec {
+  private spec(
+    image: string,
+    size: { cols: number; rows: number },
+    timeLimitMs: number,
+    runtime: SandboxRuntime,
+  ): CreateSpec {
     return {
       runtime,
-      image: this.image,
+      image,
       sessionId: crypto.randomUUID(),
       ownerId: this.instanceId,
       // why: after this, any reaper (another instance's too) may remove it
@@ -293,28 +379,54 @@ export class DockerRunner implements Runner {
     }
   }
 
-  /** Tops the pool up in the background, one container at a time per missing slot. */
+  /**
+   * Tops every pool up in the background, one container at a time per missing slot: each image's
+   * (empty workspace) and each recent project's (its files copied in before it waits).
+   */
   private fill(): void {
     if (this.closed) return
-    while (this.idle.length + this.fills.size < this.poolSize) {
-      const fill: Promise<void> = this.resolveRuntime()
-        .then((runtime) =>
-          PreparedContainer.create(
-            this.docker,
-            this.spec({ cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs, runtime),
-          ),
-        )
-        .then(async (p) => {
-          if (this.closed) await p.destroy().catch(() => {})
-          else this.idle.push(p)
-        })
-        .catch(() => {
-          // The engine is down, the image or runsc is missing: `open` reports it; do not spin here.
-        })
-        .finally(() => {
-          this.fills.delete(fill)
-        })
-      this.fills.add(fill)
+    for (const [key, idle] of this.idle) {
+      const forProject = this.projectPools.get(key)
+      const image = forProject?.image ?? key
+      let fills = this.fills.get(key)
+      if (!fills) {
+        fills = new Set()
+        this.fills.set(key, fills)
+      }
+      const pending = fills
+      // why: one container per recent project is enough to skip the copy and bounds the idle cost
+      // (an idle gVisor sandbox is tens of MB, docs/threat-model.md)
+      const target = forProject ? Math.min(this.poolSize, 1) : this.poolSize
+      while (idle.length + pending.size < target) {
+        const fill: Promise<void> = this.resolveRuntime()
+          .then((runtime) =>
+            PreparedContainer.create(
+              this.docker,
+              this.spec(image, { cols: 80, rows: 24 }, this.poolMaxAgeMs + this.defaultTimeLimitMs, runtime),
+            ),
+          )
+          .then(async (p) => {
+            if (forProject) {
+              try {
+                await copyProjectIn(p.container, forProject.project)
+                this.seeded.add(p)
+              } catch {
+                await p.destroy().catch(() => {})
+                return
+              }
+            }
+            // a project pool dropped meanwhile (or the runner closed) gets nothing more
+            if (this.closed || this.idle.get(key) !== idle) await p.destroy().catch(() => {})
+            else idle.push(p)
+          })
+          .catch(() => {
+            // The engine is down, the image or runsc is missing: `open` reports it; do not spin here.
+          })
+          .finally(() => {
+            pending.delete(fill)
+          })
+        pending.add(fill)
+      }
     }
   }
 }

@@ -1,6 +1,16 @@
-import type { CommandPolicy, ExitInfo, ExitReason, RunnerSession, TerminalSize } from '../types.ts'
+import type { FileDownload, FileUpload, PutFilesResult } from '../files.ts'
+import { INTERRUPT_SLACK, interruptKeys } from '../protocol/terminal.ts'
+import {
+  type CommandPolicy,
+  type ExitInfo,
+  type ExitReason,
+  RunnerError,
+  type RunnerSession,
+  type TerminalSize,
+} from '../types.ts'
+import { getFile, putFiles } from './files.ts'
 import { CommandLineTracker, type PromptKind } from './line-tracker.ts'
-import type { PreparedContainer } from './prepared.ts'
+import { INPUT_IN_FLIGHT, type PreparedContainer } from './prepared.ts'
 
 const PROMPT_MARKERS: [Buffer, PromptKind][] = [
   [Buffer.from('\x1b]6973;prompt\x07', 'latin1'), 'ps1'],
@@ -18,6 +28,11 @@ export interface DockerSessionOptions {
   size: TerminalSize
   timeLimitMs: number
   env?: Record<string, string>
+  /**
+   * The project's slug: the shell starts in `~/projects/<slug>` (the image's /etc/bash.bashrc reads
+   * it from the handshake; docs/runners.md, "Starting folder and help").
+   */
+  project?: string
   /** Called once the session has ended and its container is gone. */
   onEnd?: () => void
   /**
@@ -25,6 +40,30 @@ export interface DockerSessionOptions {
    * `atPrompt` says whether it was idle at its prompt (else a program runs and input is its own).
    */
   resumed?: { atPrompt: boolean }
+}
+
+/** A failure to reach the engine's socket at all: the engine is not running (stopped or restarting). */
+const engineGone = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && ['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE'].includes(code)
+}
+
+/**
+ * Whether the engine goes away within a few seconds of a container being killed: a stopping engine
+ * (a restart) kills its containers first (137 after its stop timeout) and still answers meanwhile,
+ * so the only sign is that it stops answering right after.
+ */
+async function engineStopping(container: { inspect(): Promise<unknown> }, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    try {
+      await container.inspect()
+    } catch (err) {
+      return engineGone(err)
+    }
+    await Bun.sleep(250)
+  }
+  return false
 }
 
 /**
@@ -45,6 +84,7 @@ export class DockerSession implements RunnerSession {
   private tail = Buffer.alloc(0)
   private notice: string | null = null
   private held: Uint8Array[] | null = null
+  private heldBytes = 0
   private holdTimer: ReturnType<typeof setTimeout> | undefined
   private limitTimer: ReturnType<typeof setTimeout> | undefined
   private ending: Promise<void> | null = null
@@ -67,6 +107,17 @@ export class DockerSession implements RunnerSession {
     return this.prepared.container.id
   }
 
+  /** Files in (docs/runners.md, "Files"): an exec in the container as the sandbox user (files.ts). */
+  putFiles(dir: string, files: FileUpload[]): Promise<PutFilesResult> {
+    if (this.ending) return Promise.reject(new RunnerError('SESSION_GONE', 'the session has ended'))
+    return putFiles(this.prepared.container, dir, files)
+  }
+
+  getFile(path: string): Promise<FileDownload> {
+    if (this.ending) return Promise.reject(new RunnerError('SESSION_GONE', 'the session has ended'))
+    return getFile(this.prepared.container, path)
+  }
+
   /** Resizes the TTY, sends the handshake the waiting shell reads (its environment) and arms the time limit. */
   async start(): Promise<void> {
     await this.resize(this.opts.size)
@@ -83,6 +134,7 @@ export class DockerSession implements RunnerSession {
       ...this.opts.env,
       COLUMNS: String(this.opts.size.cols),
       LINES: String(this.opts.size.rows),
+      ...(this.opts.project ? { SHELLFOLIO_PROJECT: this.opts.project } : {}),
     }
     const line = Object.entries(env)
       // why: one line of tab-separated KEY=VALUE pairs (the image's /etc/bash.bashrc reads it with
@@ -104,37 +156,66 @@ export class DockerSession implements RunnerSession {
     this.limitTimer.unref?.()
   }
 
-  write(data: Uint8Array | string): void {
-    if (this.ending) return
+  write(data: Uint8Array | string): boolean {
+    if (this.ending) return true
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     if (this.held) {
+      // Held input is bounded like input in flight (docs/budgets.md); interrupt keys still get in.
+      if (this.heldBytes + bytes.length > INPUT_IN_FLIGHT) {
+        const keys = interruptKeys(bytes)
+        if (keys && this.heldBytes + keys.length <= INPUT_IN_FLIGHT + INTERRUPT_SLACK) {
+          this.held.push(keys)
+          this.heldBytes += keys.length
+        }
+        return false
+      }
       this.held.push(bytes)
-      return
+      this.heldBytes += bytes.length
+      return true
     }
-    this.send(bytes)
+    return this.send(bytes)
   }
 
-  private send(bytes: Uint8Array): void {
-    const { forward, refused } = this.tracker.input(bytes)
-    if (forward.length > 0) this.prepared.write(Buffer.from(forward))
+  private send(bytes: Uint8Array): boolean {
+    const inFlight = this.prepared.inputInFlight
+    if (inFlight > 0 && inFlight + bytes.length > INPUT_IN_FLIGHT) {
+      // The container is not taking its input: the chunk is refused, but a Ctrl-C in it still goes
+      // through, or a visitor could never stop the program that is not reading (docs/budgets.md).
+      const keys = interruptKeys(bytes)
+      if (keys) this.forward(keys, true)
+      return false
+    }
+    return this.forward(bytes, false)
+  }
+
+  /** Through the line tracker to the container; false when the tracker dropped some of it. */
+  private forward(bytes: Uint8Array, interrupt: boolean): boolean {
+    const { forward, refused, dropped } = this.tracker.input(bytes)
+    if (forward.length > 0) this.prepared.write(Buffer.from(forward), interrupt)
     if (refused !== undefined) {
       this.notice = refused
       // Hold further input until the shell shows its fresh prompt, so a quick second line is
       // checked too instead of reaching the shell as unchecked type-ahead.
       this.held = []
+      this.heldBytes = 0
       this.holdTimer = setTimeout(() => this.release(), HOLD_MS)
     }
+    return !dropped
   }
 
   private release(): void {
     clearTimeout(this.holdTimer)
     const queue = this.held ?? []
     this.held = null
+    this.heldBytes = 0
     for (let i = 0; i < queue.length; i++) {
       // why: a line in the queue may itself be refused, which starts holding again
       const holding = this.held as Uint8Array[] | null
       if (holding) {
-        holding.push(...queue.slice(i))
+        for (const rest of queue.slice(i)) {
+          holding.push(rest)
+          this.heldBytes += rest.length
+        }
         return
       }
       this.send(queue[i] as Uint8Array)
@@ -261,13 +342,25 @@ export class DockerSession implements RunnerSession {
           if (state?.OOMKilled) message = 'the sandbox went over its memory limit and was stopped'
         }
       }
+      // Killed (or its wait cut) without an OOM: was it the engine stopping? (docs/faults.md)
+      let stopped =
+        reason === 'exit' && !message && (code === null || code === 137 || code === 143)
+          ? await engineStopping(this.prepared.container)
+          : false
       try {
         await this.prepared.destroy()
       } catch (err) {
-        message = `container cleanup failed: ${err instanceof Error ? err.message : String(err)}`
+        if (engineGone(err)) stopped = true
+        else message = `container cleanup failed: ${err instanceof Error ? err.message : String(err)}`
       }
-      const info: ExitInfo = { code: reason === 'exit' ? code : null, reason }
-      if (reason === 'timeout')
+      let why = reason
+      if (stopped) {
+        // The engine stopped (a restart): its sandboxes went with it.
+        why = 'error'
+        message = 'the Docker engine stopped, and this session with it; open a new one in a moment'
+      }
+      const info: ExitInfo = { code: why === 'exit' ? code : null, reason: why }
+      if (why === 'timeout')
         info.message = `session time limit of ${Math.round(this.opts.timeLimitMs / 1000)} s reached`
       if (message) info.message = message
       this.opts.onEnd?.()

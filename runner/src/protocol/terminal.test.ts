@@ -57,6 +57,10 @@ describe('terminal protocol: server frames (what the web client reads)', () => {
     })
     expect(parseServerMessage('{"type":"notice","message":"soon"}')).toEqual({ type: 'notice', message: 'soon' })
     expect(parseServerMessage('{"type":"pong"}')).toEqual({ type: 'pong' })
+    expect(parseServerMessage('{"type":"watchers","count":2}')).toEqual({ type: 'watchers', count: 2 })
+    expect(parseServerMessage('{"type":"size","cols":100,"rows":30}')).toEqual({ type: 'size', cols: 100, rows: 30 })
+    const watching = { type: 'watching', sessionId: 's', project: 'calc', cols: 80, rows: 24 }
+    expect(parseServerMessage(JSON.stringify(watching))).toEqual(watching as never)
   })
 
   test('malformed or unknown frames are ignored (undefined), never thrown', () => {
@@ -71,6 +75,9 @@ describe('terminal protocol: server frames (what the web client reads)', () => {
       '{"type":"error","code":"X"}',
       '{"type":"notice"}',
       '{"type":"launch"}',
+      '{"type":"watchers","count":-1}',
+      '{"type":"size","cols":0,"rows":24}',
+      '{"type":"watching","sessionId":"s","project":"calc","cols":80}',
     ]) {
       expect(parseServerMessage(text)).toBeUndefined()
     }

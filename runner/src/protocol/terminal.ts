@@ -34,6 +34,12 @@ export type ServerMessage =
   | { type: 'error'; code: string; message: string }
   | { type: 'notice'; message: string }
   | { type: 'pong' }
+  /** To a session's owner: how many spectators watch it now (sent on every change and after `ready`). */
+  | { type: 'watchers'; count: number }
+  /** To a spectator, first: what it watches (read-only); the screen's replay follows as one binary frame. */
+  | { type: 'watching'; sessionId: string; project: string; cols: number; rows: number }
+  /** To a spectator: the owner's terminal changed size. */
+  | { type: 'size'; cols: number; rows: number }
 
 /**
  * WebSocket close codes the server sends, each with a reason naming the problem. 4000–4499 mean
@@ -48,7 +54,20 @@ export const CLOSE = {
   forbidden: 4403,
   gone: 4404,
   replaced: 4409,
+  limited: 4429,
   unavailable: 4503,
+} as const
+
+/**
+ * Bounds on spectators of a session (read-only watchers, docs/terminal-protocol.md "Watching"):
+ * per session (on every instance together), per client IP on one instance, and per instance.
+ */
+export const WATCH_LIMITS = {
+  perSession: 20,
+  perIp: 10,
+  perInstance: 500,
+  /** A spectator whose socket buffers more than this is too slow to follow and is closed. */
+  maxBuffered: 4 * 1024 * 1024,
 } as const
 
 /** True for a close code in the "closed on purpose, do not retry" range. */
@@ -65,6 +84,45 @@ export const FLOW_CONTROL = {
   lowWatermark: 512 * 1024,
   ackBatch: 64 * 1024,
 } as const
+
+/**
+ * Bounds on what a client sends (docs/budgets.md). A frame above `maxFrame` closes the socket with
+ * 1009; the web client sends pastes in frames of `pasteChunk`. Frames that arrive while the session
+ * is still opening are kept up to `earlyFrames` and `earlyBytes`; input beyond `burstBytes` plus
+ * `bytesPerSecond`, or that the session cannot take (its program is not reading, the runner's input
+ * budget is full), is refused, and the client is told with one `INPUT_OVERFLOW` error per burst.
+ */
+export const INPUT_LIMITS = {
+  maxFrame: 64 * 1024,
+  pasteChunk: 16 * 1024,
+  earlyFrames: 64,
+  earlyBytes: 64 * 1024,
+  /** Input a session takes at once (a paste) before the rate below applies. */
+  burstBytes: 1024 * 1024,
+  /** Sustained input a session takes per second; beyond, input is refused like a full budget. */
+  bytesPerSecond: 256 * 1024,
+} as const
+
+/**
+ * Keys that interrupt or stop the foreground program: Ctrl-C, Ctrl-\ and Ctrl-Z. A full input
+ * budget (the rate above, a runner's input in flight) never drops them: of a refused chunk these
+ * bytes still go through, each at most once, and a buffer may go `INTERRUPT_SLACK` bytes past its
+ * bound for them (docs/budgets.md, "Interrupt keys").
+ */
+export const INTERRUPT_KEYS: readonly number[] = [0x03, 0x1c, 0x1a]
+export const INTERRUPT_SLACK = 64
+
+/** The interrupt keys in `data`, each once, in the order they first appear; null when there are none. */
+export function interruptKeys(data: Uint8Array | string): Uint8Array | null {
+  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+  const found: [number, number][] = []
+  for (const key of INTERRUPT_KEYS) {
+    const at = bytes.indexOf(key)
+    if (at >= 0) found.push([at, key])
+  }
+  if (found.length === 0) return null
+  return Uint8Array.from(found.sort((a, b) => a[0] - b[0]).map(([, key]) => key))
+}
 
 /** Terminal columns and rows are whole numbers from 1 to this. */
 export const MAX_TERMINAL_DIMENSION = 1000
@@ -129,6 +187,15 @@ export function parseServerMessage(text: string): ServerMessage | undefined {
       return str(m.message) ? { type: 'notice', message: m.message } : undefined
     case 'pong':
       return { type: 'pong' }
+    case 'watchers':
+      return Number.isSafeInteger(m.count) && (m.count as number) >= 0
+        ? { type: 'watchers', count: m.count as number }
+        : undefined
+    case 'watching':
+      if (!str(m.sessionId) || !str(m.project) || !isDimension(m.cols) || !isDimension(m.rows)) return undefined
+      return { type: 'watching', sessionId: m.sessionId, project: m.project, cols: m.cols, rows: m.rows }
+    case 'size':
+      return isDimension(m.cols) && isDimension(m.rows) ? { type: 'size', cols: m.cols, rows: m.rows } : undefined
     default:
       return undefined
   }

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { OpenOptions, RunnerKind, TerminalSize } from '../types.ts'
+import type { BundleRef } from './bundle.ts'
+import type { FilesGrant } from './files.ts'
 
 /**
  * Session grants between an API instance and a runner service (placement, docs/runners.md). The shared
@@ -10,12 +12,18 @@ import type { OpenOptions, RunnerKind, TerminalSize } from '../types.ts'
  *   <base64url(JSON body)>.<base64url(HMAC-SHA256(key, body))>
  */
 export type GrantBody =
-  /** Open a session of `kind` for this project and size. */
-  | { typ: 'open'; kind: RunnerKind; options: OpenOptions }
+  /**
+   * Open a session of `kind` for this project and size. `bundle` names the project's files by hash
+   * and size when the API sends them over the socket (bundle.ts); without it the service looks the
+   * project up by name under its own roots.
+   */
+  | { typ: 'open'; kind: RunnerKind; options: OpenOptions; bundle?: BundleRef }
   /** Re-attach to a live session of this service (the API instance holding it died). */
   | { typ: 'attach'; session: string; size: TerminalSize }
   /** Read this service's capacity and health. */
   | { typ: 'health' }
+  /** One upload into, or download from, a live session's workspace (files.ts). */
+  | FilesGrant
 
 export type Grant = GrantBody & {
   /** The runner service boot the grant is for; `*` only for health. */
@@ -29,7 +37,10 @@ export type Grant = GrantBody & {
 
 /** How long a grant is valid. */
 export const GRANT_TTL_MS = 30_000
-/** Tolerated clock difference between API and runner hosts. */
+/**
+ * Tolerated clock difference between API and runner hosts, for a grant issued "in the future" only:
+ * a grant is never accepted after its `exp` by this service's clock (docs/terminal-protocol.md).
+ */
 const SKEW_MS = 30_000
 /** Grants larger than this are refused before any parsing (an open grant is well under 8 KB). */
 const MAX_GRANT_CHARS = 16 * 1024
@@ -59,7 +70,8 @@ export function createGrantVerifier(secret: string, boot: string, now: () => num
   const prune = (t: number) => {
     if (t - lastPrune < 5_000) return
     lastPrune = t
-    for (const [jti, exp] of seen) if (exp + SKEW_MS < t) seen.delete(jti)
+    // An id only needs remembering while its grant could still be accepted.
+    for (const [jti, exp] of seen) if (exp < t) seen.delete(jti)
   }
   return {
     verify(token) {
@@ -80,7 +92,7 @@ export function createGrantVerifier(secret: string, boot: string, now: () => num
       prune(t)
       if (typeof grant.jti !== 'string' || typeof grant.exp !== 'number' || typeof grant.iat !== 'number')
         return { refused: 'malformed grant' }
-      if (grant.exp < t - SKEW_MS) return { refused: 'grant expired' }
+      if (grant.exp <= t) return { refused: 'grant expired' }
       if (grant.iat > t + SKEW_MS || grant.exp - grant.iat > GRANT_TTL_MS) return { refused: 'grant lifetime invalid' }
       if (grant.aud !== boot && !(grant.typ === 'health' && grant.aud === '*'))
         return { refused: 'grant is for another runner service (or an earlier start of this one)' }

@@ -32,6 +32,11 @@ export type ServerFrame =
    */
   | { type: 'opened'; id: string; host: string; window: number }
   | { type: 'error'; code: string; message: string }
+  /**
+   * Before `opened`, when the open grant names project files (`bundle`) this service does not have:
+   * the API sends the tar's bytes as binary frames, exactly `bundle.bytes` of them (bundle.ts).
+   */
+  | { type: 'send-project' }
   | { type: 'exit'; info: ExitInfo }
 
 /** A runner service's capacity and health, from `/v1/health` or its registration in Redis. */

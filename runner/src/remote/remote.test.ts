@@ -5,14 +5,18 @@
  * starts it) and fail loudly without it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Redis from 'ioredis'
 import { floodBody, runRunnerContract, track } from '../contract.ts'
 import { requireDockerRunner } from '../docker/test-fixtures.ts'
 import { selftestProject } from '../test-fixtures.ts'
 import { RunnerError } from '../types.ts'
 import { createWasiRunner } from '../wasi/index.ts'
-import { createGrantVerifier, signGrant } from './grant.ts'
+import { makeBundle } from './bundle.ts'
+import { createGrantVerifier, GRANT_TTL_MS, signGrant } from './grant.ts'
 import { REGISTRY_SET, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { createRedisRegistration, readRegistrations } from './registration.ts'
 import { createRemotePool } from './runner.ts'
@@ -29,6 +33,13 @@ afterAll(async () => {
   if (keys.length > 0) await redis.del(...keys.map((k) => k.slice(prefix.length)))
   await redis.quit()
 })
+
+/**
+ * Projects under this folder travel to the service with their sessions (`shipRoots`, bundle.ts),
+ * as the API's laid-out imported versions do; the services' own roots do not have them.
+ */
+const SHIPPED = mkdtempSync(join(tmpdir(), 'sf-remote-shipped-'))
+afterAll(() => rmSync(SHIPPED, { recursive: true, force: true }))
 
 const started: RunnerServer[] = []
 const service = (opts: Partial<Parameters<typeof createRunnerServer>[0]> = {}) => {
@@ -66,11 +77,12 @@ runRunnerContract({
   name: 'remote wasi (behind a runner service)',
   create: async () => {
     wasiService ??= service({ outputWindowBytes: WINDOW })
-    return createRemotePool({ urls: [wasiService.url], token: TOKEN, redis }).runner('wasi')
+    return createRemotePool({ urls: [wasiService.url], token: TOKEN, redis, shipRoots: [SHIPPED] }).runner('wasi')
   },
   project: selftestProject(),
   pausedOutputBytes: PAUSED_OUTPUT_BYTES,
   timeoutMs: 90_000,
+  scratchDir: SHIPPED,
 })
 
 let dockerService: RunnerServer | undefined
@@ -78,12 +90,114 @@ runRunnerContract({
   name: 'remote docker (behind a runner service)',
   create: async () => {
     dockerService ??= service({ runners: [await requireDockerRunner({ poolSize: 2 })], outputWindowBytes: WINDOW })
-    const runner = createRemotePool({ urls: [dockerService.url], token: TOKEN, redis }).runner('docker')
+    const runner = createRemotePool({ urls: [dockerService.url], token: TOKEN, redis, shipRoots: [SHIPPED] }).runner(
+      'docker',
+    )
     await until(() => runner.available(), 30_000, 'the docker runner service to report docker up')
     return runner
   },
   project: selftestProject(),
   pausedOutputBytes: PAUSED_OUTPUT_BYTES,
+  scratchDir: SHIPPED,
+})
+
+describe('project files over the hop', () => {
+  /** A copy of the selftest fixture under SHIPPED with its own slug: only shipping can bring it. */
+  const shippedProject = (slug: string) => {
+    const dir = join(SHIPPED, `${slug}-${randomBytes(3).toString('hex')}`)
+    cpSync(selftestProject().sourceDir, dir, { recursive: true })
+    writeFileSync(join(dir, 'shipped.txt'), `shipped ${slug}\n`)
+    return { ...selftestProject(), slug, sourceDir: dir }
+  }
+
+  test('a project only the API has reaches the session; the service keeps it by hash and is not sent it again', async () => {
+    const events: string[] = []
+    const cache = mkdtempSync(join(tmpdir(), 'sf-remote-cache-'))
+    const svc = service({ projectCache: cache, log: (event) => events.push(event) })
+    const pool = createRemotePool({ urls: [svc.url], token: TOKEN, shipRoots: [SHIPPED] })
+    await pool.refresh()
+    const project = shippedProject('shipped-one')
+    const { ref } = await makeBundle(project.sourceDir)
+    for (let round = 0; round < 2; round++) {
+      const s = await pool.runner('wasi').open({ project, size: SIZE })
+      const t = track(s)
+      await t.waitFor(/\$ $/, 20_000)
+      s.write('pwd && cat shipped.txt\r')
+      await t.waitFor(/\/home\/coder\/projects\/shipped-one\r?\n/)
+      await t.waitFor(/shipped shipped-one\r?\n/)
+      await s.kill()
+    }
+    expect(events.filter((e) => e === 'receiving project files')).toHaveLength(1)
+    expect(readdirSync(cache)).toEqual([ref.sha256])
+    await pool.close()
+    rmSync(cache, { recursive: true, force: true })
+  }, 60_000)
+
+  /** Opens a raw socket with an open grant naming `bundle`; resolves with the frames once it closes. */
+  async function rawOpen(
+    svc: RunnerServer,
+    bundle: { sha256: string; bytes: number },
+    send: (ws: WebSocket) => void,
+  ): Promise<ServerFrame[]> {
+    const grant = signGrant(
+      TOKEN,
+      { typ: 'open', kind: 'wasi', options: { project: { ...selftestProject(), slug: 'raw' }, size: SIZE }, bundle },
+      svc.boot,
+    )
+    const ws = new WebSocket(`${svc.url}${SESSIONS_PATH}`, {
+      headers: { authorization: `Grant ${grant}` },
+    } as unknown as string[])
+    const frames: ServerFrame[] = []
+    ws.addEventListener('message', (ev) => {
+      if (typeof ev.data !== 'string') return
+      const frame = JSON.parse(ev.data) as ServerFrame
+      frames.push(frame)
+      if (frame.type === 'send-project') send(ws)
+      if (frame.type === 'opened') ws.close()
+    })
+    await new Promise((resolve) => ws.addEventListener('close', resolve))
+    return frames
+  }
+
+  test('bytes that do not match the grant are refused and nothing is kept; an oversized project is refused before any transfer', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'sf-remote-cache-'))
+    const svc = service({ projectCache: cache, projectLimitBytes: 1024 * 1024 })
+    const body = new Uint8Array(4096).fill(7)
+    const sha256 = createHash('sha256').update(body).digest('hex')
+    // other bytes of the announced size
+    const tampered = await rawOpen(svc, { sha256, bytes: body.length }, (ws) => ws.send(new Uint8Array(4096).fill(8)))
+    expect(tampered).toEqual([
+      { type: 'send-project' },
+      { type: 'error', code: 'INVALID_PROJECT', message: "the project's files do not match their SHA-256" },
+    ])
+    // more bytes than announced
+    const longer = await rawOpen(svc, { sha256, bytes: 1024 }, (ws) => ws.send(body))
+    expect(longer.at(-1)).toMatchObject({ type: 'error', code: 'PROJECT_TOO_LARGE' })
+    // over the service's limit: refused at once
+    const big = await rawOpen(svc, { sha256, bytes: 2 * 1024 * 1024 }, () => {})
+    expect(big).toEqual([
+      {
+        type: 'error',
+        code: 'PROJECT_TOO_LARGE',
+        message: "the project's files (2097152 bytes) are over this runner service's limit of 1048576 bytes",
+      },
+    ])
+    expect(readdirSync(cache)).toEqual([])
+    await svc.close()
+    rmSync(cache, { recursive: true, force: true })
+  })
+
+  test('without shipRoots (or outside them) the service looks the project up by name and refuses an unknown one', async () => {
+    const svc = service()
+    const pool = createRemotePool({ urls: [svc.url], token: TOKEN })
+    await pool.refresh()
+    const err = await pool
+      .runner('wasi')
+      .open({ project: shippedProject('not-shipped'), size: SIZE })
+      .catch((e: unknown) => e)
+    expect((err as RunnerError).code).toBe('PROJECT_NOT_FOUND')
+    await pool.close()
+  })
 })
 
 describe('grants', () => {
@@ -105,6 +219,19 @@ describe('grants', () => {
     const old = signGrant(TOKEN, { typ: 'health' }, boot, Date.now() - 120_000)
     expect(verifier.verify(old)).toEqual({ refused: 'grant expired' })
     expect(verifier.verify('nonsense')).toEqual({ refused: 'malformed grant' })
+  })
+
+  test('a grant is refused from the moment it expires, with no grace period', () => {
+    let now = 1_000_000
+    const verifier = createGrantVerifier(TOKEN, boot, () => now)
+    const issuedAt = now
+    const sign = () => signGrant(TOKEN, { typ: 'health' }, boot, issuedAt)
+    now = issuedAt + GRANT_TTL_MS - 1
+    expect(verifier.verify(sign())).toMatchObject({ typ: 'health' })
+    now = issuedAt + GRANT_TTL_MS
+    expect(verifier.verify(sign())).toEqual({ refused: 'grant expired' })
+    now = issuedAt + GRANT_TTL_MS + 1_000
+    expect(verifier.verify(sign())).toEqual({ refused: 'grant expired' })
   })
 
   test('the service refuses requests without a valid grant, and a health grant cannot open a session', async () => {
@@ -255,7 +382,7 @@ describe('output window', () => {
     await until(() => frames.some((f) => f.type === 'opened'), 10_000, 'opened')
     expect(frames[0]).toMatchObject({ type: 'opened', window })
     const type = (line: string) => ws.send(new TextEncoder().encode(`${line}\r`))
-    type(`cd projects/${selftestProject().slug} && make && echo built-ok`)
+    type('make && echo built-ok')
     await until(() => /built-ok\r?\n[\s\S]*\$ $/.test(text), 45_000, 'the flood program to build')
     credit(bytes)
     const n = 2 * 1024 * 1024
@@ -307,7 +434,7 @@ describe('re-attach after the API side goes away', () => {
     const session = await first.runner('wasi').open({ project: selftestProject(), size: SIZE })
     const t1 = track(session)
     await t1.waitFor(/\$ $/, 10_000)
-    session.write('cd projects\r')
+    session.write('cd ..\r')
     await t1.waitFor(/\$ $/, 10_000)
     // The API instance dies: its socket drops without a kill.
     ;(session as unknown as { ws: WebSocket }).ws.close(4000, 'gone')

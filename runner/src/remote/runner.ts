@@ -1,5 +1,8 @@
+import { resolve as resolvePath, sep } from 'node:path'
 import { CLOSE } from '../protocol/terminal.ts'
 import { type OpenOptions, type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
+import { BUNDLE_CHUNK, makeBundle } from './bundle.ts'
+import { remoteFileHop } from './files.ts'
 import { type GrantBody, signGrant } from './grant.ts'
 import { HEALTH_PATH, normalizeUrl, type RunnerInfo, SESSIONS_PATH, type ServerFrame } from './protocol.ts'
 import { type RegistryReader, readRegistrations } from './registration.ts'
@@ -17,8 +20,14 @@ export interface RemotePoolOptions {
   redis?: RegistryReader
   /** How often service state is refreshed in the background (default 2 s). */
   refreshMs?: number
-  /** How long opening a session may take (default 60 s: a cold container). */
+  /** How long opening a session may take (default 60 s: a cold container, or a project's files to send). */
   openTimeoutMs?: number
+  /**
+   * Folders whose projects travel with the session (bundle.ts): a project whose `sourceDir` is inside
+   * one of them (the API's laid-out imported versions, DATA_DIR/project-files) is sent to the runner
+   * service by hash, once per service; any other project is looked up by name on the service host.
+   */
+  shipRoots?: string[]
   log?: (event: string, fields?: Record<string, unknown>) => void
 }
 
@@ -37,6 +46,17 @@ export interface ServiceState {
 }
 
 const httpOf = (url: string) => url.replace(/^ws/, 'http')
+/** Bytes queued on a session socket before a transfer of project files waits for it to drain. */
+const SEND_HIGH_WATER = 1024 * 1024
+
+/** Sends a project tar in frames the service accepts, pacing on the socket's buffer. */
+async function sendBundle(ws: WebSocket, body: Uint8Array): Promise<void> {
+  for (let at = 0; at < body.length; at += BUNDLE_CHUNK) {
+    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > SEND_HIGH_WATER) await Bun.sleep(2)
+    if (ws.readyState !== WebSocket.OPEN) return
+    ws.send(body.subarray(at, at + BUNDLE_CHUNK))
+  }
+}
 const STOPPED = 'the runner service running this session stopped'
 
 /** A Runner on runner services that can also re-attach to a session another API instance opened. */
@@ -150,7 +170,14 @@ export function createRemotePool(options: RemotePoolOptions) {
       .map((x) => x.s)
   }
 
-  const connect = (s: ServiceState, kind: RunnerKind, grant: GrantBody) =>
+  const shipRoots = (options.shipRoots ?? []).map((r) => resolvePath(r) + sep)
+  const shipped = (dir: string) => shipRoots.some((root) => resolvePath(dir).startsWith(root))
+
+  /** File operations go to the service that hosts the session, with grants for its current boot. */
+  const fileHopOf = (s: ServiceState) =>
+    remoteFileHop(httpOf(s.url), (body) => signGrant(token, body, s.info?.boot ?? '?'))
+
+  const connect = (s: ServiceState, kind: RunnerKind, grant: GrantBody, bundle?: Uint8Array) =>
     new Promise<RemoteSession>((resolve, reject) => {
       const aud = s.info?.boot ?? '?'
       // Bun's WebSocket client can send headers: the grant never travels in the URL.
@@ -158,7 +185,7 @@ export function createRemotePool(options: RemotePoolOptions) {
         headers: { authorization: `Grant ${signGrant(token, grant, aud)}` },
       } as unknown as string[])
       ws.binaryType = 'arraybuffer'
-      const session = new RemoteSession(kind, ws)
+      const session = new RemoteSession(kind, ws, fileHopOf(s))
       let opened = false
       let exited = false
       const timer = setTimeout(() => {
@@ -171,7 +198,10 @@ export function createRemotePool(options: RemotePoolOptions) {
           return
         }
         const frame = JSON.parse(ev.data) as ServerFrame
-        if (frame.type === 'opened') {
+        if (frame.type === 'send-project') {
+          if (bundle) void sendBundle(ws, bundle)
+          else ws.close()
+        } else if (frame.type === 'opened') {
           opened = true
           clearTimeout(timer)
           session.opened(frame)
@@ -228,11 +258,18 @@ export function createRemotePool(options: RemotePoolOptions) {
           throw new RunnerError('RUNNER_FULL', `every ${kind} terminal slot is taken right now; try again in a minute`)
         throw new RunnerError('RUNNER_UNAVAILABLE', `no ${kind} runner service is available right now`)
       }
+      // An imported version's files travel with the grant (by hash) and on the socket when asked.
+      const bundle = shipped(open.project.sourceDir) ? await makeBundle(open.project.sourceDir) : undefined
       let lastError: unknown
       for (const s of list) {
         s.inflight++
         try {
-          return await connect(s, kind, { typ: 'open', kind, options: open })
+          return await connect(
+            s,
+            kind,
+            { typ: 'open', kind, options: open, ...(bundle ? { bundle: bundle.ref } : {}) },
+            bundle?.body,
+          )
         } catch (err) {
           lastError = err
           // Try the next service when this one is unreachable or full; anything else is final.

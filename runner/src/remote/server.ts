@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { hostname } from 'node:os'
+import { existsSync, rmSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import type { Server, ServerWebSocket } from 'bun'
 import { CLOSE } from '../protocol/terminal.ts'
 import { type Runner, RunnerError, type RunnerKind, type RunnerSession } from '../types.ts'
+import { BUNDLE_LIMIT, type BundleReceiver, type BundleRef, checkBundleRef, createBundleStore } from './bundle.ts'
+import { FILES_PATH, serveFiles } from './files.ts'
 import { createGrantVerifier, type Grant, grantOf } from './grant.ts'
 import {
   type ClientFrame,
@@ -40,6 +42,14 @@ export interface RunnerServerOptions {
   outputWindowBytes?: number
   /** Where project sources live on this host (default: this checkout's wasm-projects and runner/fixtures). */
   projectRoots?: string[]
+  /**
+   * Where project files the API sends (imported versions, bundle.ts) are kept, unpacked by hash
+   * (RUNNER_PROJECT_CACHE; default a folder of this process under the system's temporary folder,
+   * removed on close).
+   */
+  projectCache?: string
+  /** Largest project tar accepted from an API instance (default 256 MiB). */
+  projectLimitBytes?: number
   hostname?: string
   port?: number
   /** Close `runners` with the service (default true). */
@@ -83,7 +93,31 @@ interface Conn {
    * the resize took effect (as with a local runner). Set while async frames (resize, kill) run.
    */
   busy?: Promise<void>
+  /** Bytes of the frames waiting behind `busy` (bounded by `QUEUED_LIMIT`). */
+  queued?: number
+  /** Set while the project's files arrive (before `opened`): binary frames go here. */
+  upload?: {
+    receiver: BundleReceiver
+    ref: BundleRef
+    /** Restarts the idle timer (a frame arrived). */
+    touch: () => void
+    fail: (err: unknown) => void
+    finish: () => void
+  }
 }
+
+/** A transfer of project files that receives nothing for this long is abandoned. */
+const UPLOAD_IDLE_MS = 30_000
+const SLUG = /^[a-z0-9][a-z0-9_-]*$/i
+
+/**
+ * Frame bytes a connection may have waiting behind a slow frame (a resize the engine is slow to
+ * answer); more is dropped. The API sends at most 64 KiB of input per frame and refuses input
+ * while 64 KiB wait in its socket (docs/budgets.md), so only a misbehaving peer reaches this.
+ */
+const QUEUED_LIMIT = 256 * 1024
+/** Largest frame an API instance sends (input frames are at most 64 KiB). */
+const MAX_FRAME = 128 * 1024
 
 /**
  * Serves this host's runners to API instances (placement, docs/runners.md): one WebSocket per
@@ -95,6 +129,11 @@ export function createRunnerServer(options: RunnerServerOptions) {
   const byKind = new Map<RunnerKind, Runner>(options.runners.map((r) => [r.kind, r]))
   const roots = options.projectRoots ?? DEFAULT_ROOTS
   const boot = randomBytes(9).toString('base64url')
+  const ownCache = options.projectCache === undefined
+  const bundles = createBundleStore(
+    options.projectCache ?? join(tmpdir(), 'shellfolio-runner-projects', `${process.pid}-${boot}`),
+  )
+  const projectLimit = options.projectLimitBytes ?? BUNDLE_LIMIT
   const verifier = createGrantVerifier(options.token, boot)
   const capacity = options.capacity ?? 64
   const detachGraceMs = options.detachGraceMs ?? 120_000
@@ -108,10 +147,16 @@ export function createRunnerServer(options: RunnerServerOptions) {
   const log = options.log ?? (() => {})
 
   // Never trust a path from the wire: the project is looked up by name under our own roots.
-  const sourceDirOf = (sent: string): string | undefined => {
-    const name = basename(sent)
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return undefined
-    return roots.map((r) => join(r, name)).find((d) => existsSync(d))
+  // The API's path is never trusted: only its last segment, or the project's slug, names a folder
+  // under this host's roots. The API lays imported projects out by version (docs/projects.md), so for
+  // a bundled project the slug is the name that matches here.
+  const sourceDirOf = (sent: string, slug: string): string | undefined => {
+    for (const name of [basename(sent), slug]) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) continue
+      const found = roots.map((r) => join(r, name)).find((d) => existsSync(d))
+      if (found) return found
+    }
+    return undefined
   }
 
   const kindsUp = async () => {
@@ -271,22 +316,103 @@ export function createRunnerServer(options: RunnerServerOptions) {
     log('session detached', { session: h.id })
   }
 
+  /**
+   * The project's files the API sends on this socket (bundle.ts): asks for them with
+   * `send-project`, takes exactly `ref.bytes` in binary frames, checks the hash and unpacks.
+   */
+  const receiveProject = (ws: ServerWebSocket<Conn>, ref: BundleRef): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const receiver = bundles.receive(ref)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const upload: NonNullable<Conn['upload']> = {
+        receiver,
+        ref,
+        touch: () => {
+          clearTimeout(timer)
+          timer = setTimeout(
+            () => upload.fail(new RunnerError('RUNNER_TIMEOUT', "the project's files stopped arriving")),
+            UPLOAD_IDLE_MS,
+          )
+        },
+        fail: (err) => {
+          clearTimeout(timer)
+          ws.data.upload = undefined
+          receiver.abort()
+          reject(err)
+        },
+        finish: () => {
+          clearTimeout(timer)
+          ws.data.upload = undefined
+          receiver.done().then(resolve, reject)
+        },
+      }
+      ws.data.upload = upload
+      upload.touch()
+      if (ref.bytes === 0) upload.finish()
+      else send(ws, { type: 'send-project' })
+    })
+
+  /** Takes one binary frame of a transfer. */
+  const uploadFrame = (ws: ServerWebSocket<Conn>, chunk: Uint8Array) => {
+    const upload = ws.data.upload
+    if (!upload) return
+    try {
+      upload.receiver.push(chunk)
+    } catch (err) {
+      upload.fail(err)
+      return
+    }
+    upload.touch()
+    if (upload.receiver.received === upload.ref.bytes) upload.finish()
+  }
+
+  /** Transfers in progress by hash: a second session of the same version waits for the first one's. */
+  const receiving = new Map<string, Promise<string>>()
+  /** The folder of the project files `ref` names: kept from before, or received on this socket. */
+  const projectFiles = async (ws: ServerWebSocket<Conn>, ref: BundleRef, slug: string): Promise<string> => {
+    const inflight = receiving.get(ref.sha256)
+    const kept = bundles.get(ref) ?? (inflight && (await inflight.catch(() => undefined)))
+    if (kept) return kept
+    log('receiving project files', { project: slug, bytes: ref.bytes })
+    const transfer = receiveProject(ws, ref)
+    receiving.set(ref.sha256, transfer)
+    try {
+      return await transfer
+    } finally {
+      if (receiving.get(ref.sha256) === transfer) receiving.delete(ref.sha256)
+    }
+  }
+
   const open = async (ws: ServerWebSocket<Conn>, grant: Extract<Grant, { typ: 'open' }>) => {
     const runner = byKind.get(grant.kind)
     if (!runner) throw new RunnerError('RUNNER_UNAVAILABLE', `this runner service has no ${grant.kind} runner`)
-    const sourceDir = sourceDirOf(grant.options.project.sourceDir)
-    if (!sourceDir)
-      throw new RunnerError('PROJECT_NOT_FOUND', `project ${grant.options.project.slug} is not on this runner host`)
+    const slug = grant.options.project.slug
+    // An imported version comes with its files (checked by size and hash); a bundled project is
+    // looked up by name under this host's roots.
+    const ref = grant.bundle === undefined ? undefined : checkBundleRef(grant.bundle, projectLimit)
+    if (ref && !SLUG.test(slug)) throw new RunnerError('INVALID_PROJECT', `invalid project slug '${slug}'`)
+    const rootDir = ref ? undefined : sourceDirOf(grant.options.project.sourceDir, slug)
+    if (!ref && !rootDir) throw new RunnerError('PROJECT_NOT_FOUND', `project ${slug} is not on this runner host`)
     if (hosted.size + opening >= capacity)
       throw new RunnerError('RUNNER_FULL', 'every terminal slot is taken right now; try again in a minute')
     opening++
     publish()
     let session: RunnerSession
+    let release = () => {}
     try {
+      let sourceDir = rootDir as string
+      if (ref) {
+        sourceDir = await projectFiles(ws, ref, slug)
+        release = bundles.hold(ref)
+      }
       session = await runner.open({ ...grant.options, project: { ...grant.options.project, sourceDir } })
+    } catch (err) {
+      release()
+      throw err
     } finally {
       opening--
     }
+    void session.exited.then(release)
     const h = host(`${boot}:${session.id}`, grant.kind, session)
     if (ws.readyState !== 1) {
       await session.kill()
@@ -359,7 +485,8 @@ export function createRunnerServer(options: RunnerServerOptions) {
     port: options.port ?? 4100,
     async fetch(req, srv) {
       const url = new URL(req.url)
-      if (url.pathname !== HEALTH_PATH && url.pathname !== SESSIONS_PATH) return refuse(404, 'NOT_FOUND', 'not found')
+      if (url.pathname !== HEALTH_PATH && url.pathname !== SESSIONS_PATH && url.pathname !== FILES_PATH)
+        return refuse(404, 'NOT_FOUND', 'not found')
       const token = grantOf(req)
       if (!token) return refuse(401, 'UNAUTHORIZED', 'a signed grant is required')
       const grant = verifier.verify(token)
@@ -373,12 +500,15 @@ export function createRunnerServer(options: RunnerServerOptions) {
         return Response.json(info())
       }
       if (grant.typ === 'health') return refuse(403, 'FORBIDDEN', 'a health grant cannot open sessions')
+      if ((url.pathname === FILES_PATH) !== (grant.typ === 'files'))
+        return refuse(403, 'FORBIDDEN', 'a files grant is for /v1/files only, and only a files grant is')
+      if (grant.typ === 'files') return serveFiles(req, grant, hosted.get(grant.session)?.session)
       if (stopping) return refuse(503, 'RUNNER_STOPPING', 'the runner service is stopping')
       if (srv.upgrade(req, { data: { grant } })) return undefined
       return refuse(400, 'BAD_REQUEST', 'expected a WebSocket upgrade')
     },
     websocket: {
-      maxPayloadLength: 1024 * 1024,
+      maxPayloadLength: MAX_FRAME,
       async open(ws) {
         const { grant } = ws.data
         if (grant.typ === 'open') {
@@ -398,15 +528,23 @@ export function createRunnerServer(options: RunnerServerOptions) {
       },
       message(ws, message) {
         const c = ws.data
+        if (c.upload) {
+          if (typeof message !== 'string') uploadFrame(ws, new Uint8Array(message))
+          return
+        }
         // Fast path (keystrokes, nothing pending): no promise between the key and the program.
         if (!c.busy && typeof message !== 'string') {
           c.hosted?.session.write(new Uint8Array(message))
           return
         }
+        const size = typeof message === 'string' ? message.length : message.length
+        if ((c.queued ?? 0) + size > QUEUED_LIMIT) return
+        c.queued = (c.queued ?? 0) + size
         const busy: Promise<void> = (c.busy ?? Promise.resolve())
           .then(() => apply(ws, message))
           .catch(() => {})
           .finally(() => {
+            c.queued = (c.queued ?? size) - size
             if (c.busy === busy) c.busy = undefined
           })
         c.busy = busy
@@ -419,6 +557,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
         }
       },
       close(ws) {
+        ws.data.upload?.fail(new RunnerError('RUNNER_UNREACHABLE', 'the API closed the socket'))
         const h = ws.data.hosted
         if (h && h.ws === ws) detach(h)
       },
@@ -449,6 +588,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
       await Promise.allSettled([...hosted.values()].map((h) => h.session.kill('killed')))
       await server.stop(true)
       if (options.ownsRunners !== false) await Promise.allSettled(options.runners.map((r) => r.close()))
+      if (ownCache) rmSync(bundles.dir, { recursive: true, force: true })
       await options.registration?.close().catch(() => {})
     },
   }

@@ -1,6 +1,18 @@
-import { CLOSE } from '../protocol/terminal.ts'
-import type { ExitInfo, ExitReason, RunnerKind, RunnerSession, TerminalSize } from '../types.ts'
+import type { FileDownload, FileUpload, PutFilesResult } from '../files.ts'
+import { CLOSE, INTERRUPT_SLACK, interruptKeys } from '../protocol/terminal.ts'
+import {
+  type ExitInfo,
+  type ExitReason,
+  RunnerError,
+  type RunnerKind,
+  type RunnerSession,
+  type TerminalSize,
+} from '../types.ts'
+import type { RemoteFileHop } from './files.ts'
 import type { ClientFrame, ServerFrame } from './protocol.ts'
+
+/** Input bytes waiting in the socket to the service at most before more is refused (docs/budgets.md). */
+export const INPUT_IN_FLIGHT = 64 * 1024
 
 /** A session that lives on a runner service; the same interface as a local one. */
 export class RemoteSession implements RunnerSession {
@@ -21,6 +33,8 @@ export class RemoteSession implements RunnerSession {
   constructor(
     readonly kind: RunnerKind,
     private readonly ws: WebSocket,
+    /** Files in and out go over HTTP to the same service (files.ts), not over this socket. */
+    private readonly files?: RemoteFileHop,
   ) {
     this.exited = new Promise((resolve) => {
       this.finish = resolve
@@ -60,9 +74,32 @@ export class RemoteSession implements RunnerSession {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(f))
   }
 
-  write(data: Uint8Array | string): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return
-    this.ws.send(typeof data === 'string' ? new TextEncoder().encode(data) : data)
+  /**
+   * Sends input to the service; refuses it (false) while more than `INPUT_IN_FLIGHT` bytes wait
+   * in this socket's send buffer (the service or the hop is not keeping up, docs/budgets.md). The
+   * interrupt keys of a refused chunk still go (`INTERRUPT_SLACK` past the bound).
+   */
+  write(data: Uint8Array | string): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return true
+    const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data
+    const buffered = this.ws.bufferedAmount
+    if (buffered > 0 && buffered + bytes.length > INPUT_IN_FLIGHT) {
+      const keys = interruptKeys(bytes)
+      if (keys && buffered + keys.length <= INPUT_IN_FLIGHT + INTERRUPT_SLACK) this.ws.send(keys)
+      return false
+    }
+    this.ws.send(bytes)
+    return true
+  }
+
+  putFiles(dir: string, files: FileUpload[]): Promise<PutFilesResult> {
+    if (this.ended || !this.files) return Promise.reject(new RunnerError('SESSION_GONE', 'the session has ended'))
+    return this.files.putFiles(this.id, dir, files)
+  }
+
+  getFile(path: string): Promise<FileDownload> {
+    if (this.ended || !this.files) return Promise.reject(new RunnerError('SESSION_GONE', 'the session has ended'))
+    return this.files.getFile(this.id, path)
   }
 
   async resize(size: TerminalSize): Promise<void> {
