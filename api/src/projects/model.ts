@@ -1,9 +1,10 @@
-import { RUNNER_KINDS } from '@shellfolio/runner'
+import { PROJECT_RUNTIMES, RUNNER_KINDS } from '@shellfolio/runner'
 import { t } from 'elysia'
 import { envelopeSchema, errorSchema } from '../http/envelope.ts'
 import { literalUnion } from '../http/literal-union.ts'
 
 const runner = literalUnion(RUNNER_KINDS)
+const runtime = literalUnion(PROJECT_RUNTIMES)
 
 const projectView = {
   id: t.String({ format: 'uuid' }),
@@ -29,6 +30,8 @@ const projectView = {
       { description: "one of the project's recorded sessions, played on its page" },
     ),
   ),
+  runtime: runtime,
+  build: t.String({ description: "the command that prepares the project ('' when none)" }),
   updatedAt: t.String(),
 }
 
@@ -41,6 +44,10 @@ export const publicProject = t.Object({
 
 export const adminProject = t.Object({
   ...projectView,
+  status: t.Union([t.Literal('draft'), t.Literal('published')], {
+    description: 'a draft is not listed and not runnable by visitors',
+  }),
+  currentVersionId: t.Nullable(t.String({ description: 'the imported version visitors get' })),
   createdAt: t.String(),
   deletedAt: t.Nullable(t.String()),
 })
@@ -66,6 +73,8 @@ const inputFields = {
       { additionalProperties: false },
     ),
   ),
+  runtime: t.Optional(runtime),
+  build: t.Optional(t.String({ maxLength: 500, pattern: '^[^\\x00-\\x1f\\x7f]*$' })),
   featured: t.Optional(t.Boolean()),
   order: t.Optional(t.Integer({ minimum: -10_000, maximum: 10_000 })),
   previewMediaId: t.Optional(t.Nullable(t.String({ format: 'uuid', description: 'an image in the media library' }))),
@@ -74,7 +83,39 @@ const inputFields = {
   ),
 }
 
+const buildView = t.Object({
+  versionId: t.String(),
+  version: t.Integer(),
+  status: t.Union([t.Literal('queued'), t.Literal('running'), t.Literal('passed'), t.Literal('failed')]),
+  runner: t.Nullable(runner),
+  log: t.String({ description: 'terminal output of the check build, escape sequences removed' }),
+  startedAt: t.Nullable(t.String()),
+  finishedAt: t.Nullable(t.String()),
+})
+
+const versionView = t.Object({
+  id: t.String(),
+  number: t.Integer(),
+  slug: t.String(),
+  title: t.String(),
+  runtime: runtime,
+  files: t.Integer(),
+  totalBytes: t.Integer(),
+  current: t.Boolean({ description: 'the version visitors get' }),
+  build: buildView,
+  createdAt: t.String(),
+})
+
 export const projectsModel = {
+  'projects.import': t.Object({
+    archive: t.File({ description: '.tar.gz, .tgz, .tar or .zip with project.json at its root' }),
+    projectId: t.Optional(t.String({ format: 'uuid', description: 'import as a new version of this project' })),
+  }),
+  'projects.imported': envelopeSchema(t.Object({ project: adminProject, version: versionView, build: buildView })),
+  'projects.build': envelopeSchema(buildView),
+  'projects.versions': envelopeSchema(t.Array(versionView)),
+  'projects.version': envelopeSchema(versionView),
+
   'projects.create': t.Object(inputFields, { additionalProperties: false }),
   'projects.patch': t.Partial(t.Object(inputFields), { additionalProperties: false, minProperties: 1 }),
   'projects.adminQuery': t.Object({ include: t.Optional(t.Literal('deleted')) }),

@@ -178,6 +178,11 @@ describe.each(BACKENDS)('projects on %s', (kind) => {
         deletedAt: null,
         previewImage: null,
         demo: null,
+        // a project created by hand: files under wasm-projects/, published, the C toolchain
+        runtime: 'c',
+        build: '',
+        status: 'published',
+        currentVersionId: null,
       },
       meta: null,
       error: null,

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
+import { PROJECT_RUNTIMES, type ProjectRuntime, RUNNER_KINDS, type RunnerKind } from '@shellfolio/runner'
 import { and, asc, desc, eq, isNotNull, isNull, like } from 'drizzle-orm'
 import { isUniqueViolation } from '../db/errors.ts'
 import type { Db } from '../db/index.ts'
@@ -33,6 +33,10 @@ export interface ProjectView {
   previewImage: { id: string; url: string } | null
   /** The recorded session played on the project page (public asciicast URL). */
   demo: { sessionId: string; url: string } | null
+  /** The Docker sandbox's toolchain (docs/projects.md). */
+  runtime: ProjectRuntime
+  /** The command that prepares the project ('' when none). */
+  build: string
   updatedAt: string
 }
 
@@ -42,6 +46,10 @@ export interface PublicProject extends ProjectView {
 }
 
 export interface AdminProject extends ProjectView {
+  /** `draft` (not listed, not runnable by visitors) or `published`. */
+  status: 'draft' | 'published'
+  /** The imported version visitors get (null: files under wasm-projects/, or no build passed yet). */
+  currentVersionId: string | null
   createdAt: string
   deletedAt: string | null
 }
@@ -58,6 +66,8 @@ export interface ProjectInput {
   runners?: RunnerKind[]
   commands?: string[]
   policy?: { allow: string[] }
+  runtime?: ProjectRuntime
+  build?: string
   featured?: boolean
   order?: number
   previewMediaId?: string | null
@@ -93,11 +103,15 @@ const viewOf = (p: Project): ProjectView => ({
   order: p.sortOrder,
   previewImage: p.previewMediaId ? { id: p.previewMediaId, url: `/api/v1/media/${p.previewMediaId}` } : null,
   demo: p.demoSessionId ? { sessionId: p.demoSessionId, url: `/api/v1/site/demos/${p.slug}` } : null,
+  runtime: (PROJECT_RUNTIMES as readonly string[]).includes(p.runtime) ? (p.runtime as ProjectRuntime) : 'c',
+  build: p.build,
   updatedAt: p.updatedAt.toISOString(),
 })
 
 const adminViewOf = (p: Project): AdminProject => ({
   ...viewOf(p),
+  status: p.status === 'draft' ? 'draft' : 'published',
+  currentVersionId: p.currentVersionId,
   createdAt: p.createdAt.toISOString(),
   deletedAt: p.deletedAt ? p.deletedAt.toISOString() : null,
 })
@@ -115,6 +129,8 @@ const columnsOf = (input: Partial<ProjectInput>): Partial<typeof projects.$infer
   if (input.runners !== undefined) values.runners = [...new Set(input.runners)]
   if (input.commands !== undefined) values.commands = input.commands
   if (input.policy !== undefined) values.policy = { allow: input.policy.allow }
+  if (input.runtime !== undefined) values.runtime = input.runtime
+  if (input.build !== undefined) values.build = input.build
   if (input.featured !== undefined) values.featured = input.featured
   if (input.order !== undefined) values.sortOrder = input.order
   if (input.previewMediaId !== undefined) values.previewMediaId = input.previewMediaId
@@ -141,13 +157,17 @@ export interface ProjectsServiceOptions {
 
 export function createProjectsService({ db, reads, flags, runnerAvailability, logger }: ProjectsServiceOptions) {
   const byId = async (id: string) => (await db.select().from(projects).where(eq(projects.id, id)).limit(1))[0]
-  /** A live project by slug, read straight from the database (uncached). */
+  /** A live, published project by slug, read straight from the database (uncached). */
+  const liveRowBySlug = async (slug: string): Promise<Project | undefined> =>
+    (
+      await db
+        .select()
+        .from(projects)
+        .where(and(eq(projects.slug, slug), isNull(projects.deletedAt), eq(projects.status, 'published')))
+        .limit(1)
+    )[0]
   const liveBySlug = async (slug: string): Promise<ProjectView | null> => {
-    const [row] = await db
-      .select()
-      .from(projects)
-      .where(and(eq(projects.slug, slug), isNull(projects.deletedAt)))
-      .limit(1)
+    const row = await liveRowBySlug(slug)
     return row ? viewOf(row) : null
   }
   const getAdmin = async (id: string): Promise<AdminProject> => {
@@ -232,7 +252,7 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
         const rows = await db
           .select()
           .from(projects)
-          .where(isNull(projects.deletedAt))
+          .where(and(isNull(projects.deletedAt), eq(projects.status, 'published')))
           .orderBy(asc(projects.sortOrder), asc(projects.title), asc(projects.id))
         return rows.map(viewOf)
       }),
@@ -265,6 +285,12 @@ export function createProjectsService({ db, reads, flags, runnerAvailability, lo
 
     /** Read straight from the database (uncached): for the terminal module's session checks. */
     findLiveBySlug: liveBySlug,
+
+    /** A published project's view and its current imported version (uncached), for sessions. */
+    async findRunnable(slug: string): Promise<{ project: ProjectView; currentVersionId: string | null } | null> {
+      const row = await liveRowBySlug(slug)
+      return row ? { project: viewOf(row), currentVersionId: row.currentVersionId } : null
+    },
 
     async listAdmin(includeDeleted: boolean): Promise<AdminProject[]> {
       const rows = await db
