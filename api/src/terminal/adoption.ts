@@ -9,7 +9,7 @@ import { hashToken, sameToken } from './tickets.ts'
 
 /**
  * Adoption across API instances (docs/architecture.md, scale-out): a session whose runner outlives
- * the process that opened it (Docker) is described in the shared registry and its recent output is
+ * the process that opened it (Docker) is described in the shared registry and its screen is
  * mirrored to the cache, so when its instance dies, the instance the visitor reconnects to can take
  * it over. Before taking over, that instance asks the owner over pub/sub whether it is still alive.
  */
@@ -17,7 +17,7 @@ import { hashToken, sameToken } from './tickets.ts'
 const PING_CHANNEL = 'terminal:ping:'
 /** How long an adopting instance waits for the owner to answer a ping before declaring it dead. */
 const PING_TIMEOUT_MS = 750
-/** Recent output kept in the cache for adoption (the local scrollback holds more). */
+/** The serialized screen kept in the cache for adoption, at most (history lines are left out to fit). */
 const PERSISTED_SCROLLBACK = 64 * 1024
 const scrollbackKey = (id: string) => `terminal:scrollback:${id}`
 const adoptKey = (id: string) => `terminal:adopt:${id}`
@@ -64,15 +64,16 @@ export class Adoption {
   }
 
   /**
-   * Mirrors a session's recent output to the cache, for whichever instance adopts it: small
+   * Mirrors a session's serialized screen to the cache, for whichever instance adopts it: after small
    * interactive output at once (a crash right after a command must not lose it), floods at most
    * every 250 ms.
    */
-  mirror(id: string, tail: (maxBytes: number) => Uint8Array): ScrollbackMirror {
+  mirror(id: string, screen: (maxBytes: number) => Promise<Uint8Array | null>): ScrollbackMirror {
     const { cache, graceMs } = this.options
-    return new ScrollbackMirror(() =>
-      cache.set(scrollbackKey(id), Buffer.from(tail(PERSISTED_SCROLLBACK)).toString('base64'), graceMs + 60_000),
-    )
+    return new ScrollbackMirror(async () => {
+      const state = await screen(PERSISTED_SCROLLBACK)
+      if (state) await cache.set(scrollbackKey(id), Buffer.from(state).toString('base64'), graceMs + 60_000)
+    })
   }
 
   /**
@@ -99,7 +100,7 @@ export class Adoption {
     let runnerSession: RunnerSession
     try {
       runnerSession = await runner.resume(record.runnerSessionId, {
-        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy },
+        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy, runtime: project.runtime },
         size,
         timeLimitMs: left,
       })

@@ -1,5 +1,6 @@
 import {
   CLOSE,
+  INPUT_LIMITS,
   MAX_TERMINAL_DIMENSION,
   parseClientMessage,
   type ServerMessage,
@@ -9,10 +10,13 @@ import { type AuthDeps, authPlugin } from '../auth/index.ts'
 import type { Config } from '../config.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { ok } from '../http/envelope.ts'
+import { terminalFiles } from './files.ts'
 import { terminalModels } from './model.ts'
 import { ASCIICAST_CONTENT_TYPE } from './recording.ts'
+import { replayRoutes } from './replay-routes.ts'
 import { type Attached, type Refusal, refusal, type TerminalService } from './service.ts'
 import type { LiveSession, TerminalSocket } from './session.ts'
+import { watchRoutes } from './watch-routes.ts'
 
 export { SessionManager } from './manager.ts'
 export { type ProjectResolver, type TerminalProject, terminalProjects } from './projects.ts'
@@ -32,19 +36,33 @@ export interface TerminalModuleOptions {
 interface Connection {
   socket: TerminalSocket
   session: LiveSession | null
-  /** Frames that arrived while the session was being opened (bounded). */
+  /** Frames that arrived while the session was being opened (bounded: `INPUT_LIMITS`). */
   early: unknown[]
+  earlyBytes: number
+  /** Early frames were dropped and the client was told. */
+  earlyOverflow: boolean
   closed: boolean
 }
 
 interface RawSocket {
+  readonly remoteAddress: string
   send(data: Uint8Array | string): number
   sendText(data: string): number
   getBufferedAmount(): number
   close(code?: number, reason?: string): void
 }
 
-const MAX_EARLY_FRAMES = 64
+/** Bytes an early frame counts for (a text frame arrives parsed: its JSON length). */
+const frameBytes = (message: unknown): number => {
+  if (message instanceof Uint8Array) return message.length
+  if (message instanceof ArrayBuffer) return message.byteLength
+  if (typeof message === 'string') return message.length
+  try {
+    return JSON.stringify(message)?.length ?? 0
+  } catch {
+    return INPUT_LIMITS.earlyBytes
+  }
+}
 
 function originAllowed(
   request: Request,
@@ -62,6 +80,9 @@ function originAllowed(
   }
   return { ok: false, origin }
 }
+
+/** A place's id: 24 random bytes, base64url (queue.ts). */
+const QUEUE_ID = '^[A-Za-z0-9_-]{32}$'
 
 const intParam = (v: unknown, fallback: number) => {
   const n = typeof v === 'string' && /^\d{1,4}$/.test(v) ? Number(v) : Number.NaN
@@ -112,128 +133,189 @@ export function terminalModule({ config, terminal, auth }: TerminalModuleOptions
     }
   }
 
-  return new Elysia({ name: 'module.terminal' })
-    .use(authPlugin(auth))
-    .model(terminalModels)
-    .post(
-      '/api/v1/terminal/sessions',
-      async ({ body, request, server, set }) => {
-        const ip = clientIp(request, server?.requestIP(request)?.address, config.trustProxyHops)
-        const issued = await terminal.createSession({ project: body.project, runner: body.runner, ip })
-        set.status = 201
-        set.headers['cache-control'] = 'no-store'
-        return ok(issued)
-      },
-      {
-        body: 'terminal.create',
-        response: { 201: 'terminal.ticket' },
-        detail: {
-          summary: 'Start a terminal session: returns a single-use WebSocket ticket',
-          tags: ['terminal'],
+  return (
+    new Elysia({ name: 'module.terminal' })
+      .use(authPlugin(auth))
+      .use(watchRoutes({ config, manager: terminal.manager, auth, originAllowed: (r) => originAllowed(r, config).ok }))
+      .use(replayRoutes({ replays: terminal.manager.replays, auth }))
+      .model(terminalModels)
+      // Files in and out of a live session (files.ts, docs/api.md)
+      .use(terminalFiles(terminal.manager))
+      .post(
+        '/api/v1/terminal/sessions',
+        async ({ body, request, server, set }) => {
+          const ip = clientIp(request, server?.requestIP(request)?.address, config.trustProxyHops)
+          const issued = await terminal.createSession({
+            project: body.project,
+            runner: body.runner,
+            ip,
+            origin: body.origin,
+            queue: body.queue,
+          })
+          set.headers['cache-control'] = 'no-store'
+          if ('status' in issued) {
+            set.status = 202
+            return ok(issued)
+          }
+          set.status = 201
+          return ok(issued)
         },
-      },
-    )
-    .get(
-      '/api/v1/terminal/sessions',
-      async ({ set }) => {
-        set.headers['cache-control'] = 'no-store'
-        const items = await terminal.live()
-        return ok(items, { count: items.length })
-      },
-      {
-        auth: 'admin',
-        response: { 200: 'terminal.live' },
-        detail: { summary: 'Live terminal sessions on every instance', tags: ['terminal'] },
-      },
-    )
-    .delete(
-      '/api/v1/terminal/sessions/:id',
-      async ({ params, set }) => {
-        await terminal.kill(params.id)
-        set.status = 202
-        return ok({ id: params.id, status: 'killing' })
-      },
-      {
-        auth: 'admin',
-        params: t.Object({ id: t.String({ format: 'uuid' }) }),
-        detail: { summary: 'Kill a live session (its client gets exit with reason killed)', tags: ['terminal'] },
-      },
-    )
-    .get(
-      '/api/v1/terminal/sessions/:id/recording',
-      async ({ params }) => {
-        const body = await terminal.recording(params.id)
-        // The DOM lib (web/ type-checks this file through App) wants an ArrayBuffer-backed view.
-        return new Response(body as Uint8Array<ArrayBuffer>, {
-          headers: {
-            'content-type': ASCIICAST_CONTENT_TYPE,
-            'content-disposition': `attachment; filename="${params.id}.cast"`,
-            'cache-control': 'no-store',
+        {
+          body: 'terminal.create',
+          response: { 201: 'terminal.ticket', 202: 'terminal.queued' },
+          detail: {
+            summary: 'Start a terminal session: returns a single-use WebSocket ticket',
+            tags: ['terminal'],
           },
-        })
-      },
-      {
-        auth: 'admin',
-        params: t.Object({ id: t.String({ format: 'uuid' }) }),
-        detail: { summary: 'A session recording (asciicast v2)', tags: ['terminal'] },
-      },
-    )
-    .ws('/api/v1/terminal/ws', {
-      // Frames are handled raw: binary = terminal input, text = JSON control (Elysia pre-parses JSON).
-      async open(ws) {
-        const raw = ws.raw as unknown as RawSocket
-        const socket: TerminalSocket = {
-          sendBinary: (data) => raw.send(data),
-          sendText: (text) => raw.sendText(text),
-          bufferedAmount: () => raw.getBufferedAmount(),
-          close: (code, reason) => raw.close(code, reason),
-        }
-        const conn: Connection = { socket, session: null, early: [], closed: false }
-        connections.set(ws.raw, conn)
-        const query = ws.data.query as Record<string, string | undefined>
-        const origin = originAllowed(ws.data.request, config)
-        if (!origin.ok) {
-          const message = `origin ${origin.origin.slice(0, 80)} may not open terminals`
-          refuse(socket, refusal(CLOSE.forbidden, 'ORIGIN_REFUSED', message))
-          return
-        }
-        try {
-          const attached: Attached = query.resume
-            ? await terminal.resume(query.session ?? '', query.resume, socket)
-            : await terminal.open(
-                query.ticket,
-                { cols: intParam(query.cols, 80), rows: intParam(query.rows, 24) },
-                socket,
-              )
-          if (!attached.ok) {
-            refuse(socket, attached)
+        },
+      )
+      // The waiting line (queue.ts, docs/terminal-protocol.md "Waiting for a slot"): each poll is the place's heartbeat.
+      .get(
+        '/api/v1/terminal/queue/:id',
+        async ({ params, set }) => {
+          set.headers['cache-control'] = 'no-store'
+          return ok(await terminal.queueStatus(params.id))
+        },
+        {
+          params: t.Object({ id: t.String({ pattern: QUEUE_ID }) }),
+          response: { 200: 'terminal.queueStatus' },
+          detail: { summary: 'A place in the waiting line: position and estimate, or the ticket', tags: ['terminal'] },
+        },
+      )
+      .delete(
+        '/api/v1/terminal/queue/:id',
+        async ({ params }) => {
+          await terminal.leaveQueue(params.id)
+          return ok({ id: params.id, status: 'left' as const })
+        },
+        {
+          params: t.Object({ id: t.String({ pattern: QUEUE_ID }) }),
+          response: { 200: 'terminal.queueLeft' },
+          detail: { summary: 'Leave the waiting line', tags: ['terminal'] },
+        },
+      )
+      .get(
+        '/api/v1/terminal/sessions',
+        async ({ set }) => {
+          set.headers['cache-control'] = 'no-store'
+          const items = await terminal.live()
+          return ok(items, { count: items.length })
+        },
+        {
+          auth: 'admin',
+          response: { 200: 'terminal.live' },
+          detail: { summary: 'Live terminal sessions on every instance', tags: ['terminal'] },
+        },
+      )
+      .delete(
+        '/api/v1/terminal/sessions/:id',
+        async ({ params, set }) => {
+          await terminal.kill(params.id)
+          set.status = 202
+          return ok({ id: params.id, status: 'killing' })
+        },
+        {
+          auth: 'admin',
+          params: t.Object({ id: t.String({ format: 'uuid' }) }),
+          detail: { summary: 'Kill a live session (its client gets exit with reason killed)', tags: ['terminal'] },
+        },
+      )
+      .get(
+        '/api/v1/terminal/sessions/:id/recording',
+        async ({ params }) => {
+          const body = await terminal.recording(params.id)
+          // The DOM lib (web/ type-checks this file through App) wants an ArrayBuffer-backed view.
+          return new Response(body as Uint8Array<ArrayBuffer>, {
+            headers: {
+              'content-type': ASCIICAST_CONTENT_TYPE,
+              'content-disposition': `attachment; filename="${params.id}.cast"`,
+              'cache-control': 'no-store',
+            },
+          })
+        },
+        {
+          auth: 'admin',
+          params: t.Object({ id: t.String({ format: 'uuid' }) }),
+          detail: { summary: 'A session recording (asciicast v2)', tags: ['terminal'] },
+        },
+      )
+      .ws('/api/v1/terminal/ws', {
+        // Frames are handled raw: binary = terminal input, text = JSON control (Elysia pre-parses JSON).
+        async open(ws) {
+          const raw = ws.raw as unknown as RawSocket
+          const socket: TerminalSocket = {
+            sendBinary: (data) => raw.send(data),
+            sendText: (text) => raw.sendText(text),
+            bufferedAmount: () => raw.getBufferedAmount(),
+            close: (code, reason) => raw.close(code, reason),
+          }
+          const conn: Connection = {
+            socket,
+            session: null,
+            early: [],
+            earlyBytes: 0,
+            earlyOverflow: false,
+            closed: false,
+          }
+          connections.set(ws.raw, conn)
+          const query = ws.data.query as Record<string, string | undefined>
+          const origin = originAllowed(ws.data.request, config)
+          if (!origin.ok) {
+            const message = `origin ${origin.origin.slice(0, 80)} may not open terminals`
+            refuse(socket, refusal(CLOSE.forbidden, 'ORIGIN_REFUSED', message))
             return
           }
-          conn.session = attached.session
-          // The client may have gone while we were opening: start the grace period now.
-          if (conn.closed) conn.session.detach(socket)
-          else for (const frame of conn.early.splice(0)) handle(conn, frame)
-        } catch {
-          refuse(socket, refusal(CLOSE.internal, 'INTERNAL', 'the terminal could not be opened; try again'))
-        }
-      },
-      message(ws, message) {
-        const conn = connections.get(ws.raw)
-        if (!conn) return
-        if (!conn.session) {
-          if (conn.early.length < MAX_EARLY_FRAMES) conn.early.push(message)
-          return
-        }
-        handle(conn, message)
-      },
-      drain(ws) {
-        connections.get(ws.raw)?.session?.drained()
-      },
-      close(ws) {
-        const conn = connections.get(ws.raw)
-        if (!conn) return
-        conn.closed = true
-        conn.session?.detach(conn.socket)
-      },
-    })
+          try {
+            const attached: Attached = query.resume
+              ? await terminal.resume(query.session ?? '', query.resume, socket)
+              : await terminal.open(
+                  query.ticket,
+                  { cols: intParam(query.cols, 80), rows: intParam(query.rows, 24) },
+                  socket,
+                  clientIp(ws.data.request, raw.remoteAddress, config.trustProxyHops),
+                )
+            if (!attached.ok) {
+              refuse(socket, attached)
+              return
+            }
+            conn.session = attached.session
+            // The client may have gone while we were opening: start the grace period now.
+            if (conn.closed) conn.session.detach(socket)
+            else for (const frame of conn.early.splice(0)) handle(conn, frame)
+            conn.earlyBytes = 0
+          } catch {
+            refuse(socket, refusal(CLOSE.internal, 'INTERNAL', 'the terminal could not be opened; try again'))
+          }
+        },
+        message(ws, message) {
+          const conn = connections.get(ws.raw)
+          if (!conn) return
+          if (!conn.session) {
+            const size = frameBytes(message)
+            if (conn.early.length < INPUT_LIMITS.earlyFrames && conn.earlyBytes + size <= INPUT_LIMITS.earlyBytes) {
+              conn.early.push(message)
+              conn.earlyBytes += size
+            } else if (!conn.earlyOverflow) {
+              conn.earlyOverflow = true
+              sendMessage(conn.socket, {
+                type: 'error',
+                code: 'INPUT_OVERFLOW',
+                message: `the session is still opening: input beyond ${INPUT_LIMITS.earlyFrames} frames or ${INPUT_LIMITS.earlyBytes / 1024} KiB was dropped`,
+              })
+            }
+            return
+          }
+          handle(conn, message)
+        },
+        drain(ws) {
+          connections.get(ws.raw)?.session?.drained()
+        },
+        close(ws) {
+          const conn = connections.get(ws.raw)
+          if (!conn) return
+          conn.closed = true
+          conn.session?.detach(conn.socket)
+        },
+      })
+  )
 }

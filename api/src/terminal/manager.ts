@@ -11,10 +11,13 @@ import { Adoption } from './adoption.ts'
 import type { FlowLimits } from './flow.ts'
 import { SessionHistory } from './history.ts'
 import type { ProjectResolver, TerminalProject } from './projects.ts'
+import { type ClaimResult, createSessionQueue, type QueueOptions, type SessionQueue } from './queue.ts'
 import { createSessionRegistry, type SessionRecord, type SessionRegistry } from './registry.ts'
+import { ReplayStore } from './replays.ts'
 import type { RunnerRegistry } from './runners.ts'
 import { LiveSession, type SessionSettings, type TerminalSocket } from './session.ts'
-import { sameToken, type TicketPayload } from './tickets.ts'
+import { hashToken, sameToken, type TicketPayload } from './tickets.ts'
+import { WatchHub } from './watch.ts'
 
 export interface SessionManagerOptions {
   config: TerminalConfig
@@ -24,11 +27,15 @@ export interface SessionManagerOptions {
   storage: MediaStorage
   logger: Logger
   flow?: Partial<FlowLimits>
-  /** Scrollback kept for a resume (default 256 KB). */
-  scrollbackBytes?: number
   /** How often this instance refreshes its registry records (default 10 s). */
   heartbeatMs?: number
+  /** Told when a runner fails to start a session or a session ends in an error (the admin's Problems list, docs/faults.md). */
+  problems?: {
+    report(problem: { code: string; route: string; error?: unknown; message?: string; frame?: string }): void
+  }
   now?: () => number
+  /** The waiting line's bounds (queue.ts; tests shorten its heartbeat). */
+  queue?: QueueOptions
 }
 
 /** Why a resume could not reattach: what to tell the client before closing with `code`. */
@@ -52,6 +59,8 @@ const GONE = 'the session is gone (ended or past its reconnect grace period)'
 export class SessionManager {
   readonly instanceId = randomUUID()
   readonly registry: SessionRegistry
+  /** The waiting line for a slot when the deployment is full (queue.ts). */
+  readonly queue: SessionQueue
   readonly config: TerminalConfig
   private readonly settings: SessionSettings
   private readonly sessions = new Map<string, LiveSession>()
@@ -64,6 +73,10 @@ export class SessionManager {
   private readonly unsubscribeKill: Promise<() => Promise<void>>
   private readonly history: SessionHistory
   private readonly adoption: Adoption
+  /** Read-only spectators of sessions (watch.ts). */
+  readonly watch: WatchHub
+  /** Published recordings (replays.ts). */
+  readonly replays: ReplayStore
   private readonly now: () => number
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -71,6 +84,7 @@ export class SessionManager {
     this.config = config
     this.now = options.now ?? Date.now
     this.registry = createSessionRegistry(cache, this.now)
+    this.queue = createSessionQueue(cache, { now: this.now, ...options.queue })
     this.settings = {
       config,
       flow: {
@@ -78,7 +92,6 @@ export class SessionManager {
         lowWatermark: FLOW_CONTROL.lowWatermark,
         ...options.flow,
       },
-      scrollbackBytes: options.scrollbackBytes ?? 256 * 1024,
     }
     const heartbeatMs = options.heartbeatMs ?? 10_000
     this.staleAfterMs = heartbeatMs * 3
@@ -90,6 +103,15 @@ export class SessionManager {
       runners: options.runners,
       instanceId: this.instanceId,
       graceMs: config.graceMs,
+      logger,
+      now: this.now,
+    })
+    this.replays = new ReplayStore({ db: options.db, storage: options.storage })
+    this.watch = new WatchHub({
+      cache,
+      registry: this.registry,
+      instanceId: this.instanceId,
+      local: (id) => this.sessions.get(id),
       logger,
       now: this.now,
     })
@@ -134,6 +156,26 @@ export class SessionManager {
     )
   }
 
+  /**
+   * A waiting place's poll (queue.ts): refreshes it, and when it is its turn and a slot is free,
+   * reserves the slot for a new session id whose ticket the caller issues.
+   */
+  async claim(placeId: string): Promise<ClaimResult & { sessionId?: string; ticketExpiresAt?: number }> {
+    const now = this.now()
+    const sessionId = randomUUID()
+    const ticketExpiresAt = now + this.config.ticketTtlMs
+    const result = await this.queue.claim(
+      placeId,
+      { perIp: this.config.maxPerIp, global: this.config.maxSessions },
+      { sessionId, instance: this.instanceId, timeLimitMs: this.config.timeLimitMs, staleAt: ticketExpiresAt + 2000 },
+    )
+    if (result.state !== 'ready') return result
+    this.reserved.add(sessionId)
+    const t = setTimeout(() => this.reserved.delete(sessionId), ticketExpiresAt + 2000 - now)
+    t.unref?.()
+    return { ...result, sessionId, ticketExpiresAt }
+  }
+
   /** Frees the slot of a ticket that will not be opened. */
   async release(sessionId: string): Promise<void> {
     await this.registry.remove(sessionId)
@@ -149,6 +191,7 @@ export class SessionManager {
       project: ticket.project,
       runner: ticket.runner,
       ip: ticket.ip,
+      ...(ticket.origin ? { origin: ticket.origin } : {}),
       instance: this.instanceId,
       status: 'attached',
       startedAt,
@@ -160,12 +203,13 @@ export class SessionManager {
     let runnerSession: RunnerSession
     try {
       runnerSession = await runner.open({
-        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy },
+        project: { slug: project.slug, sourceDir: project.sourceDir, policy: project.policy, runtime: project.runtime },
         size: { ...size },
         timeLimitMs: this.config.timeLimitMs,
       })
     } catch (err) {
       metrics.sessionFailures.inc({ runner: ticket.runner, reason: (err as { code?: string }).code ?? 'OPEN_FAILED' })
+      this.options.problems?.report({ code: 'SESSION_START_FAILED', route: `terminal:${ticket.runner}`, error: err })
       await this.registry.remove(record.id).catch(() => {})
       throw err
     }
@@ -174,10 +218,11 @@ export class SessionManager {
     this.reserved.delete(record.id)
     if (runnerSession.host) record.host = runnerSession.host
     const resumeToken = randomBytes(24).toString('base64url')
+    record.tokenHash = hashToken(resumeToken)
     const adoptable = this.adoption.describe(runner, runnerSession, resumeToken, size)
     if (adoptable) Object.assign(record, adoptable)
     const session = this.host(record, runnerSession, { ...size }, resumeToken, adoptable !== null)
-    // Start before anything else awaits: output produced meanwhile lands in the scrollback and
+    // Start before anything else awaits: output produced meanwhile lands in the screen and
     // reaches the client with the first attach.
     session.start()
     await this.history.started(record, this.instanceId)
@@ -223,7 +268,7 @@ export class SessionManager {
 
   /**
    * Takes over a session whose owner instance died (docs/architecture.md, scale-out): re-attaches
-   * to its sandbox, restores the recent output from the cache and keeps its id, resume token and deadline.
+   * to its sandbox, restores its screen from the cache and keeps its id, resume token and deadline.
    */
   private async adopt(record: SessionRecord, token: string, socket: TerminalSocket, resolveProject: ProjectResolver) {
     const taken = await this.adoption.takeOver(record, token, resolveProject)
@@ -239,7 +284,8 @@ export class SessionManager {
     if (runnerSession.host) mine.host = runnerSession.host
     await this.registry.put(mine)
     const session = this.host(mine, runnerSession, size, token, true)
-    if (scrollback) session.scrollback.append(scrollback)
+    // The owner's serialized screen, parsed by this one's (docs/terminal-protocol.md, Resume).
+    if (scrollback) session.screen.write(scrollback)
     session.start()
     await this.history.adopted(mine.id, this.instanceId)
     session.attach(socket, true)
@@ -249,7 +295,7 @@ export class SessionManager {
 
   /**
    * A new local session over `runnerSession`, wired to this manager through its events; the
-   * recent output of an `adoptable` one is mirrored to the cache for whichever instance adopts it.
+   * screen of an `adoptable` one is mirrored to the cache for whichever instance adopts it.
    */
   private host(
     record: SessionRecord,
@@ -258,15 +304,28 @@ export class SessionManager {
     resumeToken: string,
     adoptable: boolean,
   ): LiveSession {
-    const mirror = adoptable ? this.adoption.mirror(record.id, (max) => session.scrollback.snapshot(max)) : undefined
+    const mirror = adoptable ? this.adoption.mirror(record.id, (max) => session.screen.snapshot(max)) : undefined
     const session: LiveSession = new LiveSession(record, runnerSession, size, resumeToken, this.settings, {
       status: (status) => void this.updateRecord(session, status),
-      output: (bytes) => mirror?.wrote(bytes),
+      output: (chunk) => {
+        mirror?.wrote(chunk.length)
+        this.watch.output(session, chunk)
+      },
+      resized: (size) => this.watch.resized(session, size),
       ended: (exit) => {
         mirror?.stop()
         return this.ended(session, exit, adoptable)
       },
     })
+    // A crashed program host does not end the session; the admin hears of it (docs/faults.md).
+    runnerSession.onIncident?.((message) =>
+      this.options.problems?.report({
+        code: 'PROGRAM_HOST_CRASHED',
+        route: `terminal:${record.runner}`,
+        message,
+        frame: '',
+      }),
+    )
     this.sessions.set(record.id, session)
     metrics.sessionsActive.inc({ runner: record.runner })
     return session
@@ -306,12 +365,24 @@ export class SessionManager {
   /** A session ended: forget it here and in the registry, then store its recording and history. */
   private async ended(session: LiveSession, exit: SessionExit, adoptable: boolean): Promise<void> {
     const { id } = session
+    // A crashed program host, a dead runner service: the admin hears about it (docs/faults.md).
+    if (exit.reason === 'error') {
+      this.options.problems?.report({
+        code: 'SESSION_ENDED_IN_ERROR',
+        route: `terminal:${session.record.runner}`,
+        message: exit.message ?? 'the session ended in an error',
+        frame: '',
+      })
+    }
     this.sessions.delete(id)
     metrics.sessionsActive.dec({ runner: session.record.runner })
     this.tombstones.set(id, { token: session.resumeToken, exit })
     const t = setTimeout(() => this.tombstones.delete(id), this.config.graceMs)
     t.unref?.()
     await this.registry.remove(id).catch(() => {})
+    // How long it lasted feeds the waiting line's estimate (queue.ts).
+    await this.queue.recordLength(this.now() - session.record.startedAt).catch(() => {})
+    await this.watch.ended(id, exit)
     if (adoptable) await this.adoption.forget(id)
     await this.history.ended(id, exit, session.recorder)
     this.options.logger.info({ sessionId: id, ...exit, bytesOut: session.recorder.bytesOut }, 'terminal session ended')
@@ -327,7 +398,9 @@ export class SessionManager {
     const unused = [...this.reserved].filter((id) => !this.sessions.has(id))
     await Promise.allSettled(unused.map((id) => this.registry.remove(id)))
     await (await this.unsubscribeKill)().catch(() => {})
+    await this.watch.close()
     await this.adoption.close()
+    await this.history.close()
   }
 
   private async beat(): Promise<void> {

@@ -23,6 +23,8 @@ export class AsciicastRecorder {
   private full = false
   /** Output bytes seen (recorded or not). */
   bytesOut = 0
+  /** The lines the visitor submitted (what "Continue live" re-runs, docs/api.md "Replays"). */
+  readonly commands = new CommandLines()
 
   constructor(
     size: { cols: number; rows: number },
@@ -63,6 +65,11 @@ export class AsciicastRecorder {
     if (text) this.event('o', text)
   }
 
+  /** Input the session took (keystrokes): only the submitted lines are kept, not the keystrokes. */
+  input(chunk: Uint8Array): void {
+    this.commands.feed(chunk)
+  }
+
   resize(cols: number, rows: number): void {
     if (!this.full) this.event('r', `${cols}x${rows}`)
   }
@@ -98,4 +105,50 @@ export function parseAsciicast(text: string): { header: RecordingHeader; events:
   const header = JSON.parse(head) as RecordingHeader
   if (header.version !== 2) throw new Error('not asciicast v2')
   return { header, events: rest.map((l) => JSON.parse(l) as [number, string, string]) }
+}
+
+/** At most this many submitted lines are kept per session, each cut at `COMMAND_MAX_CHARS`. */
+export const COMMAND_MAX_LINES = 100
+export const COMMAND_MAX_CHARS = 500
+
+/**
+ * The lines a visitor submitted, rebuilt from keystrokes as a shell's line editor would see the
+ * simple ones: printable text, Backspace, Ctrl-U (erase the line), Ctrl-C (abandon it), Enter
+ * (submit). A line edited with escape sequences (arrows, history, completion) cannot be rebuilt
+ * faithfully and is left out; so are empty lines. Bounded (`COMMAND_MAX_LINES`, `COMMAND_MAX_CHARS`).
+ */
+export class CommandLines {
+  readonly lines: string[] = []
+  private line = ''
+  private garbled = false
+  private escape = false
+  private readonly decoder = new TextDecoder('utf-8')
+
+  feed(chunk: Uint8Array): void {
+    if (this.lines.length >= COMMAND_MAX_LINES) return
+    for (const ch of this.decoder.decode(chunk, { stream: true })) {
+      if (this.escape) {
+        // An escape sequence ends with a letter or ~ (CSI/SS3 keys); the line is not rebuilt faithfully.
+        if (/[A-Za-z~]/.test(ch)) this.escape = false
+        continue
+      }
+      if (ch === '\x1b') {
+        this.escape = true
+        this.garbled = true
+      } else if (ch === '\r' || ch === '\n') this.submit()
+      else if (ch === '\x7f' || ch === '\b') this.line = [...this.line].slice(0, -1).join('')
+      else if (ch === '\x15' || ch === '\x03') {
+        this.line = ''
+        this.garbled = false
+      } else if (ch === '\t') this.garbled = true
+      else if (ch >= ' ' && this.line.length < COMMAND_MAX_CHARS) this.line += ch
+    }
+  }
+
+  private submit(): void {
+    const line = this.line.trim()
+    if (line && !this.garbled && this.lines.length < COMMAND_MAX_LINES) this.lines.push(line)
+    this.line = ''
+    this.garbled = false
+  }
 }

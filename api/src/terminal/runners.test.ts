@@ -5,11 +5,27 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { DockerRunner } from '@shellfolio/runner/docker'
+import { Terminal } from '@xterm/headless'
 import { type Backend, openBackend, testConfig } from '../../test/harness.ts'
-import { connect, PLACEMENTS, startServer } from '../../test/terminal-kit.ts'
+import { connect, PLACEMENTS, startServer, TermClient } from '../../test/terminal-kit.ts'
+import { projects } from '../db/schema/index.ts'
 import { createLogger } from '../logger.ts'
 import { parseAsciicast } from './recording.ts'
 import { createRunnerRegistry, importWasi } from './runners.ts'
+
+const LIFE_POLICY = { allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'clear', 'help', 'make', './*', 'exit', 'stty'] }
+
+/** A visitor's terminal (80×24, as connect() opens) fed `chunks`. */
+async function screenOf(chunks: Uint8Array[]): Promise<Terminal> {
+  const term = new Terminal({ cols: 80, rows: 24, allowProposedApi: true })
+  for (const chunk of chunks) await new Promise<void>((resolve) => term.write(chunk, resolve))
+  return term
+}
+
+const screenLines = (term: Terminal, kind: 'normal' | 'alternate') => {
+  const b = kind === 'normal' ? term.buffer.normal : term.buffer.alternate
+  return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? '')
+}
 
 let backend: Backend
 beforeAll(async () => {
@@ -37,6 +53,42 @@ describe.each(PLACEMENTS)('real WASI runner through the WebSocket (runners %s)',
     const stored = await server.manager.recording(sessionId)
     const cast = parseAsciicast(new TextDecoder().decode(stored as Uint8Array))
     expect(cast.events.some((e) => e[1] === 'o' && e[2].includes('hello'))).toBe(true)
+    await wasi.close()
+  }, 60_000)
+})
+
+describe('real WASI runner: a resume during `life` (docs/terminal-protocol.md, Resume)', () => {
+  test('the visitor gets the frame on screen back, then `q` still reaches the program', async () => {
+    const { createWasiRunner } = await importWasi()
+    const wasi = createWasiRunner()
+    await backend.database.db
+      .insert(projects)
+      .values({ slug: 'life', title: 'life', sourcePath: 'life', policy: LIFE_POLICY, runners: ['wasi'] })
+      .onConflictDoNothing()
+    await using server = await startServer(backend, { runners: [wasi] })
+    const { client, sessionId } = await connect(server, { project: 'life', runner: 'wasi' }, { autoAck: true })
+    const ready = await client.control('ready', 20_000)
+    await client.output(/\$ $/, 20_000)
+    // One frame every 10 s: the screen stays as drawn while the visitor reconnects.
+    client.type('./life -d 10000 patterns/glider.rle\r')
+    await client.output(/generation 0 .*q: quit/, 20_000)
+    const seen = await screenOf(client.chunks)
+    expect(seen.buffer.active.type).toBe('alternate')
+    client.ws.close()
+    await client.closedWith()
+    await client.until(() => server.manager.get(sessionId)?.socket === null || undefined, 5000, 'the detach')
+    using again = new TermClient(`${server.ws}?session=${sessionId}&resume=${ready.resumeToken}`, { autoAck: true })
+    await again.control('ready', 20_000)
+    await again.until(() => again.bytes > 0 || undefined, 5000, 'the replay')
+    const resumed = await screenOf(again.chunks)
+    expect(resumed.buffer.active.type).toBe('alternate')
+    expect(screenLines(resumed, 'alternate')).toEqual(screenLines(seen, 'alternate'))
+    expect(screenLines(resumed, 'alternate').join('\n')).toMatch(/▀|▄|█/)
+    expect(screenLines(resumed, 'normal')).toEqual(screenLines(seen, 'normal'))
+    again.type('q')
+    await again.output(/\$ $/, 20_000)
+    const after = await screenOf([...again.chunks])
+    expect(after.buffer.active.type).toBe('normal')
     await wasi.close()
   }, 60_000)
 })
@@ -87,8 +139,10 @@ describe.each(PLACEMENTS)('real Docker runner through the WebSocket (runners %s)
     using c = client
     await c.control('ready', 30_000)
     await c.output(/\$ $/, 30_000)
-    // The sandbox image carries the selftest fixture; its `flood` prints N bytes as fast as it can.
-    c.type('cd ~/projects/selftest && make flood && echo built-ok\r')
+    // The sandbox image carries the selftest fixture (sessions get only their own project's files,
+    // docs/projects.md); its `flood` prints N bytes as fast as it can.
+    const fixture = '/opt/shellfolio/projects/selftest'
+    c.type(`cd ~ && make -f ${fixture}/Makefile VPATH=${fixture} flood && echo built-ok\r`)
     await c.output(/built-ok\r?\n/, 60_000)
     c.ack(c.bytes)
     c.type('./flood 200000000\r')

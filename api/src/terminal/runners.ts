@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { RUNNER_KINDS, type Runner, type RunnerKind } from '@shellfolio/runner'
 import type { DockerRunner } from '@shellfolio/runner/docker'
 import type { SandboxRuntime, SandboxRuntimeSetting } from '@shellfolio/runner/docker/runtime'
@@ -98,7 +99,8 @@ export async function importWasi(): Promise<WasiModule> {
  * starts (with WASI reported unavailable) if that module fails to load; Docker is optional by design.
  */
 export async function createRunnerRegistry(
-  config: Pick<Config, 'runners' | 'sandboxImage' | 'sandboxRuntime' | 'terminal' | 'runnerUrls' | 'runnerToken'>,
+  config: Pick<Config, 'runners' | 'sandboxImage' | 'sandboxRuntime' | 'terminal' | 'runnerUrls' | 'runnerToken'> &
+    Partial<Pick<Config, 'dataDir'>>,
   options: RunnerRegistryOptions & {
     /** The cache's Redis client (same key prefix as the runner services' REDIS_PREFIX): their registrations. */
     redis?: RegistryReader | null
@@ -112,6 +114,9 @@ export async function createRunnerRegistry(
       urls: config.runnerUrls,
       token: config.runnerToken ?? '',
       ...(options.redis ? { redis: options.redis } : {}),
+      // why: the versions this instance lays out (DATA_DIR/project-files, docs/projects.md) exist only
+      // on this host; their files travel to the runner service with the session
+      ...(config.dataDir ? { shipRoots: [join(config.dataDir, 'project-files')] } : {}),
       log: (event, fields) => logger?.info(fields ?? {}, event),
     })
     for (const kind of config.runners) runners.push(pool.runner(kind))

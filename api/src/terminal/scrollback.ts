@@ -1,5 +1,6 @@
 /**
- * Recent output kept for a reconnecting client. A bounded buffer of raw bytes that, when trimmed,
+ * The raw-byte scrollback sessions replayed on resume before the headless screen (screen.ts) took
+ * over; kept as the baseline of api/bench/screen.bench.ts. A bounded buffer of raw bytes that, when trimmed,
  * only ever starts at a clean point: outside any escape sequence and on a UTF-8 character boundary
  * (a replay that starts inside `ESC [ 3 8 ; 5 ; …` or a multi-byte character shows garbage).
  */

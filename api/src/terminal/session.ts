@@ -1,10 +1,18 @@
 import type { RunnerSession, TerminalSize } from '@shellfolio/runner'
-import { CLOSE, type EndReason, type ServerMessage, type SessionExit } from '@shellfolio/runner/terminal-protocol'
+import {
+  CLOSE,
+  type EndReason,
+  INPUT_LIMITS,
+  interruptKeys,
+  type ServerMessage,
+  type SessionExit,
+} from '@shellfolio/runner/terminal-protocol'
 import type { TerminalConfig } from '../config.ts'
+import { metrics } from '../metrics/index.ts'
 import { type FlowLimits, OutputFlow } from './flow.ts'
 import { AsciicastRecorder } from './recording.ts'
 import type { SessionRecord } from './registry.ts'
-import { Scrollback } from './scrollback.ts'
+import { TerminalScreen } from './screen.ts'
 
 /**
  * The transport a session writes to: the WebSocket adapter in index.ts, or a test double.
@@ -23,8 +31,6 @@ export interface TerminalSocket {
 export interface SessionSettings {
   config: Pick<TerminalConfig, 'timeLimitMs' | 'idleMs' | 'graceMs' | 'recordingLimit'>
   flow: FlowLimits
-  /** Scrollback kept for a resume. */
-  scrollbackBytes: number
 }
 
 /**
@@ -34,8 +40,10 @@ export interface SessionSettings {
 export interface SessionEvents {
   /** A socket attached or went away (the shared registry record follows). */
   status(status: 'attached' | 'detached'): void
-  /** Output of `bytes` bytes reached the scrollback. */
-  output?(bytes: number): void
+  /** Output `chunk` reached the screen (spectators get it from here). */
+  output?(chunk: Uint8Array): void
+  /** The terminal changed size. */
+  resized?(size: TerminalSize): void
   /** The session ended and its client was told; the returned promise stores what must outlive it. */
   ended(exit: SessionExit): Promise<void>
 }
@@ -50,20 +58,31 @@ const minutes = (ms: number) => {
 
 /**
  * One terminal session on this instance: a runner session plus its socket, timers (idle, hard
- * limit, reconnect grace), flow control, scrollback and recording.
+ * limit, reconnect grace), flow control, screen (replayed on resume) and recording.
  */
 export class LiveSession {
-  readonly scrollback: Scrollback
+  /** The screen as the client shows it, replayed on resume (screen.ts). */
+  readonly screen: TerminalScreen
   readonly recorder: AsciicastRecorder
   socket: TerminalSocket | null = null
+  /** How many spectators watch (watch.ts); the owner's client is told on every change. */
+  watchers = 0
   private readonly flow: OutputFlow
   endReason: EndReason | undefined
   exit: SessionExit | undefined
   private timers = new Map<string, ReturnType<typeof setTimeout>>()
   private unsubscribe: () => void = () => {}
+  /** The runner refused input and the client was told; reset by the next accepted write. */
+  private overflowing = false
+  /** Input bytes the session may take right now (a token bucket, `INPUT_LIMITS`). */
+  private inputCredit: number = INPUT_LIMITS.burstBytes
+  private inputAt = performance.now()
   /** Resolves once the session ended and its recording and history row are stored. */
   readonly finished: Promise<void>
   private finish!: () => void
+  /** Output held while a replay waits for the screen to catch up; sent right after it. */
+  private afterReplay: Uint8Array[] | null = null
+  private afterReplayBytes = 0
 
   constructor(
     readonly record: SessionRecord,
@@ -74,7 +93,7 @@ export class LiveSession {
     private readonly settings: SessionSettings,
     private readonly events: SessionEvents,
   ) {
-    this.scrollback = new Scrollback(settings.scrollbackBytes)
+    this.screen = new TerminalScreen(size)
     this.recorder = new AsciicastRecorder(size, settings.config.recordingLimit, { title: record.project })
     this.flow = new OutputFlow(settings.flow, runner)
     this.finished = new Promise((resolve) => {
@@ -123,7 +142,7 @@ export class LiveSession {
     )
   }
 
-  /** Attaches a socket: `ready`, then the scrollback replay; a previous socket is replaced. */
+  /** Attaches a socket: `ready`, then the screen's replay; a previous socket is replaced. */
   attach(socket: TerminalSocket, replay: boolean): void {
     const previous = this.socket
     if (previous && previous !== socket) previous.close(CLOSE.replaced, 'replaced by a newer connection')
@@ -137,18 +156,49 @@ export class LiveSession {
       expiresAt: new Date(this.record.expiresAt).toISOString(),
       resumeToken: this.resumeToken,
     })
-    if (replay) {
-      const snapshot = this.scrollback.snapshot()
-      if (snapshot.length > 0) this.flow.send(snapshot)
+    if (this.watchers > 0) this.send({ type: 'watchers', count: this.watchers })
+    this.releaseHeld()
+    if (replay && this.screen.pendingBytes > 0) {
+      // The screen parses in slices: the replay is its state once everything written so far is
+      // parsed; output arriving meanwhile is held and follows the replay (the runner is paused,
+      // only what was in flight arrives).
+      this.afterReplay = []
+      this.afterReplayBytes = 0
+      this.flow.pause()
+      void this.screen.flushed().then(() => {
+        if (this.socket !== socket || this.ended) return
+        this.sendReplay()
+        const held = this.afterReplay ?? []
+        this.afterReplay = null
+        for (const chunk of held) {
+          this.toScreen(chunk)
+          this.flow.write(chunk)
+        }
+        this.flow.resume()
+      })
+    } else {
+      if (replay) this.sendReplay()
+      this.flow.resume()
     }
-    this.flow.resume()
     this.events.status('attached')
+  }
+
+  /** A replay that will not be sent: what it held goes into the screen (the next replay has it). */
+  private releaseHeld(): void {
+    for (const chunk of this.afterReplay ?? []) this.toScreen(chunk)
+    this.afterReplay = null
+  }
+
+  private sendReplay(): void {
+    const state = this.screen.serialize()
+    if (state.length > 0) this.flow.send(state)
   }
 
   /** The socket went away: keep the session for the grace period, paused. */
   detach(socket: TerminalSocket): void {
     if (this.socket !== socket) return
     this.socket = null
+    this.releaseHeld()
     this.flow.connect(null)
     if (this.ended) return
     this.flow.pause()
@@ -156,10 +206,46 @@ export class LiveSession {
     this.events.status('detached')
   }
 
+  /**
+   * Keystrokes from the client. Input the runner refuses (its input budget is full: the program is
+   * not reading, docs/budgets.md) is dropped, and the client is told once per burst.
+   */
   input(data: Uint8Array): void {
     if (this.ended) return
     this.touch()
-    this.runner.write(data)
+    // why: a client sending as fast as its link allows would otherwise keep this event loop busy
+    // moving bytes no program reads (docs/budgets.md); the bucket refills at a typist's paste rate
+    const now = performance.now()
+    this.inputCredit = Math.min(
+      INPUT_LIMITS.burstBytes,
+      this.inputCredit + ((now - this.inputAt) / 1000) * INPUT_LIMITS.bytesPerSecond,
+    )
+    this.inputAt = now
+    const affordable = data.length <= this.inputCredit
+    if (affordable) this.inputCredit -= data.length
+    if (affordable && this.runner.write(data) !== false) {
+      this.recorder.input(data)
+      this.overflowing = false
+      return
+    }
+    if (!affordable) {
+      // Over the rate, the chunk is dropped but its Ctrl-C (Ctrl-\, Ctrl-Z) still reaches the
+      // program, which a visitor must always be able to stop (docs/budgets.md, "Interrupt keys").
+      // A runner that refused the chunk itself passed them on already.
+      const keys = interruptKeys(data)
+      if (keys) {
+        this.runner.write(keys)
+        this.recorder.input(keys)
+      }
+    }
+    metrics.terminalInputRefused.inc({ runner: this.record.runner }, data.length)
+    if (this.overflowing) return
+    this.overflowing = true
+    this.send({
+      type: 'error',
+      code: 'INPUT_OVERFLOW',
+      message: 'input arrives faster than the session takes it; some was dropped',
+    })
   }
 
   async resize(cols: number, rows: number): Promise<void> {
@@ -167,6 +253,8 @@ export class LiveSession {
     this.size.cols = cols
     this.size.rows = rows
     this.recorder.resize(cols, rows)
+    this.screen.resize({ cols, rows })
+    this.events.resized?.({ cols, rows })
     await this.runner.resize({ cols, rows })
   }
 
@@ -178,6 +266,13 @@ export class LiveSession {
   /** The socket drained its send buffer. */
   drained(): void {
     this.flow.resume()
+  }
+
+  /** The number of spectators changed (watch.ts). */
+  setWatchers(count: number): void {
+    if (count === this.watchers) return
+    this.watchers = count
+    this.send({ type: 'watchers', count })
   }
 
   send(message: ServerMessage): void {
@@ -192,10 +287,24 @@ export class LiveSession {
   }
 
   private output(chunk: Uint8Array): void {
-    this.scrollback.append(chunk)
     this.recorder.output(chunk)
-    this.events.output?.(chunk.length)
-    this.flow.write(chunk)
+    if (this.afterReplay) {
+      // why not into the screen yet: the replay is the screen once what came before is parsed; a
+      // held chunk parsed before it is taken would reach the client twice (in the replay, then live)
+      this.afterReplay.push(chunk)
+      this.afterReplayBytes += chunk.length
+      // An ack meanwhile resumed the runner: held output stays bounded.
+      if (this.afterReplayBytes > this.settings.flow.highWatermark) this.flow.pause()
+    } else {
+      this.toScreen(chunk)
+      this.flow.write(chunk)
+    }
+  }
+
+  /** Output enters the screen; `events.output` (the adoption mirror) hears of it once it has. */
+  private toScreen(chunk: Uint8Array): void {
+    this.screen.write(chunk)
+    this.events.output?.(chunk)
   }
 
   /** Input arrived: restart the idle countdown (and its notice). */
@@ -230,6 +339,7 @@ export class LiveSession {
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
     this.unsubscribe()
+    this.screen.dispose()
     const socket = this.socket
     if (socket) {
       this.send({ type: 'exit', ...this.exit })

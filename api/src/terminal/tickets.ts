@@ -12,6 +12,8 @@ export interface TicketPayload {
   project: string
   runner: RunnerKind
   ip: string
+  /** The embedding page's origin, when opened from an embed. */
+  origin?: string
   /** Epoch ms after which the ticket is refused even if the cache still holds it. */
   expiresAt: number
 }
@@ -26,6 +28,12 @@ export function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** Two client IPs are the same address (an IPv4 address may arrive IPv6-mapped on one socket). */
+export function sameIp(a: string, b: string): boolean {
+  const plain = (ip: string) => ip.toLowerCase().replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
+  return plain(a) === plain(b)
 }
 
 export class TicketStore {
@@ -46,16 +54,19 @@ export class TicketStore {
   /**
    * Returns the payload once; every later call (on any instance) and every call after expiry
    * returns null. The claim is an atomic set-if-absent, so two concurrent redeems cannot both win.
+   * With `ip`, a ticket issued to another client IP is refused (`'wrong-ip'`) without being used
+   * up: a leaked ticket is worthless elsewhere, and its owner can still redeem it.
    */
-  async redeem(ticket: string): Promise<TicketPayload | null> {
+  async redeem(ticket: string, ip?: string): Promise<TicketPayload | 'wrong-ip' | null> {
     if (!TICKET_FORMAT.test(ticket)) return null
     const key = hashToken(ticket)
-    const claimed = await this.cache.setIfAbsent(`terminal:ticket-used:${key}`, '1', this.ttlMs + 1000)
-    if (!claimed) return null
     const raw = await this.cache.get(`terminal:ticket:${key}`)
-    await this.cache.del(`terminal:ticket:${key}`)
     if (!raw) return null
     const payload = JSON.parse(raw) as TicketPayload
+    if (ip !== undefined && !sameIp(payload.ip, ip)) return 'wrong-ip'
+    const claimed = await this.cache.setIfAbsent(`terminal:ticket-used:${key}`, '1', this.ttlMs + 1000)
+    if (!claimed) return null
+    await this.cache.del(`terminal:ticket:${key}`)
     return payload.expiresAt > this.now() ? payload : null
   }
 }

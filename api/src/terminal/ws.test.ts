@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { CLOSE } from '@shellfolio/runner/terminal-protocol'
+import { CLOSE, INPUT_LIMITS } from '@shellfolio/runner/terminal-protocol'
+import { Terminal } from '@xterm/headless'
 import { eq } from 'drizzle-orm'
 import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import {
@@ -13,6 +14,18 @@ import {
 } from '../../test/terminal-kit.ts'
 import { terminalSessions } from '../db/schema/index.ts'
 import { parseAsciicast } from './recording.ts'
+
+/** A visitor's terminal (80×24, as connect() opens) fed `chunks`. */
+async function screenOf(chunks: Uint8Array[]): Promise<Terminal> {
+  const term = new Terminal({ cols: 80, rows: 24, allowProposedApi: true })
+  for (const chunk of chunks) await new Promise<void>((resolve) => term.write(chunk, resolve))
+  return term
+}
+
+const lines = (term: Terminal, kind: 'normal' | 'alternate') => {
+  const b = kind === 'normal' ? term.buffer.normal : term.buffer.alternate
+  return Array.from({ length: b.length }, (_, i) => b.getLine(i)?.translateToString(true) ?? '')
+}
 
 const json = async (res: Response) =>
   (await res.json()) as { data: Record<string, unknown> | null; error: { code: string; message: string } | null }
@@ -107,6 +120,73 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     const listed = await connect(server, undefined, { origin: 'https://portfolio.example' })
     using l = listed.client
     await l.control('ready')
+  })
+
+  test('a ticket used from another IP than the one that asked for it is refused; its owner can still use it', async () => {
+    await using server = await start({ env: { TRUST_PROXY_HOPS: '1' } })
+    const res = await server.create({ project: 'demo', runner: 'wasi' }, { 'x-forwarded-for': '203.0.113.7' })
+    const { data } = await json(res)
+    const url = `${server.ws}?ticket=${data?.ticket}`
+    using thief = new TermClient(url, { headers: { 'x-forwarded-for': '198.51.100.9' } })
+    expect(await thief.control('error')).toMatchObject({ type: 'error', code: 'TICKET_IP_MISMATCH' })
+    expect(await thief.closedWith()).toEqual({
+      code: CLOSE.forbidden,
+      reason: 'this ticket was issued to another network address; request a new session from this one',
+    })
+    using owner = new TermClient(url, { headers: { 'x-forwarded-for': '203.0.113.7' } })
+    await owner.control('ready')
+  })
+
+  test('a frame of 64 KiB is taken whole; a bigger one closes the socket with 1009', async () => {
+    await using server = await start()
+    const { client } = await connect(server)
+    using c = client
+    await c.control('ready')
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    c.ws.send(new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61))
+    await c.until(() => fake.received === INPUT_LIMITS.maxFrame, 10_000, 'the 64 KiB frame to arrive')
+    c.ws.send(new Uint8Array(INPUT_LIMITS.maxFrame + 1).fill(0x62))
+    expect((await c.closedWith()).code).toBe(1009)
+    expect(fake.received).toBe(INPUT_LIMITS.maxFrame)
+  })
+
+  test('frames sent while the session opens are kept up to 64 frames and 64 KiB, then refused with one error', async () => {
+    const gate = Promise.withResolvers<void>()
+    class SlowToOpen extends FakeRunner {
+      override async open(options: Parameters<FakeRunner['open']>[0]) {
+        await gate.promise
+        return super.open(options)
+      }
+    }
+    const slow = new SlowToOpen('wasi')
+    await using server = await start({ runners: [slow, new FakeRunner('docker')] })
+    const { client: many } = await connect(server)
+    using byCount = many
+    await byCount.opened
+    for (let i = 0; i < 100; i++) byCount.type('x'.repeat(100))
+    expect(await byCount.control('error')).toMatchObject({ code: 'INPUT_OVERFLOW' })
+    const { client: big } = await connect(server)
+    using byBytes = big
+    await byBytes.opened
+    for (let i = 0; i < 3; i++) byBytes.type('y'.repeat(30 * 1024))
+    expect(await byBytes.control('error')).toMatchObject({ code: 'INPUT_OVERFLOW' })
+    gate.resolve()
+    await byCount.control('ready')
+    await byBytes.control('ready')
+    const received = () =>
+      slow.sessions
+        .map((x) => x.received)
+        .sort((a, b) => a - b)
+        .join(',')
+    // 64 frames of 100 bytes on one session, two frames of 30 KiB (the third would pass 64 KiB) on the other.
+    const kept = `${INPUT_LIMITS.earlyFrames * 100},${2 * 30 * 1024}`
+    await byCount.until(() => received() === kept, 10_000, 'the frames within the bounds')
+    // Nothing beyond the bounds arrives later, and one error per connection was enough.
+    byCount.type('print done\r')
+    await byCount.output('done\r\n')
+    expect(received()).toBe(`${INPUT_LIMITS.earlyFrames * 100 + 'print done\r'.length},${2 * 30 * 1024}`)
+    expect(byCount.controls.filter((m) => m.type === 'error')).toHaveLength(1)
+    await Promise.all(slow.sessions.map((s) => s.kill()))
   })
 
   test('input sent before ready is not lost; the size from the URL reaches the runner', async () => {
@@ -254,6 +334,34 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     await again.output('mine')
   })
 
+  test('resume during a full-screen program shows its screen as it was (docs/terminal-protocol.md, Resume)', async () => {
+    await using server = await start()
+    const { client, sessionId } = await connect(server)
+    const ready = await client.control('ready')
+    client.type('print before\r')
+    await client.output('before\r\n$ ')
+    // A full-screen program: the alternate screen, a frame, then a cell redrawn in place.
+    client.type('print \x1b[?1049h\x1b[2J\x1b[H\x1b[1;32mGEN 7\x1b[0m\x1b[5;10H##\x1b[5;11H@\r')
+    await client.output('@\r\n$ ')
+    const visitor = await screenOf(client.chunks)
+    expect(visitor.buffer.active.type).toBe('alternate')
+    client.ws.close()
+    await client.closedWith()
+    await client.until(() => server.manager.get(sessionId)?.socket === null || undefined, 5000, 'the detach')
+    using again = new TermClient(`${server.ws}?session=${sessionId}&resume=${ready.resumeToken}`)
+    await again.control('ready')
+    await again.until(() => again.bytes > 0 || undefined, 5000, 'the replay')
+    const resumed = await screenOf(again.chunks)
+    expect(resumed.buffer.active.type).toBe('alternate')
+    expect(lines(resumed, 'alternate').slice(0, 5)).toEqual(['GEN 7', '', '', '', '         #@'])
+    expect(lines(resumed, 'alternate')).toEqual(lines(visitor, 'alternate'))
+    expect(lines(resumed, 'normal')).toEqual(lines(visitor, 'normal'))
+    expect(resumed.buffer.active.cursorX).toBe(visitor.buffer.active.cursorX)
+    expect(resumed.buffer.active.cursorY).toBe(visitor.buffer.active.cursorY)
+    again.type('print after\r')
+    await again.output('after')
+  })
+
   test('after the grace period the session is gone and resuming is refused', async () => {
     await using server = await start({ env: { TERMINAL_GRACE_MS: '50' } })
     const { client, sessionId } = await connect(server)
@@ -348,7 +456,9 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     c.type('flood\r')
     const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
     const live = server.manager.get(sessionId)
-    await c.until(() => live?.paused && fake.paused, 5000, 'the session to pause')
+    // why `produced >= high`: a resume replay also pauses the runner for a moment (session.ts);
+    // the pause asserted here is the watermark's, once the flood has filled the window.
+    await c.until(() => live?.paused && fake.paused && fake.produced >= high, 5000, 'the session to pause')
     const produced = fake.produced
     const received = c.bytes
     // Let the event loop run many more turns: nothing more is produced while unacknowledged.
@@ -381,6 +491,70 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     c.type('\x03')
     await server.manager.kill(sessionId)
     expect(await c.control('exit')).toMatchObject({ reason: 'killed' })
+  })
+})
+
+// In process only: behind a runner service a refusal happens on the service, which drops the input
+// without reporting it back (docs/budgets.md); the API's own bound on the hop is the Docker suite's.
+describe.each(BACKENDS)('input the runner refuses (%s, runners in process)', (kind) => {
+  let backend: Backend
+  beforeAll(async () => {
+    backend = await openBackend(kind)
+  })
+  afterAll(() => backend.close())
+
+  test('refused input is dropped and the client told once per burst; input flows again afterwards', async () => {
+    await using server = await startServer(backend)
+    const { client } = await connect(server)
+    using c = client
+    await c.control('ready')
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    fake.refuseInput = true
+    c.type('lost-1')
+    c.type('lost-2')
+    expect(await c.control('error')).toEqual({
+      type: 'error',
+      code: 'INPUT_OVERFLOW',
+      message: 'input arrives faster than the session takes it; some was dropped',
+    })
+    fake.refuseInput = false
+    c.type('print back\r')
+    await c.output('back\r\n')
+    expect(c.text).not.toContain('lost')
+    expect(c.controls.filter((m) => m.type === 'error')).toHaveLength(1)
+    fake.refuseInput = true
+    c.type('lost-3')
+    await c.until(() => c.controls.filter((m) => m.type === 'error').length === 2, 5000, 'a second error')
+  })
+})
+
+describe.each(BACKENDS)('input rate (%s)', (kind) => {
+  let backend: Backend
+  beforeAll(async () => {
+    backend = await openBackend(kind)
+  })
+  afterAll(() => backend.close())
+
+  test('a session takes a 1 MiB burst, then input at the sustained rate; beyond, it is refused and the client told', async () => {
+    await using server = await startServer(backend)
+    const { client } = await connect(server)
+    using c = client
+    await c.control('ready')
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const frame = new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61)
+    const frames = 48 // 3 MiB, sent at once
+    for (let i = 0; i < frames; i++) c.ws.send(frame)
+    // A Ctrl-C at the end of a frame over the rate: the frame is dropped, its Ctrl-C is not.
+    const interrupted = new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61)
+    interrupted[interrupted.length - 1] = 0x03
+    c.ws.send(interrupted)
+    c.type('\rprint after\r')
+    // why: the error follows the API's pass over 3 MiB of frames and their echo, slow on a loaded machine
+    expect(await c.control('error', 20_000)).toMatchObject({ code: 'INPUT_OVERFLOW' })
+    // What got through: the burst, and what the rate allowed while the frames arrived.
+    await c.until(() => fake.received >= INPUT_LIMITS.burstBytes, 10_000, 'the burst to arrive')
+    expect(fake.received).toBeLessThan(frames * frame.length)
+    await c.until(() => fake.interrupts === 1, 10_000, 'the Ctrl-C to arrive')
   })
 })
 
