@@ -17,6 +17,10 @@
  * of HTTP_BENCH_SECONDS (5) each; medians printed as tables and written, with the load average of
  * every run, to bench-results/http.json.
  *
+ * Every run also records the API process's CPU time (user + system, from /proc) per request: on a
+ * shared machine the process gets a varying share of the cores, and that figure moves much less
+ * with it than req/s and latency do. HTTP_BENCH_ONLY=deep measures only the uncached deep pages.
+ *
  * Before/after on the same machine in the same run: HTTP_BENCH_BASELINE=/path/to/other/checkout
  * (installed, e.g. main) adds that checkout's API as a second set of variants, alternated with this
  * one. The seeding, cursors and load are this file's for both.
@@ -50,6 +54,12 @@ const DEEP_CURSORS = 40_000
  * req/s offered), where the first one (no wait) saturates the machine and measures its queue.
  */
 const THINK_MS = 200
+/** `deep` measures only the uncached keyset pages (HTTP_BENCH_ONLY=deep); default: every read. */
+const ONLY = process.env.HTTP_BENCH_ONLY
+/** `postgres+redis` or `pglite` measures one backend only (HTTP_BENCH_BACKENDS); default: both. */
+const BACKENDS = (process.env.HTTP_BENCH_BACKENDS ?? 'postgres+redis,pglite').split(',')
+/** Linux's clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
+const CLK_TCK = Number(Bun.spawnSync(['getconf', 'CLK_TCK']).stdout.toString().trim()) || 100
 
 type Backend = 'postgres+redis' | 'pglite'
 interface Endpoint {
@@ -66,6 +76,18 @@ interface WrkResult {
   requests: number
   errors: number
   loadavg: string
+  /**
+   * CPU time of the API process (user + system, every thread) per request of the run, ms: what a
+   * request costs the process whatever share of the machine it got (the machine is shared).
+   */
+  cpuMsPerRequest: number
+}
+
+/** CPU time (user + system) of a process so far, ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
 }
 
 const median = (xs: number[]) => {
@@ -99,11 +121,11 @@ function millis(text: string): number {
 }
 
 /**
- * Waits until the API answers /healthz within 10 ms twice in a row (at most 60 s): wrk stops
+ * Waits until the API answers /healthz within 10 ms twice in a row (at most 20 s): wrk stops
  * sending, but a process still working off the queue of a saturating run would slow the next one.
  */
 async function settle(base: string): Promise<void> {
-  const deadline = performance.now() + 60_000
+  const deadline = performance.now() + 20_000
   let quick = 0
   while (quick < 2 && performance.now() < deadline) {
     const t = performance.now()
@@ -112,9 +134,10 @@ async function settle(base: string): Promise<void> {
   }
 }
 
-async function wrk(url: string, connections: number, script?: string): Promise<WrkResult> {
+async function wrk(url: string, pid: number, connections: number, script?: string): Promise<WrkResult> {
   await settle(new URL(url).origin)
   const load = loadavg()
+  const cpuBefore = cpuMs(pid)
   const args = ['wrk', '-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency']
   if (script) args.push('-s', script)
   args.push(url)
@@ -124,6 +147,7 @@ async function wrk(url: string, connections: number, script?: string): Promise<W
     new Response(proc.stderr).text(),
     proc.exited,
   ])
+  const cpu = cpuMs(pid) - cpuBefore
   if (code !== 0) throw new Error(`wrk exited with ${code}: ${err}\n${out}`)
   const find = (re: RegExp) => {
     const m = re.exec(out)
@@ -133,13 +157,15 @@ async function wrk(url: string, connections: number, script?: string): Promise<W
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
   const socketErrors = socket ? socket.slice(1).reduce((a, b) => a + Number(b), 0) : 0
+  const requests = Number(find(/(\d+) requests in/))
   return {
     rps: Number(find(/Requests\/sec:\s+([\d.]+)/)),
     p50: millis(find(/\n\s+50%\s+(\S+)/)),
     p99: millis(find(/\n\s+99%\s+(\S+)/)),
-    requests: Number(find(/(\d+) requests in/)),
+    requests,
     errors: non2xx + socketErrors,
     loadavg: load,
+    cpuMsPerRequest: requests > 0 ? cpu / requests : Number.NaN,
   }
 }
 
@@ -255,6 +281,7 @@ ${thinkMs > 0 ? `delay = function() return ${thinkMs} end\n` : ''}`,
 
 interface ApiProcess {
   url: string
+  pid: number
   stop(): Promise<void>
 }
 
@@ -280,7 +307,7 @@ async function startApi(root: string, env: Record<string, string>): Promise<ApiP
   })
   let err = ''
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`API of ${root} not ready in 120 s:\n${err}`)), 120_000)
+    const timer = setTimeout(() => reject(new Error(`API of ${root} not ready in 300 s:\n${err}`)), 300_000)
     void (async () => {
       const decoder = new TextDecoder()
       for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
@@ -297,6 +324,7 @@ async function startApi(root: string, env: Record<string, string>): Promise<ApiP
   })
   return {
     url,
+    pid: proc.pid,
     async stop() {
       proc.kill('SIGTERM')
       await proc.exited
@@ -315,7 +343,9 @@ test(
 
     const { url: pgUrl, plan: pgPlan } = await postgresWithPosts()
     console.log(`keyset page 750,000 posts deep, PostgreSQL:\n${pgPlan}`)
-    const { dir: pgliteSeed, plan: pglitePlan } = await pgliteWithPosts()
+    const { dir: pgliteSeed, plan: pglitePlan } = BACKENDS.includes('pglite')
+      ? await pgliteWithPosts()
+      : { dir: '', plan: '(not measured)' }
     console.log(`keyset page 750,000 posts deep, PGlite:\n${pglitePlan}`)
 
     const codes: { label: string; root: string }[] = [{ label: 'this branch', root: REPO_ROOT }]
@@ -341,6 +371,7 @@ test(
             DATA_DIR: join(work, `data-pg-${variants.length}`),
           }),
         })
+        if (!BACKENDS.includes('pglite')) continue
         // PGlite is one process's: each API gets its own copy of the seeded directory.
         const dataDir = join(work, `data-pglite-${variants.length}`)
         mkdirSync(dataDir, { recursive: true })
@@ -348,7 +379,7 @@ test(
         variants.push({ code: code.label, backend: 'pglite', api: await startApi(code.root, { DATA_DIR: dataDir }) })
       }
 
-      const endpoints: Endpoint[] = [
+      const all: Endpoint[] = [
         {
           name: 'GET /api/v1/posts?limit=20 (cached)',
           path: '/api/v1/posts?limit=20',
@@ -370,6 +401,7 @@ test(
           script: (sample) => deepScript(work, sample, randomBytes(3).toString('hex'), THINK_MS),
         },
       ]
+      const endpoints = ONLY === 'deep' ? all.filter((e) => e.script) : all
       // Every endpoint answers before anything is measured (and the caches hold the cached ones).
       for (const v of variants) {
         for (const e of endpoints) {
@@ -386,12 +418,12 @@ test(
         const order = sample % 2 === 1 ? variants : [...variants].reverse()
         for (const v of order) {
           for (const e of endpoints) {
-            const healthz = await wrk(`${v.api.url}/healthz`, e.connections)
-            const endpoint = await wrk(`${v.api.url}${e.path}`, e.connections, e.script?.(sample))
+            const healthz = await wrk(`${v.api.url}/healthz`, v.api.pid, e.connections)
+            const endpoint = await wrk(`${v.api.url}${e.path}`, v.api.pid, e.connections, e.script?.(sample))
             rmSync(join(work, 'deep'), { recursive: true, force: true })
             runs.set(key(v, e), [...(runs.get(key(v, e)) ?? []), { sample, healthz, endpoint }])
             console.log(
-              `sample ${sample} ${v.code} ${v.backend} ${e.name}: ${round(endpoint.rps, 0)} req/s (healthz ${round(healthz.rps, 0)}), p99 ${endpoint.p99} ms, load ${endpoint.loadavg.split(' ')[0]}`,
+              `sample ${sample} ${v.code} ${v.backend} ${e.name}: ${round(endpoint.rps, 0)} req/s (healthz ${round(healthz.rps, 0)}), p99 ${endpoint.p99} ms, API CPU ${round(endpoint.cpuMsPerRequest, 3)} ms/request, load ${endpoint.loadavg.split(' ')[0]}`,
             )
           }
           // Drop what the deep pages put in Redis (each a distinct key) before the next variant.
@@ -413,6 +445,8 @@ test(
             '÷ /healthz': `${round(median(r.map((x) => (100 * x.endpoint.rps) / x.healthz.rps)), 0)}%`,
             'p50 ms': round(median(r.map((x) => x.endpoint.p50)), 2),
             'p99 ms': round(median(r.map((x) => x.endpoint.p99)), 2),
+            'API CPU ms/req': round(median(r.map((x) => x.endpoint.cpuMsPerRequest)), 3),
+            '/healthz CPU ms/req': round(median(r.map((x) => x.healthz.cpuMsPerRequest)), 3),
             errors,
             samples: r.map((x) => ({
               sample: x.sample,
@@ -420,6 +454,8 @@ test(
               healthzRps: x.healthz.rps,
               p50: x.endpoint.p50,
               p99: x.endpoint.p99,
+              cpuMsPerRequest: x.endpoint.cpuMsPerRequest,
+              healthzCpuMsPerRequest: x.healthz.cpuMsPerRequest,
               requests: x.endpoint.requests,
               errors: x.endpoint.errors + x.healthz.errors,
               loadavg: x.endpoint.loadavg,
@@ -438,6 +474,8 @@ test(
         '÷ /healthz',
         'p50 ms',
         'p99 ms',
+        'API CPU ms/req',
+        '/healthz CPU ms/req',
         'errors',
       ]
       console.log(`\nHTTP read path, medians of ${SAMPLES} × ${SECONDS} s (wrk -t1):\n`)

@@ -257,7 +257,7 @@ test(
       for (const v of variants) {
         const s = await openSession(v)
         work.set(v, s)
-        await run(s, 'cd projects/selftest && make flood && echo built-ok', /built-ok\r?\n[\s\S]*\$ $/, 300_000)
+        await run(s, 'make flood && echo built-ok', /built-ok\r?\n[\s\S]*\$ $/, 300_000)
         await echoKeys(s, ECHO_BATCH)
         await floodOnce(s, 2_000_000)
         console.log(`[bench] ${v.name}: ready (${round((performance.now() - t0) / 1000)} s)`)

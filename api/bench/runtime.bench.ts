@@ -7,7 +7,7 @@
  *   - open → first prompt byte: cold (no pool) and warm (pooled container); raw `docker run --runtime`
  *   - keystroke echo round trip (warm session)
  *   - `./flood 20000000` throughput (client acks like xterm)
- *   - minirt: `cd projects/minirt && make` in a fresh session, Enter → prompt; then
+ *   - minirt: `make` in a fresh session, Enter → prompt; then
  *     `./miniRT scenes/demo.rt` at 80x24, Enter → prompt
  * Prints a table and the runsc targets (warm open ≤ 50 ms, echo ≤ 1 ms, make ≤ 2.5× runc), and
  * writes bench-results/runtime.json. Fails when the engine lacks runsc: a comparison with one side
@@ -167,7 +167,7 @@ test(
         RUNTIMES.map(async (rt) => {
           const v = variant(warm, rt)
           const s = await open(v)
-          s.client.type('cd projects/selftest && make flood && echo built-ok\r')
+          s.client.type('make flood && echo built-ok\r')
           await s.client.output(/built-ok\r?\n[\s\S]*\$ $/, 120_000)
           return { rt, v, s }
         }),
@@ -180,7 +180,7 @@ test(
         for (const rt of RUNTIMES) {
           const v = variant(warm, rt)
           const s = await open(v, 'minirt')
-          const make = await timed(s, 'cd projects/minirt && make')
+          const make = await timed(s, 'make')
           if (!make.text.includes('-o miniRT'))
             throw new Error(`${rt}: make did not link miniRT: ${make.text.slice(-500)}`)
           add(rt, 'make s', make.ms / 1000)

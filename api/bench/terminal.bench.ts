@@ -10,7 +10,7 @@
  *   - output throughput: `./flood 20000000` (median of SAMPLES runs) through the whole path (client acks
  *     like xterm) vs raw attach; docker and raw runs alternate
  *   - memory per idle session: API process RSS/heap delta over N sessions; sandbox container memory
- *   - minirt: `cd projects/minirt && make` in a fresh session, Enter → prompt (docker: gcc in the
+ *   - minirt: `make` in a fresh session, Enter → prompt (docker: gcc in the
  *     container; wasi: clang-in-WebAssembly; the first make of the process is reported apart, it
  *     loads the compiler), then `./miniRT scenes/demo.rt` at 80x24, Enter → prompt
  * The WASI runner is created without the compiler prewarm, so its first make pays the compiler load
@@ -47,6 +47,8 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5)
 const MAKE_SAMPLES = Number(process.env.BENCH_MAKE_SAMPLES ?? 5)
 const FLOOD_BYTES = 20_000_000
 const IDLE_SESSIONS = Number(process.env.BENCH_IDLE_SESSIONS ?? 8)
+/** `flood` runs only the output throughput comparison: WASI through the whole path vs raw Docker attach. */
+const ONLY = process.env.BENCH_ONLY
 
 /** Targets the medians are compared with (printed as ratios and met / not met; never asserted). */
 const TARGETS = { warmOpenMs: 50, wasiOpenMs: 15, echoMs: 1, floodPctOfRaw: 90 }
@@ -136,7 +138,7 @@ const echoIn = (s: Session) =>
   )
 
 /**
- * minirt on one runner, each sample in a fresh session: `cd projects/minirt && make` (sample 0 is the
+ * minirt on one runner, each sample in a fresh session: `make` (sample 0 is the
  * first make of the process), then `./miniRT scenes/demo.rt` once (first run after the build); the
  * last session renders SAMPLES more times. Then keystroke echo in one session while another makes.
  */
@@ -146,7 +148,7 @@ async function minirt(v: Variant): Promise<Record<string, number>> {
   const repeatRenders: number[] = []
   for (let i = 0; i <= MAKE_SAMPLES; i++) {
     const s = await openSession(v, 'minirt')
-    const make = await timed(s, 'cd projects/minirt && make')
+    const make = await timed(s, 'make')
     if (!make.text.includes('-o miniRT'))
       throw new Error(`${v.name}: make did not link miniRT: ${make.text.slice(-500)}`)
     makes.push(make.ms)
@@ -163,7 +165,7 @@ async function minirt(v: Variant): Promise<Record<string, number>> {
   const idle = await openSession(v, 'minirt')
   const busy = await openSession(v, 'minirt')
   busy.client.text = ''
-  busy.client.type('cd projects/minirt && make\r')
+  busy.client.type('make\r')
   await busy.client.output(/-c -o src\//, 600_000) // the first compile has started
   const busyEcho = await echoIn(idle)
   await busy.client.until(() => busy.client.text.endsWith('$ ') || undefined, 600_000, 'make')
@@ -270,8 +272,8 @@ async function rawDockerRun(image: string): Promise<number> {
 /** A session with `./flood` built: `run()` floods FLOOD_BYTES once and returns MB/s. */
 async function floodSession(v: Variant): Promise<{ run(): Promise<number>; close(): Promise<void> }> {
   const s = await openSession(v)
-  s.client.type('cd projects/selftest && make flood && echo built-ok\r')
-  await s.client.output(/built-ok\r?\n[\s\S]*\$ $/, 120_000)
+  s.client.type('make flood && echo built-ok\r')
+  await s.client.output(/built-ok\r?\n[\s\S]*\$ $/, 600_000)
   return { run: () => flood(s, FLOOD_BYTES), close: () => endSession(v, s) }
 }
 
@@ -321,7 +323,7 @@ interface Target {
   met: boolean
 }
 
-test(
+test.if(ONLY !== 'flood')(
   'terminal benchmark',
   async () => {
     const loadStart = loadavg()
@@ -505,7 +507,7 @@ test(
         '',
         runnerTable(rows, sessionColumns),
         '',
-        'minirt (fresh session: `cd projects/minirt && make`, Enter → prompt; `./miniRT scenes/demo.rt` at 80x24 after make)',
+        'minirt (fresh session: `make`, Enter → prompt; `./miniRT scenes/demo.rt` at 80x24 after make)',
         '',
         runnerTable(rows, buildColumns),
         '',
@@ -528,6 +530,70 @@ test(
         notes,
       },
     )
+  },
+  60 * 60_000,
+)
+
+/**
+ * BENCH_ONLY=flood: `./flood 20000000` in a WASI session through the whole path and in a raw
+ * Docker attach, alternating sample by sample (SAMPLES each), so the ratio compares neighbours on a
+ * shared machine. Writes bench-results/terminal-flood.json with every sample and its load average.
+ */
+test.if(ONLY === 'flood')(
+  'terminal flood: WASI through the whole path vs raw Docker attach',
+  async () => {
+    const loadStart = loadavg()
+    const started = new Date()
+    const backend = await openBackend('embedded')
+    const { createWasiRunner } = await importWasi()
+    const wasi = await boot(backend, 'wasi', createWasiRunner({ prewarmCompiler: false }))
+    const docker = new DockerRunner({ poolSize: 0 })
+    const reason = await docker.unavailableReason()
+    if (reason) throw new Error(`docker is needed for the raw reference: ${reason}`)
+    const samples: { wasi: number; raw: number; loadavg: string }[] = []
+    try {
+      const session = await floodSession(wasi)
+      const raw = await rawAttach(docker)
+      try {
+        raw.write('cc -O2 -o /tmp/flood /opt/shellfolio/projects/selftest/flood.c && echo built-ok\r')
+        await raw.until(() => /built-ok\r?\n[\s\S]*\$ $/.test(raw.text()), 120_000)
+        for (let i = 0; i < SAMPLES; i++) {
+          const load = loadavg()
+          const w = await session.run()
+          raw.reset()
+          const t0 = performance.now()
+          raw.write(`/tmp/flood ${FLOOD_BYTES}\r`)
+          await raw.until(() => raw.text().includes('<<flood end>>'), 300_000)
+          const r = FLOOD_BYTES / 1e6 / ((performance.now() - t0) / 1000)
+          await raw.until(() => /<<flood end>>[\s\S]*\$ $/.test(raw.text()), 60_000)
+          samples.push({ wasi: w, raw: r, loadavg: load })
+          console.log(
+            `[bench] flood sample ${i + 1}: wasi ${round(w, 2)} MB/s, raw ${round(r, 2)} MB/s, load ${load.split(' ')[0]}`,
+          )
+        }
+      } finally {
+        await session.close()
+        await raw.close()
+      }
+    } finally {
+      await wasi.close()
+      await docker.close()
+      await backend.close()
+    }
+    const loadEnd = loadavg()
+    const rows: Record<string, string | number>[] = [
+      {
+        runner: 'wasi (whole path)',
+        'flood MB/s': round(median(samples.map((x) => x.wasi)), 2),
+        '% of raw (median of per-sample ratios)': `${Math.round(median(samples.map((x) => (100 * x.wasi) / x.raw)))}%`,
+      },
+      { runner: 'raw docker attach', 'flood MB/s': round(median(samples.map((x) => x.raw)), 2) },
+    ]
+    console.log(
+      `\nFlood ${FLOOD_BYTES / 1e6} MB, medians of ${SAMPLES}, load average ${loadStart.split(' ')[0]} → ${loadEnd.split(' ')[0]}:\n`,
+    )
+    console.log(table(rows, ['runner', 'flood MB/s', '% of raw (median of per-sample ratios)']))
+    writeResults('terminal-flood', { started, loadStart, loadEnd }, { floodBytes: FLOOD_BYTES, samples, rows })
   },
   60 * 60_000,
 )

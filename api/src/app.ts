@@ -1,3 +1,4 @@
+import { INPUT_LIMITS } from '@shellfolio/runner/terminal-protocol'
 import { Elysia } from 'elysia'
 import { authModule } from './auth/index.ts'
 import type { LoginLimits } from './auth/login-guard.ts'
@@ -5,10 +6,13 @@ import type { Cache } from './cache/index.ts'
 import type { Config } from './config.ts'
 import type { Database } from './db/index.ts'
 import { docsModule } from './docs/index.ts'
+import { embedModule } from './embed/index.ts'
+import { createEmbedService } from './embed/service.ts'
 import { flagsModule } from './flags/index.ts'
 import { createFlagsService } from './flags/service.ts'
+import { DependencyMonitor } from './health/dependencies.ts'
 import { healthModule, type ReadinessCheck } from './health/index.ts'
-import { httpPlugin, type RouteInfo } from './http/plugin.ts'
+import { httpPlugin, type RouteInfo, requestIdOf } from './http/plugin.ts'
 import { createReadCache } from './lib/read-cache.ts'
 import type { Logger } from './logger.ts'
 import { mediaModule } from './media/index.ts'
@@ -19,6 +23,9 @@ import { metricsModule } from './metrics/index.ts'
 import { createCursorCodec } from './posts/cursor.ts'
 import { postsModule } from './posts/index.ts'
 import { createPostsService } from './posts/service.ts'
+import { problemsModule } from './problems/index.ts'
+import { createProblemsService, type ProblemsService } from './problems/service.ts'
+import { createProjectImports, type ProjectImports, projectFilesDir } from './projects/import.ts'
 import { projectsModule } from './projects/index.ts'
 import { createProjectsService, type RunnerAvailability } from './projects/service.ts'
 import { type RateRule, rateLimitPlugin } from './rate-limit/index.ts'
@@ -27,7 +34,7 @@ import { createSiteService } from './site/service.ts'
 import { createTerminalService, TicketStore, terminalModule, terminalProjects } from './terminal/index.ts'
 import type { SessionManager } from './terminal/manager.ts'
 import { noneAvailable, type RunnerRegistry } from './terminal/runners.ts'
-import { type OtlpExporter, tracingPlugin, withTraceIds } from './tracing/index.ts'
+import { type OtlpExporter, traceOf, tracingPlugin, withTraceIds } from './tracing/index.ts'
 import { wafModule } from './waf/index.ts'
 import { webModule } from './web/index.ts'
 import { createContentSource } from './web/ssr.ts'
@@ -54,6 +61,62 @@ export interface AppDeps {
   runnerAvailability?: RunnerAvailability
   /** Where media and recordings live; default: S3 when configured, else DATA_DIR/media. */
   mediaStorage?: MediaStorage
+  /** Imports and check builds of projects; default: built here over the runners and media storage. */
+  projectImports?: ProjectImports
+  /** The Problems list and the outage monitor (docs/faults.md); built here when absent (see `createFaultHandling`). */
+  faults?: FaultHandling
+}
+
+/** The admin's Problems list and the dependency monitor that reports outages to it. */
+export interface FaultHandling {
+  problems: ProblemsService
+  dependencies: DependencyMonitor
+  close(): Promise<void>
+}
+
+/**
+ * Builds the Problems list (api/src/problems) and the dependency monitor (api/src/health/dependencies.ts):
+ * each outage is logged once, counted in `shellfolio_dependency_up`, and listed as a problem.
+ */
+export function createFaultHandling(deps: {
+  config: Pick<Config, 'alertWebhookUrl'>
+  logger: Logger
+  database: Database
+  cache: Cache
+  storage?: MediaStorage | undefined
+}): FaultHandling {
+  const problems = createProblemsService({
+    db: deps.database.db,
+    logger: deps.logger,
+    cache: deps.cache,
+    webhookUrl: deps.config.alertWebhookUrl,
+  })
+  const storage = deps.storage
+  const dependencies = new DependencyMonitor({
+    logger: deps.logger,
+    probes: {
+      database: () => deps.database.ping(),
+      cache: () => deps.cache.ping(),
+      ...(storage ? { storage: () => storage.ping() } : {}),
+    },
+    onOutage: (o) =>
+      problems.report({
+        code: o.code,
+        route: `dependency:${o.dependency}`,
+        frame: '',
+        message: o.message,
+        requestId: o.requestId,
+        traceId: o.traceId,
+      }),
+  })
+  return {
+    problems,
+    dependencies,
+    async close() {
+      dependencies.close()
+      await problems.close()
+    },
+  }
 }
 
 /**
@@ -62,9 +125,18 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const { config, logger, database, cache } = deps
+  const mediaStorage = deps.mediaStorage ?? openMediaStorage(config)
+  const faults = deps.faults ?? createFaultHandling({ config, logger, database, cache, storage: mediaStorage })
+  const { problems, dependencies } = faults
+  // A failed readiness probe starts an outage even when no request has hit it yet.
+  const watched = (dependency: 'database' | 'cache', ping: () => Promise<void>) => () =>
+    ping().catch((err: unknown) => {
+      dependencies.failed(dependency, err)
+      throw err
+    })
   const checks: ReadinessCheck[] = [
-    { name: 'database', check: () => database.ping() },
-    { name: 'cache', check: () => cache.ping() },
+    { name: 'database', check: watched('database', () => database.ping()) },
+    { name: 'cache', check: watched('cache', () => cache.ping()) },
     ...(deps.readiness ?? []),
     // Docker is optional (docs/architecture.md): reported, never makes the instance unready.
     ...((deps.runners ? config.runners : []).map((kind) => ({
@@ -95,7 +167,19 @@ export function createApp(deps: AppDeps) {
     deps.runnerAvailability ?? (async () => registry?.availability() ?? noneAvailable())
   const projectReads = createReadCache({ cache, namespace: 'projects', logger })
   const projects = createProjectsService({ db: database.db, reads: projectReads, flags, runnerAvailability, logger })
-  const mediaStorage = deps.mediaStorage ?? openMediaStorage(config)
+  const imports =
+    deps.projectImports ??
+    createProjectImports({
+      db: database.db,
+      storage: mediaStorage,
+      reads: projectReads,
+      filesDir: projectFilesDir(config.dataDir),
+      runner: (kind) => registry?.get(kind),
+      uploadLimit: config.projectUploadLimit,
+      buildTimeoutMs: config.projectBuildTimeoutMs,
+      logger,
+      problems,
+    })
   const media = createMediaService({
     db: database.db,
     storage: mediaStorage,
@@ -108,6 +192,7 @@ export function createApp(deps: AppDeps) {
     db: database.db,
     reads: postReads,
     cursors: createCursorCodec(config.jwtSecret),
+    projectSlugs: async () => new Set((await projects.listPublic()).map((p) => p.slug)),
   })
   const siteReads = createReadCache({ cache, namespace: 'site', logger })
   const site = createSiteService({ db: database.db, reads: siteReads, storage: mediaStorage, posts, projects })
@@ -117,15 +202,33 @@ export function createApp(deps: AppDeps) {
       config: config.terminal,
       manager: deps.terminal,
       tickets: new TicketStore(cache, config.terminal.ticketTtlMs),
-      projects: terminalProjects(projects),
+      projects: terminalProjects(projects, imports),
       flags,
     })
   // The route list is read lazily (on a 404) so the plugin can be registered first.
   let routes: () => RouteInfo[] = () => []
-  const app = new Elysia({ name: 'app' })
-    .use(httpPlugin({ config, logger: withTraceIds(logger), routes: () => routes() }))
+  // why: Bun takes WebSocket limits per server, not per route: a terminal frame above the bound is
+  // refused by Bun itself, with close 1009, before it is buffered (docs/terminal-protocol.md)
+  const app = new Elysia({ name: 'app', websocket: { maxPayloadLength: INPUT_LIMITS.maxFrame } })
+    .use(
+      httpPlugin({
+        config,
+        logger: withTraceIds(logger),
+        routes: () => routes(),
+        dependencies,
+        traceIdOf: (request) => traceOf(request)?.traceId,
+        onUnexpected: ({ error, request, route, code }) =>
+          problems.report({
+            code,
+            route,
+            error,
+            requestId: requestIdOf(request),
+            traceId: traceOf(request)?.traceId,
+          }),
+      }),
+    )
     .use(tracingPlugin({ exporter: deps.spanExporter }))
-    .use(metricsModule({ token: config.metricsToken }))
+    .use(metricsModule({ token: config.metricsToken, requireToken: config.appEnv === 'production' }))
     .use(rateLimitPlugin({ cache, config, logger, rules: deps.rateLimits }))
     .use(docsModule())
     .use(
@@ -137,22 +240,34 @@ export function createApp(deps: AppDeps) {
     .use(wafModule())
     .use(authModule(deps))
     .use(postsModule({ posts, auth: deps }))
-    .use(projectsModule({ projects, auth: deps }))
+    .use(projectsModule({ projects, imports, auth: deps }))
     .use(mediaModule({ media, auth: deps }))
     .use(flagsModule({ flags, auth: deps }))
+    .use(problemsModule({ problems, dependencies, auth: deps }))
     .use(siteModule({ site, auth: deps, publicOrigin: config.publicOrigin }))
     .use(terminal ? terminalModule({ config, terminal, auth: deps }) : new Elysia({ name: 'module.terminal.off' }))
+    .use(embedModule({ embed: createEmbedService({ projects, site }), publicOrigin: config.publicOrigin }))
     .use(
       webModule({
         distDir: config.webDist,
-        content: createContentSource({ site, projects, posts }),
+        content: createContentSource({ site, projects, posts, replays: deps.terminal?.replays }),
         publicOrigin: config.publicOrigin,
+        embedOrigins: config.embedOrigins,
         logger,
+        dependencies,
+        onRenderError: (error) => problems.report({ code: 'RENDER_FAILED', route: 'web:render', error }),
       }),
     )
     // Unsubscribe the content caches' invalidation listeners when the server stops.
     .onStop(() =>
-      Promise.allSettled([flags.close(), projectReads.close(), postReads.close(), siteReads.close()]).then(() => {}),
+      Promise.allSettled([
+        flags.close(),
+        projectReads.close(),
+        postReads.close(),
+        siteReads.close(),
+        // Built here: closed here (index.ts closes the one it passed, after the sessions ended).
+        deps.faults ? undefined : faults.close(),
+      ]).then(() => {}),
     )
   routes = () => app.routes.filter((r) => r.path !== '/*')
   return app

@@ -48,11 +48,22 @@ export interface Config {
   otelServiceName: string
   /** Bearer token GET /metrics requires when set (METRICS_TOKEN, at least 16 characters). */
   metricsToken: string | undefined
+  /** ALERT_WEBHOOK_URL: each new group of problems is POSTed there as JSON, at most hourly (docs/faults.md). */
+  alertWebhookUrl: string | undefined
   corsOrigins: string[]
+  /**
+   * Origins that may frame `/embed/:slug` (EMBED_ORIGINS): its CSP `frame-ancestors`; every other
+   * page stays unframable. Empty: no site may embed a terminal.
+   */
+  embedOrigins: string[]
   /** Largest accepted request body for JSON routes, in bytes. */
   bodyLimit: number
   /** Largest accepted media upload, in bytes. */
   uploadLimit: number
+  /** Largest project archive POST /api/v1/projects/import accepts (PROJECT_UPLOAD_LIMIT, docs/projects.md). */
+  projectUploadLimit: number
+  /** How long a project's check build may run per runner before it is stopped and failed. */
+  projectBuildTimeoutMs: number
   publicOrigin: string | undefined
   webDist: string
   terminal: TerminalConfig
@@ -199,9 +210,26 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (!/^https?:\/\/[^/\s]+$/.test(o)) problems.push(`CORS_ORIGINS: ${JSON.stringify(o)} is not an origin`)
   }
 
+  const embedOrigins = [
+    ...new Set(
+      (str('EMBED_ORIGINS') ?? '')
+        .split(',')
+        .map((o) => o.trim().replace(/\/$/, ''))
+        .filter(Boolean),
+    ),
+  ]
+  for (const o of embedOrigins) {
+    // why: each origin goes into a CSP header as is; a space or `;` there would add directives.
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o)) {
+      problems.push(`EMBED_ORIGINS: ${JSON.stringify(o.slice(0, 100))} is not an origin (http(s)://host[:port])`)
+    }
+  }
+  if (embedOrigins.length > 50) problems.push('EMBED_ORIGINS: at most 50 origins')
+
   const publicOrigin = url('PUBLIC_ORIGIN', ['http:', 'https:'])
   const otelEndpoint = url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http:', 'https:'])
   const metricsToken = str('METRICS_TOKEN')
+  const alertWebhookUrl = url('ALERT_WEBHOOK_URL', ['http:', 'https:'])
   if (metricsToken !== undefined && metricsToken.length < 16) {
     problems.push('METRICS_TOKEN: expected at least 16 characters')
   }
@@ -229,9 +257,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     otelEndpoint: otelEndpoint?.replace(/\/$/, ''),
     otelServiceName: str('OTEL_SERVICE_NAME') ?? 'shellfolio-api',
     metricsToken,
+    alertWebhookUrl,
     corsOrigins,
+    embedOrigins,
     bodyLimit: int('BODY_LIMIT', 1024 * 1024, 1024, 64 * 1024 * 1024),
     uploadLimit: int('UPLOAD_LIMIT', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    projectUploadLimit: int('PROJECT_UPLOAD_LIMIT', 50 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    projectBuildTimeoutMs: int('PROJECT_BUILD_TIMEOUT_MS', 5 * 60_000, 1_000, 3_600_000),
     publicOrigin: publicOrigin?.replace(/\/$/, ''),
     webDist: resolve(str('WEB_DIST') ?? join(ROOT, 'web/dist')),
     terminal: {

@@ -1,4 +1,4 @@
-import { createApp } from './app.ts'
+import { createApp, createFaultHandling } from './app.ts'
 import { ensureAdmin } from './bootstrap.ts'
 import { openCache } from './cache/index.ts'
 import { ConfigError, loadConfig, withDevSecret } from './config.ts'
@@ -6,7 +6,9 @@ import { openDatabase } from './db/index.ts'
 import { createLogger } from './logger.ts'
 import { openMediaStorage } from './media/open-storage.ts'
 import { metrics } from './metrics/index.ts'
+import { projectFilesDir } from './projects/import.ts'
 import { seedContent } from './seed.ts'
+import { MAX_UPLOAD_REQUEST } from './terminal/files.ts'
 import { SessionManager } from './terminal/manager.ts'
 import { createRunnerRegistry } from './terminal/runners.ts'
 import { exporterFromConfig } from './tracing/index.ts'
@@ -47,11 +49,17 @@ async function main() {
     )
   }
 
+  const mediaStorage = openMediaStorage(config)
   const seeded = await step('seeding flags, projects and sample posts', () =>
-    seedContent({ db: database.db, cache, config, logger }),
+    seedContent({
+      db: database.db,
+      cache,
+      config,
+      logger,
+      projectFiles: { storage: mediaStorage, filesDir: projectFilesDir(config.dataDir) },
+    }),
   )
   logger.info(seeded, 'seeded content (only what was missing)')
-  const mediaStorage = openMediaStorage(config)
 
   const spanExporter = exporterFromConfig(config, logger)
   const runners = await step(`starting runners (${config.runners.join(', ')})`, () =>
@@ -63,6 +71,8 @@ async function main() {
     const pool = runners.get('docker')?.pool
     if (pool) metrics.warmPoolSize.set({ runner: 'docker' }, pool.ready())
   })
+  // The Problems list and the outage monitor outlive the app's routes: sessions report into them until they end.
+  const faults = createFaultHandling({ config, logger, database, cache, storage: mediaStorage })
   const terminal = new SessionManager({
     config: config.terminal,
     runners,
@@ -70,9 +80,16 @@ async function main() {
     db: database.db,
     storage: mediaStorage,
     logger,
+    problems: faults.problems,
   })
-  const app = createApp({ config, logger, database, cache, spanExporter, runners, terminal, mediaStorage })
-  app.listen({ hostname: config.host, port: config.port, maxRequestBodySize: config.uploadLimit + 1024 * 1024 })
+  if (config.appEnv === 'production' && !config.metricsToken)
+    logger.warn('METRICS_TOKEN is not set: GET /metrics answers 404 in production (docs/configuration.md)')
+  const app = createApp({ config, logger, database, cache, spanExporter, runners, terminal, mediaStorage, faults })
+  app.listen({
+    hostname: config.host,
+    port: config.port,
+    maxRequestBodySize: Math.max(config.uploadLimit, config.projectUploadLimit, MAX_UPLOAD_REQUEST) + 1024 * 1024,
+  })
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${app.server?.port}`
   logger.info({ url, database: database.kind, cache: cache.kind }, 'listening')
   process.stderr.write(`\nShellfolio is running at ${url}\n`)
@@ -88,6 +105,7 @@ async function main() {
     // Sessions end with an exit message and their recordings are stored before the pools close.
     await terminal.close().catch(() => {})
     await runners.close().catch(() => {})
+    await faults.close().catch(() => {})
     await Promise.allSettled([database.close(), cache.close(), spanExporter?.close()])
     logger.info('stopped')
     process.exit(0)

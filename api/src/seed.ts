@@ -7,8 +7,10 @@ import { posts, users } from './db/schema/index.ts'
 import { createFlagsService } from './flags/service.ts'
 import { createReadCache } from './lib/read-cache.ts'
 import type { Logger } from './logger.ts'
+import type { MediaStorage } from './media/storage.ts'
 import { createCursorCodec } from './posts/cursor.ts'
 import { createPostsService, type PostInput } from './posts/service.ts'
+import { createProjectImports } from './projects/import.ts'
 import { createProjectsService } from './projects/service.ts'
 
 export interface SeedResult {
@@ -24,6 +26,12 @@ export interface SeedOptions {
   logger?: Logger
   /** Folder of project folders, each with a project.json; default wasm-projects/. */
   projectsDir?: string
+  /**
+   * Where imported projects' files go (the media store and this host's project-files folder): when
+   * given, the bundled projects are imported like an owner's archive (docs/projects.md); without
+   * it they are seeded as rows pointing at their folder.
+   */
+  projectFiles?: { storage: MediaStorage; filesDir: string }
 }
 
 export const SAMPLE_POSTS: PostInput[] = [
@@ -65,8 +73,9 @@ Both enforce the same command allowlist. Run \`bun run bench\` to compare them y
 /**
  * Seeds what a fresh installation needs; safe to run at every start and on every instance:
  * - feature flags: DEFAULT_FLAGS of this environment, inserted when absent (never overwritten);
- * - projects: inserted from wasm-projects/<folder>/project.json only when no row (live or
- *   soft-deleted) has that slug, so admin edits and deletions survive restarts;
+ * - projects: imported from wasm-projects/<folder>/ (or, without `projectFiles`, inserted from its
+ *   project.json) only when no row (live or soft-deleted) has that slug, so admin edits and
+ *   deletions survive restarts;
  * - sample posts: only when the posts table is completely empty (a deleted sample stays deleted).
  */
 export async function seedContent(options: SeedOptions): Promise<SeedResult> {
@@ -83,7 +92,19 @@ export async function seedContent(options: SeedOptions): Promise<SeedResult> {
       runnerAvailability: async () => ({ docker: false, wasi: false }),
       logger,
     })
-    const projectSlugs = await projects.seedFrom(options.projectsDir ?? join(REPO_ROOT, 'wasm-projects'))
+    const projectsDir = options.projectsDir ?? join(REPO_ROOT, 'wasm-projects')
+    const projectSlugs = options.projectFiles
+      ? await createProjectImports({
+          db,
+          storage: options.projectFiles.storage,
+          reads: projectReads,
+          filesDir: options.projectFiles.filesDir,
+          runner: () => undefined,
+          uploadLimit: Number.MAX_SAFE_INTEGER,
+          buildTimeoutMs: 0,
+          ...(logger ? { logger } : {}),
+        }).importBundled(projectsDir)
+      : await projects.seedFrom(projectsDir)
 
     const postSlugs: string[] = []
     const [{ count }] = (await db.select({ count: sql<number>`count(*)::int` }).from(posts)) as [{ count: number }]

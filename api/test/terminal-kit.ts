@@ -12,6 +12,7 @@ import type {
   RunnerSession,
   TerminalSize,
 } from '@shellfolio/runner'
+import { RunnerError } from '@shellfolio/runner'
 import {
   createRedisRegistration,
   createRemotePool,
@@ -39,6 +40,12 @@ export class FakeSession implements RunnerSession {
   produced = 0
   flooding = false
   resizes: TerminalSize[] = []
+  /** Input bytes written to the session (what reached the "program"). */
+  received = 0
+  /** Ctrl-C bytes that reached the "program". */
+  interrupts = 0
+  /** While true, `write` refuses input like a runner whose input budget is full. */
+  refuseInput = false
   private line = ''
   private done = false
   private resolveExit!: (info: ExitInfo) => void
@@ -54,20 +61,28 @@ export class FakeSession implements RunnerSession {
     queueMicrotask(() => this.emit('$ '))
   }
 
-  write(data: Uint8Array | string): void {
-    if (this.done) return
+  write(data: Uint8Array | string): boolean {
+    if (this.done) return true
+    if (this.refuseInput) return false
+    this.received += typeof data === 'string' ? data.length : data.length
     const text = typeof data === 'string' ? data : new TextDecoder().decode(data)
+    this.interrupts += text.split('\x03').length - 1
+    // The echo of a run of plain characters goes out as one chunk (a big paste is one write).
+    let echo = ''
     for (const ch of text) {
       if (ch === '\r' || ch === '\n') {
         const line = this.line.trim()
         this.line = ''
-        this.emit('\r\n')
+        this.emit(`${echo}\r\n`)
+        echo = ''
         this.run(line)
       } else {
         this.line += ch
-        this.emit(ch)
+        echo += ch
       }
     }
+    if (echo) this.emit(echo)
+    return true
   }
 
   private run(line: string): void {
@@ -106,6 +121,15 @@ export class FakeSession implements RunnerSession {
 
   async resize(size: TerminalSize): Promise<void> {
     this.resizes.push(size)
+  }
+
+  /** The fake has no workspace: file routes are tested on the real runners (api/src/terminal/files.test.ts). */
+  async putFiles(): Promise<never> {
+    throw new RunnerError('FILES_FAILED', 'the fake runner has no workspace')
+  }
+
+  async getFile(): Promise<never> {
+    throw new RunnerError('FILES_FAILED', 'the fake runner has no workspace')
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
@@ -193,7 +217,6 @@ export interface ServerOptions {
   /** An existing runner service to use (several API instances sharing one, remote placement). */
   service?: RunnerServer
   flow?: Partial<FlowLimits>
-  scrollbackBytes?: number
   /** Another "instance" sharing the backend (its own manager and app). */
   cache?: Backend['cache']
 }
@@ -263,7 +286,6 @@ export async function startServer(backend: Backend, options: ServerOptions = {})
     storage,
     logger,
     ...(options.flow ? { flow: options.flow } : {}),
-    ...(options.scrollbackBytes ? { scrollbackBytes: options.scrollbackBytes } : {}),
   })
   // The generic per-IP write budget (60/min, api/src/rate-limit) is tested elsewhere; here every
   // session comes from 127.0.0.1 and the terminal's own caps are under test.
@@ -334,12 +356,13 @@ export class TermClient implements Disposable {
   private waiters = new Set<() => void>()
   readonly opened: Promise<void>
 
-  constructor(url: string, init: { origin?: string; autoAck?: boolean; maxText?: number } = {}) {
+  constructor(
+    url: string,
+    init: { origin?: string; autoAck?: boolean; maxText?: number; headers?: Record<string, string> } = {},
+  ) {
     // Bun's WebSocket accepts headers (used to send an Origin like a browser would).
-    this.ws = new WebSocket(
-      url,
-      init.origin ? ({ headers: { origin: init.origin } } as unknown as string[]) : undefined,
-    )
+    const headers = { ...init.headers, ...(init.origin ? { origin: init.origin } : {}) }
+    this.ws = new WebSocket(url, Object.keys(headers).length > 0 ? ({ headers } as unknown as string[]) : undefined)
     this.ws.binaryType = 'arraybuffer'
     this.opened = new Promise((resolve) => this.ws.addEventListener('open', () => resolve(), { once: true }))
     this.ws.addEventListener('message', (ev) => {

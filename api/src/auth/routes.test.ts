@@ -21,6 +21,12 @@ const OPEN_WRITES = new Set([
   'POST /api/v1/auth/logout',
   'POST /api/v1/auth/password',
   'POST /api/v1/terminal/sessions',
+  // authorized by the session's resume token, not a JWT: refused without it (watch.test.ts, files.test.ts)
+  'POST /api/v1/terminal/sessions/:id/watch',
+  'DELETE /api/v1/terminal/sessions/:id/watch',
+  'POST /api/v1/terminal/sessions/:id/files',
+  // a place in the waiting line: its 192-bit id is the credential, as a ticket is (queue.test.ts)
+  'DELETE /api/v1/terminal/queue/:id',
 ])
 
 const fill = (path: string) =>

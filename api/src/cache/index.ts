@@ -1,4 +1,5 @@
 import Redis from 'ioredis'
+import { claimEndpoint } from '../health/dependencies.ts'
 
 /**
  * Key-value cache with expiry plus pub/sub: one interface, a Redis adapter and an in-process
@@ -138,6 +139,7 @@ export async function createRedisCache(options: RedisCacheOptions): Promise<Cach
     // Keep trying to reconnect in the background; requests fail fast meanwhile.
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
   }
+  claimEndpoint(options.url, 'cache')
   const client = new Redis(options.url, common)
   // Subscribing puts a connection in subscriber mode: use a second one.
   const subscriber = new Redis(options.url, { ...common, keyPrefix: undefined })

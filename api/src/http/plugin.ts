@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { Elysia, type ValidationError } from 'elysia'
 import type { Config } from '../config.ts'
+import { asDependencyError, type DependencyMonitor } from '../health/dependencies.ts'
 import type { Logger } from '../logger.ts'
+import { MAX_UPLOAD_REQUEST } from '../terminal/files.ts'
 import { errorBody } from './envelope.ts'
+
+/** Uploads into a terminal session have their own bound (docs/api.md, "Terminal files"). */
+const TERMINAL_FILES = /^\/api\/v1\/terminal\/sessions\/[^/]+\/files$/
+
 import { AppError } from './errors.ts'
 
 export interface RouteInfo {
@@ -11,10 +17,26 @@ export interface RouteInfo {
 }
 
 export interface HttpPluginOptions {
-  config: Pick<Config, 'appEnv' | 'bodyLimit' | 'uploadLimit' | 'corsOrigins'>
+  config: Pick<Config, 'appEnv' | 'bodyLimit' | 'uploadLimit' | 'corsOrigins'> &
+    Partial<Pick<Config, 'projectUploadLimit'>>
   logger: Logger
   /** Routes of the finished app, to answer 405 with `Allow` instead of 404 for a known path. */
   routes: () => RouteInfo[]
+  /** Told about every dependency outage a request runs into (one log line per outage, docs/faults.md). */
+  dependencies?: DependencyMonitor | undefined
+  /** The trace id of a request (api/src/tracing), for the outage's Problems entry. */
+  traceIdOf?: ((request: Request) => string | undefined) | undefined
+  /** Told about every unexpected error answered with a 500 (the Problems list, api/src/problems). */
+  onUnexpected?: ((problem: UnexpectedError) => void) | undefined
+}
+
+/** A request that ended in a 500: what the Problems list groups it by. */
+export interface UnexpectedError {
+  error: unknown
+  request: Request
+  /** The matched route template (`/api/v1/posts/:slug`), or `unmatched`. */
+  route: string
+  code: string
 }
 
 interface RequestMeta {
@@ -122,7 +144,14 @@ export function httpPlugin(options: HttpPluginOptions) {
 
       const url = new URL(request.url)
       if (WRITE_METHODS.has(request.method) && url.pathname.startsWith('/api/')) {
-        const limit = url.pathname.startsWith('/api/v1/media') ? config.uploadLimit : config.bodyLimit
+        const limit =
+          url.pathname === '/api/v1/projects/import'
+            ? (config.projectUploadLimit ?? config.uploadLimit)
+            : TERMINAL_FILES.test(url.pathname)
+              ? MAX_UPLOAD_REQUEST
+              : url.pathname.startsWith('/api/v1/media')
+                ? config.uploadLimit
+                : config.bodyLimit
         const length = Number(request.headers.get('content-length') ?? '0')
         if (length > limit) {
           return fail(set, request, 413, 'PAYLOAD_TOO_LARGE', `request body is larger than ${limit} bytes`, { limit })
@@ -140,7 +169,18 @@ export function httpPlugin(options: HttpPluginOptions) {
         }
       }
     })
-    .onError({ as: 'global' }, ({ code, error, request, set }) => {
+    .onError({ as: 'global' }, ({ code, error, request, set, route }) => {
+      // A dependency outage is a 503 with the dependency's code, never a 500 (docs/faults.md).
+      const outage = asDependencyError(error)
+      if (outage) {
+        options.dependencies?.failed(outage.dependency, error, {
+          requestId: requestIdOf(request),
+          traceId: options.traceIdOf?.(request),
+          route,
+        })
+        Object.assign(set.headers, outage.headers)
+        return fail(set, request, outage.status, outage.code, outage.message, outage.details)
+      }
       if (error instanceof AppError) {
         if (error.headers) Object.assign(set.headers, error.headers)
         return fail(set, request, error.status, error.code, error.message, error.details)
@@ -178,6 +218,11 @@ export function httpPlugin(options: HttpPluginOptions) {
         return fail(set, request, status, 'BAD_REQUEST', 'the request could not be processed')
       }
       logger.error({ requestId: requestIdOf(request), err: error }, 'unhandled error')
+      try {
+        options.onUnexpected?.({ error, request, route: route || 'unmatched', code: 'INTERNAL' })
+      } catch {
+        // Reporting must never change the answer.
+      }
       return fail(set, request, 500, 'INTERNAL', 'something went wrong on our side; the request id identifies it')
     })
     .onAfterResponse({ as: 'global' }, ({ request, set }) => {

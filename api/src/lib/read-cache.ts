@@ -79,7 +79,24 @@ const LOCAL_MAX_ENTRIES = 1000
  * every instance, which is what makes invalidation reach all of them.
  */
 export function createReadCache(options: ReadCacheOptions): ReadCache {
-  const { cache, namespace, logger } = options
+  const { cache, namespace } = options
+  // During a cache outage every read fails the same way: log each kind of failure once a minute,
+  // not once per request (docs/faults.md, "One log line per outage").
+  const lastLogged = new Map<string, number>()
+  const logger = options.logger && {
+    warn: (obj: object, msg: string) => {
+      const now = Date.now()
+      if (now - (lastLogged.get(msg) ?? 0) < 60_000) return
+      lastLogged.set(msg, now)
+      options.logger?.warn(obj, msg)
+    },
+    error: (obj: object, msg: string) => {
+      const now = Date.now()
+      if (now - (lastLogged.get(msg) ?? 0) < 60_000) return
+      lastLogged.set(msg, now)
+      options.logger?.error(obj, msg)
+    },
+  }
   const ttlMs = options.ttlMs ?? 5 * 60_000
   const localTtlMs = options.localTtlMs ?? 30_000
   const genKey = `read:${namespace}:gen`
@@ -146,7 +163,12 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
       }
       const fullKey = `read:${namespace}:${gen}:${key}`
       const hit = local.get(fullKey)
-      if (hit && hit.expiresAt > Date.now()) return hit.read as CachedRead<T>
+      if (hit && hit.expiresAt > Date.now()) {
+        // Most recently used last: what is evicted first is what nobody asked for lately.
+        local.delete(fullKey)
+        local.set(fullKey, hit)
+        return hit.read as CachedRead<T>
+      }
       let read: CachedRead<T> | undefined
       try {
         const stored = await cache.get(fullKey)
@@ -165,8 +187,11 @@ export function createReadCache(options: ReadCacheOptions): ReadCache {
       }
       // Only keep it locally when no invalidation happened during the load.
       if (epoch === startedEpoch && generation === gen) {
-        // Bounded: many distinct keys (cursors) must not grow the process without limit.
-        if (local.size >= LOCAL_MAX_ENTRIES) local.clear()
+        // Bounded: many distinct keys (cursors) must not grow the process without limit. The least
+        // recently used entry goes, not all of them: a stream of one-off deep pages must not evict
+        // the first page every visitor reads (docs/performance.md, "Uncached pages").
+        if (local.size >= LOCAL_MAX_ENTRIES) local.delete(local.keys().next().value as string)
+        local.delete(fullKey)
         local.set(fullKey, { read, expiresAt: Date.now() + localTtlMs })
       }
       return read

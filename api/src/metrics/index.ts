@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { Elysia, StatusMap } from 'elysia'
+import { NotFoundError } from '../http/errors.ts'
 import { CONTENT_TYPE, Registry } from './registry.ts'
 
 export { Counter, Gauge, Histogram, type Labels, Registry } from './registry.ts'
@@ -69,6 +70,30 @@ export function createMetrics(registry = new Registry()) {
       'Cache invalidations received over pub/sub',
       ['channel'],
     ),
+    /** Terminal input bytes refused because a session's input budget was full (docs/budgets.md). */
+    terminalInputRefused: registry.counter(
+      'shellfolio_terminal_input_refused_bytes_total',
+      'Terminal input bytes refused because the session was not taking its input',
+      ['runner'],
+    ),
+    /** 1 while a dependency answers, 0 during an outage (docs/faults.md), by `database`, `cache`, `storage`, `runner`. */
+    dependencyUp: registry.gauge(
+      'shellfolio_dependency_up',
+      'Whether a dependency answers (1) or is in an outage (0)',
+      ['dependency'],
+    ),
+    /** Requests and background writes that failed because a dependency was unavailable. */
+    dependencyErrors: registry.counter(
+      'shellfolio_dependency_errors_total',
+      'Operations that failed because a dependency was unavailable',
+      ['dependency'],
+    ),
+    /** Outages seen (one per down-then-up cycle), by dependency. */
+    dependencyOutages: registry.counter('shellfolio_dependency_outages_total', 'Dependency outages seen', [
+      'dependency',
+    ]),
+    /** Unexpected errors reported to the Problems list (api/src/problems), by code. */
+    problemsReported: registry.counter('shellfolio_problems_reported_total', 'Unexpected errors reported', ['code']),
     residentMemory: registry.gauge('process_resident_memory_bytes', 'Resident set size in bytes'),
     heapUsed: registry.gauge('shellfolio_js_heap_used_bytes', 'JavaScript heap in use, in bytes'),
     startTime: registry.gauge('process_start_time_seconds', 'Start time of the process since the epoch, in seconds'),
@@ -117,6 +142,11 @@ export interface MetricsModuleOptions {
   metrics?: Metrics
   /** When set, GET /metrics needs `Authorization: Bearer <token>` (METRICS_TOKEN). */
   token?: string | undefined
+  /**
+   * True in production: without a token, GET /metrics answers 404 instead of serving the metrics
+   * to anyone (docs/configuration.md).
+   */
+  requireToken?: boolean
 }
 
 /**
@@ -143,6 +173,8 @@ export function metricsModule(options: MetricsModuleOptions = {}) {
       '/metrics',
       async ({ request, set }) => {
         set.headers['cache-control'] = 'no-store'
+        // why: a production instance reachable from outside must not publish its internals by default
+        if (!options.token && options.requireToken) throw new NotFoundError('no route for GET /metrics')
         if (options.token) {
           const auth = request.headers.get('authorization') ?? ''
           const given = auth.startsWith('Bearer ') ? auth.slice(7) : ''

@@ -132,6 +132,19 @@ describe('GET /metrics', () => {
     expect(await ok.text()).toContain('shellfolio_http_requests_total')
   })
 
+  test('in production, /metrics is 404 unless METRICS_TOKEN is set', async () => {
+    const open = appWith({ APP_ENV: 'production' })
+    const res = await open.app.handle(req('/metrics'))
+    expect(res.status).toBe(404)
+    const body = (await res.json()) as { error: { code: string } }
+    expect(body.error.code).toBe('NOT_FOUND')
+    const token = 'metrics-token-0123456789'
+    const guarded = appWith({ APP_ENV: 'production', METRICS_TOKEN: token })
+    expect((await guarded.app.handle(req('/metrics'))).status).toBe(401)
+    const ok = await guarded.app.handle(req('/metrics', { headers: { authorization: `Bearer ${token}` } }))
+    expect(ok.status).toBe(200)
+  })
+
   test('a short METRICS_TOKEN is refused at start, naming the variable', () => {
     expect(() => testConfig({ METRICS_TOKEN: 'short' })).toThrow('METRICS_TOKEN: expected at least 16 characters')
   })

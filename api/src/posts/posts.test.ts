@@ -278,6 +278,27 @@ describe.each(BACKENDS)('posts on %s', (kind) => {
     expect(code.replace(/<[^>]+>/g, '')).toBe('&lt;script&gt;alert(1)&lt;/script&gt;')
   })
 
+  test('heading ids are kept only with the user-content- prefix, so a post cannot name page elements', () => {
+    const html = renderMarkdown(
+      [
+        '<h2 id="root">clobbers #root</h2>',
+        '<h3 id="site-data">and the page data</h3>',
+        '<h2 id="user-content-intro">already prefixed</h2>',
+        '<h4 id="bad id&quot;>">not a word</h4>',
+        '<h2 id="">empty</h2>',
+        '## Plain heading',
+      ].join('\n\n'),
+    )
+    expect(html).toContain('<h2 id="user-content-root">clobbers #root</h2>')
+    expect(html).toContain('<h3 id="user-content-site-data">and the page data</h3>')
+    expect(html).toContain('<h2 id="user-content-intro">already prefixed</h2>')
+    expect(html).toContain('<h4>not a word</h4>')
+    expect(html).toContain('<h2>empty</h2>')
+    expect(html).toContain('<h2>Plain heading</h2>')
+    // No id anywhere without the prefix.
+    for (const m of html.matchAll(/\sid="([^"]*)"/g)) expect(m[1]).toStartWith('user-content-')
+  })
+
   test('SQL-looking input is stored as data', async () => {
     const nasty = "Robert'); DROP TABLE posts; --"
     const res = await create({

@@ -99,6 +99,31 @@ const summaryOf = (r: Row): PostSummary => ({
   author: authorOf(r),
 })
 
+/** The public list's row: the summary's columns only (no bodies). */
+interface ListRow {
+  id: string
+  slug: string
+  title: string
+  summary: string
+  tags: string[]
+  publishedAt: Date | null
+  updatedAt: Date
+  authorId: string | null
+  authorName: string | null
+  cursorAt: string
+}
+
+const listSummaryOf = (r: ListRow): PostSummary => ({
+  id: r.id,
+  slug: r.slug,
+  title: r.title,
+  summary: r.summary,
+  tags: r.tags,
+  publishedAt: iso(r.publishedAt!),
+  updatedAt: iso(r.updatedAt),
+  author: r.authorId ? { id: r.authorId, name: r.authorName ?? '' } : null,
+})
+
 const adminViewOf = (r: Row): PostAdminView => ({
   id: r.id,
   slug: r.slug,
@@ -122,9 +147,17 @@ export interface PostsServiceOptions {
   db: Db
   reads: ReadCache
   cursors: CursorCodec
+  /**
+   * The live projects' slugs, read when a body is rendered: a runnable block naming another
+   * project renders as "unknown project" (render.ts). Unset (the seed): every slug is taken as known.
+   */
+  projectSlugs?: () => Promise<ReadonlySet<string>>
 }
 
-export function createPostsService({ db, reads, cursors }: PostsServiceOptions) {
+export function createPostsService({ db, reads, cursors, projectSlugs }: PostsServiceOptions) {
+  const render = async (markdown: string) =>
+    renderMarkdown(markdown, { projects: projectSlugs ? await projectSlugs() : undefined })
+
   const select = (cursorColumn: SQL) =>
     db
       .select({
@@ -172,6 +205,61 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
     return current ?? new Date()
   }
 
+  /**
+   * The public list's query, prepared once per shape (first page or after a cursor, with or without
+   * a tag): a page costs one statement execution, not a query built again from the ORM on every
+   * uncached read (docs/performance.md, "Uncached pages"). It reads only the columns the list shows,
+   * never the post bodies.
+   */
+  const listColumns = {
+    id: posts.id,
+    slug: posts.slug,
+    title: posts.title,
+    summary: posts.summary,
+    tags: posts.tags,
+    publishedAt: posts.publishedAt,
+    updatedAt: posts.updatedAt,
+    authorId: posts.authorId,
+    authorName: users.displayName,
+    cursorAt: sql<string>`${posts.publishedAt}::text`,
+  }
+  const listQuery = (withCursor: boolean, withTag: boolean, name: string) => {
+    const conditions = [publicWhere]
+    if (withTag) conditions.push(sql`${sql.placeholder('tag')} = any(${posts.tags})`)
+    if (withCursor) {
+      // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
+      // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
+      const at = sql`${sql.placeholder('at')}::timestamptz`
+      conditions.push(
+        sql`${posts.publishedAt} <= ${at}`,
+        sql`(${posts.publishedAt}, ${posts.id}) < (${at}, ${sql.placeholder('id')}::uuid)`,
+      )
+    }
+    return db
+      .select(listColumns)
+      .from(posts)
+      .leftJoin(users, eq(users.id, posts.authorId))
+      .where(and(...conditions))
+      .orderBy(desc(posts.publishedAt), desc(posts.id))
+      .limit(sql.placeholder('limit'))
+      .prepare(name)
+  }
+  type ListQuery = ReturnType<typeof listQuery>
+  const listQueries = new Map<string, ListQuery>()
+  const publicPage = (limit: number, after: { at: string; id: string } | undefined, tag: string | undefined) => {
+    const shape = `${after ? 'after' : 'first'}_${tag === undefined ? 'all' : 'tag'}`
+    let query = listQueries.get(shape)
+    if (!query) {
+      query = listQuery(after !== undefined, tag !== undefined, `posts_public_${shape}`)
+      listQueries.set(shape, query)
+    }
+    return query.execute({
+      limit: limit + 1,
+      ...(after ? { at: after.at, id: after.id } : {}),
+      ...(tag ? { tag } : {}),
+    })
+  }
+
   return {
     /**
      * The public list, newest first, one page after `cursor`; only posts carrying `tag` when given
@@ -181,28 +269,12 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
       const scope = tag ? `public:tag:${tag.toLowerCase()}` : 'public'
       const after = cursor ? cursors.decode(scope, cursor) : undefined
       return reads.get(`list:${limit}:${cursor ?? ''}:${tag?.toLowerCase() ?? ''}`, async () => {
-        const conditions = [publicWhere]
-        if (tag) conditions.push(sql`${tag.toLowerCase()} = any(${posts.tags})`)
-        if (after) {
-          // The scalar bound is implied by the row comparison; without it PostgreSQL 18 (PGlite too)
-          // starts the backward index scan at now() and walks every newer entry: O(depth), not O(page).
-          conditions.push(
-            sql`${posts.publishedAt} <= ${after.at}::timestamptz`,
-            sql`(${posts.publishedAt}, ${posts.id}) < (${after.at}::timestamptz, ${after.id}::uuid)`,
-          )
-        }
-        const where = and(...conditions)
-        const rows = (
-          await select(sql`${posts.publishedAt}`)
-            .where(where)
-            .orderBy(desc(posts.publishedAt), desc(posts.id))
-            .limit(limit + 1)
-        ).map(flatten)
+        const rows = await publicPage(limit, after, tag?.toLowerCase())
         const items = rows.slice(0, limit)
         const last = items[items.length - 1]
         const nextCursor =
-          rows.length > limit && last ? cursors.encode(scope, { at: last.cursorAt!, id: last.id }) : null
-        return { items: items.map(summaryOf), nextCursor }
+          rows.length > limit && last ? cursors.encode(scope, { at: last.cursorAt, id: last.id }) : null
+        return { items: items.map(listSummaryOf), nextCursor }
       })
     },
 
@@ -245,6 +317,7 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
     async create(input: PostInput, authorId: string | null): Promise<PostAdminView> {
       const status = input.status ?? 'draft'
       let id: string
+      const bodyHtml = await render(input.markdown)
       try {
         const [saved] = await db
           .insert(posts)
@@ -253,7 +326,7 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
             title: input.title,
             summary: input.summary ?? '',
             bodyMarkdown: input.markdown,
-            bodyHtml: renderMarkdown(input.markdown),
+            bodyHtml,
             tags: normaliseTags(input.tags ?? []),
             status,
             publishedAt: publishedAtFor(status, input.publishedAt, null),
@@ -280,7 +353,7 @@ export function createPostsService({ db, reads, cursors }: PostsServiceOptions) 
       if (patch.tags !== undefined) values.tags = normaliseTags(patch.tags)
       if (patch.markdown !== undefined) {
         values.bodyMarkdown = patch.markdown
-        values.bodyHtml = renderMarkdown(patch.markdown)
+        values.bodyHtml = await render(patch.markdown)
       }
       if (patch.publishedAt !== undefined || patch.status !== undefined) {
         values.publishedAt = publishedAtFor(

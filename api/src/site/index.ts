@@ -56,9 +56,9 @@ export function siteModule({ site, auth, publicOrigin }: SiteModuleDeps) {
     })
     .post(
       '/api/v1/site/preview',
-      ({ body, set }) => {
+      async ({ body, set }) => {
         set.headers['cache-control'] = 'no-store'
-        return ok(site.preview(body.markdown))
+        return ok(await site.preview(body.markdown))
       },
       {
         auth: 'editor',

@@ -179,8 +179,9 @@ export function createSiteService({ db, reads, storage, posts, projects }: SiteS
     },
 
     /** Markdown rendered exactly as a post's body is (the editor's preview). */
-    preview(markdown: string): { html: string } {
-      return { html: renderMarkdown(markdown) }
+    async preview(markdown: string): Promise<{ html: string }> {
+      const live = new Set((await projects.listPublic()).map((p) => p.slug))
+      return { html: renderMarkdown(markdown, { projects: live }) }
     },
 
     /** Recorded sessions of a project, newest first: the admin's choice of demo. */

@@ -3,6 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join, normalize, sep } from 'node:path'
 import { brotliCompressSync, constants as zlib } from 'node:zlib'
 import { Elysia } from 'elysia'
+import { allowFraming, EMBED_PAGE } from '../embed/index.ts'
+import { classifyDependencyError, type Dependency, type DependencyMonitor } from '../health/dependencies.ts'
 import { NotFoundError, ServiceUnavailableError } from '../http/errors.ts'
 import { matchesEtag } from '../lib/read-cache.ts'
 import type { Logger } from '../logger.ts'
@@ -10,6 +12,14 @@ import type { ContentSource, SsrModule } from './ssr.ts'
 
 /** Paths the site must never shadow: unknown ones there get the JSON 404. */
 const RESERVED = /^\/(api|healthz|readyz|metrics)(\/|$)/
+/**
+ * Pages whose terminal may run in the visitor's tab (the browser runner, docs/runners.md): served
+ * cross-origin isolated (COOP same-origin comes with every answer, COEP here) so the tab has
+ * SharedArrayBuffer. require-corp costs nothing under our CSP: every subresource is same-origin.
+ * Embeds are not isolated (an isolated page could not be framed by a page that is not).
+ */
+const ISOLATED_PAGE = /^\/projects\/[a-z0-9][a-z0-9-]{0,99}\/?$/
+const COEP = 'require-corp'
 
 /** Where the rendered page goes in the built index.html (web/index.html). */
 const HEAD_SLOT = '<!--ssr-head-->'
@@ -21,7 +31,13 @@ export interface WebModuleOptions {
   content: ContentSource
   /** PUBLIC_ORIGIN; else canonical URLs use the request's origin. */
   publicOrigin: string | undefined
+  /** EMBED_ORIGINS: who may frame `/embed/:slug` (every other page stays unframable). */
+  embedOrigins?: readonly string[]
   logger?: Logger
+  /** Told about a render or content read that failed because a dependency is down (docs/faults.md). */
+  dependencies?: DependencyMonitor | undefined
+  /** Told about a render that failed for any other reason (the Problems list). */
+  onRenderError?: ((error: unknown, path: string) => void) | undefined
 }
 
 type Encoding = 'br' | 'gzip'
@@ -45,7 +61,33 @@ export function pickEncoding(acceptEncoding: string | null, available: readonly 
  * page rendered on the server (web/src/entry-server.tsx) with its content, meta tags and the
  * hydration script under a per-response CSP nonce, answered 404 when the page does not exist.
  */
-export function webModule({ distDir, content, publicOrigin, logger }: WebModuleOptions) {
+export function webModule({
+  distDir,
+  content: source,
+  publicOrigin,
+  embedOrigins = [],
+  logger,
+  dependencies,
+  onRenderError,
+}: WebModuleOptions) {
+  // The renderer turns a failed content read into a 503 page itself; the monitor must still hear of
+  // an outage (one log line, the metric, Problems), so every read reports one on its way out.
+  const watch =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A) =>
+      fn(...args).catch((err: unknown) => {
+        const dependency = classifyDependencyError(err)
+        if (dependency) dependencies?.failed(dependency, err, { route: 'web:render' })
+        throw err
+      })
+  const content: ContentSource = {
+    site: watch(() => source.site()),
+    projects: watch(() => source.projects()),
+    project: watch((slug: string) => source.project(slug)),
+    posts: watch((query: Parameters<ContentSource['posts']>[0]) => source.posts(query)),
+    post: watch((slug: string) => source.post(slug)),
+    replay: watch((id: string) => source.replay(id)),
+  }
   const file = (path: string): string | undefined => {
     const full = normalize(join(distDir, path))
     if (!full.startsWith(distDir + sep)) return undefined
@@ -89,6 +131,10 @@ export function webModule({ distDir, content, publicOrigin, logger }: WebModuleO
     '/*',
     async ({ path, request, set }) => {
       if (RESERVED.test(path)) throw new NotFoundError(`no route for GET ${path}`)
+      // Before any answer, 304 included: a revalidation must not bring back X-Frame-Options: DENY.
+      if (EMBED_PAGE.test(path)) allowFraming(set.headers, embedOrigins)
+      // the isolated page's scripts and workers: a worker's own isolation comes from its script's answer
+      if (ISOLATED_PAGE.test(path) || path.startsWith('/assets/')) set.headers['cross-origin-embedder-policy'] = COEP
       if (path !== '/' && path !== '/index.html') {
         let decoded: string
         try {
@@ -120,8 +166,17 @@ export function webModule({ distDir, content, publicOrigin, logger }: WebModuleO
         })
       } catch (err) {
         // A bug in a page must not take the site down: the browser renders it instead.
-        logger?.error({ err, path }, 'web: server render failed')
-        set.status = 500
+        const outage: Dependency | null = classifyDependencyError(err)
+        if (outage) {
+          // An outage is a 503 logged once by the monitor, not a 500 per page view (docs/faults.md).
+          dependencies?.failed(outage, err, { route: 'web:render' })
+          set.status = 503
+          set.headers['retry-after'] = '5'
+        } else {
+          logger?.error({ err, path }, 'web: server render failed')
+          onRenderError?.(err, path)
+          set.status = 500
+        }
         set.headers['cache-control'] = 'no-store'
         return template.replace(HEAD_SLOT, '<title>Shellfolio</title>').replace(BODY_SLOT, '')
       }
@@ -129,6 +184,8 @@ export function webModule({ distDir, content, publicOrigin, logger }: WebModuleO
       // The nonce changes per response; the ETag is over everything else.
       const etag = `"${createHash('sha256').update(html.replaceAll(nonce, '')).digest('base64url').slice(0, 27)}"`
       set.status = page.status
+      // A 503 page: content could not be read (an outage); ask the browser to come back (docs/faults.md).
+      if (page.status === 503) set.headers['retry-after'] = '5'
       set.headers.vary = 'Accept-Encoding'
       set.headers['cache-control'] = page.status === 200 ? 'public, max-age=0, must-revalidate' : 'no-store'
       if (page.status === 200) {

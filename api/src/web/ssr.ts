@@ -2,6 +2,7 @@ import { InvalidCursorError } from '../posts/cursor.ts'
 import type { Page, PostPage, PostSummary, PostsService } from '../posts/service.ts'
 import { ProjectNotFoundError, type ProjectsService, type PublicProject } from '../projects/service.ts'
 import type { SiteService, SiteView } from '../site/service.ts'
+import type { ReplayStore, ReplayView } from '../terminal/replays.ts'
 
 /**
  * The contract between the API and the server-rendered site (web/src/entry-server.tsx): the
@@ -15,6 +16,8 @@ export interface ContentSource {
   project(slug: string): Promise<PublicProject | null>
   posts(query: { limit: number; cursor?: string | undefined; tag?: string | undefined }): Promise<Page<PostSummary>>
   post(slug: string): Promise<PostPage | null>
+  /** A public replay (`/replay/:id`); null when unknown or private (api/src/terminal/replays.ts). */
+  replay(id: string): Promise<ReplayView | null>
 }
 
 export interface RenderInput {
@@ -48,8 +51,10 @@ export function createContentSource(services: {
   site: SiteService
   projects: ProjectsService
   posts: PostsService
+  /** Absent when this instance runs no terminals: no replay exists then. */
+  replays?: Pick<ReplayStore, 'get'> | undefined
 }): ContentSource {
-  const { site, projects, posts } = services
+  const { site, projects, posts, replays } = services
   return {
     site: async () => (await site.get()).value,
     projects: () => projects.listPublic(),
@@ -68,5 +73,6 @@ export function createContentSource(services: {
       }
     },
     post: async (slug) => (await posts.getPublic(slug)).value,
+    replay: async (id) => (replays ? replays.get(id) : null),
   }
 }

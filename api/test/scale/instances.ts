@@ -241,9 +241,15 @@ export class TerminalClient {
     })
   }
 
-  static open(url: string): Promise<TerminalClient> {
+  /**
+   * Connects to `url`; `ip` is sent as X-Forwarded-For (as the proxy would), which must be the IP
+   * the ticket was requested from: tickets are bound to it (docs/terminal-protocol.md).
+   */
+  static open(url: string, options: { ip?: string } = {}): Promise<TerminalClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url)
+      const ws = options.ip
+        ? new WebSocket(url, { headers: { 'x-forwarded-for': options.ip } } as unknown as string[])
+        : new WebSocket(url)
       const client = new TerminalClient(ws)
       ws.addEventListener('open', () => resolve(client), { once: true })
       ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)), { once: true })
@@ -316,4 +322,18 @@ export class TerminalClient {
   get closed(): { code: number; reason: string } | null {
     return this.closedWith
   }
+}
+
+/**
+ * Polls `read` until it returns what `done` accepts or the deadline passes. Used only where the
+ * design is eventually consistent across processes (pub/sub invalidation), never to wait out time.
+ */
+export async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, deadlineMs = 3000): Promise<T> {
+  const until = performance.now() + deadlineMs
+  let last = await read()
+  while (!done(last) && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 25))
+    last = await read()
+  }
+  return last
 }

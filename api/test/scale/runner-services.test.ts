@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { LABEL_OWNER } from '@shellfolio/runner/docker'
 import { type Cache, createRedisCache } from '../../src/cache/index.ts'
+import { projectTgz } from '../archives.ts'
 import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
 import {
   clusterEnv,
+  eventually,
   type Instance,
   type RunnerService,
   seedCalcProject,
@@ -152,16 +154,18 @@ interface Opened {
   resumeToken: string
 }
 
-async function openSession(api: Instance, runner: 'docker' | 'wasi'): Promise<Opened> {
+async function openSession(api: Instance, runner: 'docker' | 'wasi', project = 'calc'): Promise<Opened> {
+  const from = ip()
   const created = await api.fetch('/api/v1/terminal/sessions', {
     method: 'POST',
-    ip: ip(),
-    json: { project: 'calc', runner },
+    ip: from,
+    json: { project, runner },
   })
   expect(created.status).toBe(201)
   const { data } = (await created.json()) as { data: { sessionId: string; ticket: string } }
   const client = await TerminalClient.open(
     `${api.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?ticket=${encodeURIComponent(data.ticket)}`,
+    { ip: from },
   )
   const ready = await client.message('ready', 60_000)
   return { client, sessionId: data.sessionId, resumeToken: String(ready.resumeToken) }
@@ -201,6 +205,59 @@ describe('runner services behind the API (RUNNER_URLS)', () => {
     s.client.type('exit\r')
     await s.client.message('exit', 30_000)
   }, 90_000)
+
+  test('an imported project reaches its sessions on the runner services, Docker and WASI, in its own folder', async () => {
+    // Only this API instance has the version (its DATA_DIR): the services get its files with each
+    // session (docs/runners.md, "Imported projects on runner services"), the check build's included.
+    const slug = 'shipped-hello'
+    const archive = projectTgz(
+      {
+        slug,
+        title: 'Shipped hello',
+        runners: ['docker', 'wasi'],
+        build: 'cat hello.txt',
+        commands: ['cat hello.txt'],
+        policy: { allow: ['ls', 'cd', 'cat', 'pwd', 'echo', 'help', 'exit'] },
+      },
+      { 'hello.txt': 'hello from an imported project\n' },
+    )
+    const form = new FormData()
+    form.append('archive', new File([archive as Uint8Array<ArrayBuffer>], 'shipped-hello.tgz'))
+    const imported = await a.fetch('/api/v1/projects/import', {
+      method: 'POST',
+      token: adminToken,
+      ip: ip(),
+      body: form,
+    })
+    expect(imported.status).toBe(201)
+    const id = ((await imported.json()) as { data: { project: { id: string } } }).data.project.id
+    let build: { status: string; log: string } = { status: 'queued', log: '' }
+    for (const end = Date.now() + 150_000; Date.now() < end && !['passed', 'failed'].includes(build.status); ) {
+      await Bun.sleep(500)
+      const res = await a.fetch(`/api/v1/projects/${id}/build`, { token: adminToken })
+      build = ((await res.json()) as { data: typeof build }).data
+    }
+    expect(build.status).toBe('passed')
+    expect(build.log).toContain('hello from an imported project')
+    const published = await a.fetch(`/api/v1/projects/${id}/publish`, { method: 'POST', token: adminToken, ip: ip() })
+    expect(published.status).toBe(200)
+    for (const runner of ['docker', 'wasi'] as const) {
+      const s = await openSession(a, runner, slug)
+      s.client.type('pwd && cat hello.txt\r')
+      await s.client.sees(`\n/home/coder/projects/${slug}\r`, 30_000)
+      await s.client.sees('\nhello from an imported project\r', 30_000)
+      expect((await hosts(a)).get(s.sessionId)).toMatch(/^runner-[12]$/)
+      s.client.type('exit\r')
+      await s.client.message('exit', 30_000)
+    }
+    // Four sessions of the version (two check builds, two visitors), but each service was sent its
+    // files once at most: it keeps them, unpacked by hash.
+    const transfers = (r1.stderr() + r2.stderr())
+      .split('\n')
+      .filter((line) => line.includes('"receiving project files"') && line.includes(`"project":"${slug}"`)).length
+    expect(transfers).toBeGreaterThanOrEqual(1)
+    expect(transfers).toBeLessThanOrEqual(2)
+  }, 240_000)
 
   test('sessions spread by load over both runner services, Docker and WASI alike', async () => {
     const opened: Opened[] = []
@@ -275,8 +332,15 @@ describe('runner services behind the API (RUNNER_URLS)', () => {
 
   test('an API instance killed -9 leaves its remote Docker session resumable on another instance', async () => {
     const s = await openSession(a, 'docker')
-    s.client.type('cd projects/calc\r')
     await echo(s, 301)
+    // A mirrors its screen to the cache right after output (docs/terminal-protocol.md, Resume, across
+    // instances); the crash comes once it has, or B would resume from an older screen.
+    const mirrored = await eventually(
+      async () => Buffer.from((await redis.get(`terminal:scrollback:${s.sessionId}`)) ?? '', 'base64').toString(),
+      (screen) => screen.includes('sf-301'),
+      15_000,
+    )
+    expect(mirrored).toContain('sf-301')
     await a.crash()
     const second = await TerminalClient.open(
       `${b.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?session=${encodeURIComponent(s.sessionId)}&resume=${encodeURIComponent(s.resumeToken)}`,

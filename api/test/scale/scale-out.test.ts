@@ -4,7 +4,7 @@ import { LABEL_SESSION } from '@shellfolio/runner/docker'
 import { startNginx as startLocalNginx } from '../../../deploy/nginx-kit.ts'
 import { type Cache, createRedisCache } from '../../src/cache/index.ts'
 import { clearRedisPrefix, createScratchDatabase, requireEnv } from '../harness.ts'
-import { clusterEnv, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
+import { clusterEnv, eventually, type Instance, seedCalcProject, startInstance, TerminalClient } from './instances.ts'
 
 /**
  * Scale-out on one machine (docs/architecture.md): two real API processes on their own ports share one
@@ -60,20 +60,6 @@ async function login(instance: Instance, from: string) {
 /** Runs deploy/nginx.conf (with its WAF) in front of the given instances, on a free loopback port. */
 function startNginx(instances: Instance[]) {
   return startLocalNginx(instances.map((i) => `127.0.0.1:${i.port}`))
-}
-
-/**
- * Polls `read` until it returns what `done` accepts or the deadline passes. Used only where the
- * design is eventually consistent across processes (pub/sub invalidation), never to wait out time.
- */
-async function eventually<T>(read: () => Promise<T>, done: (v: T) => boolean, deadlineMs = 3000): Promise<T> {
-  const until = performance.now() + deadlineMs
-  let last = await read()
-  while (!done(last) && performance.now() < until) {
-    await new Promise((r) => setTimeout(r, 25))
-    last = await read()
-  }
-  return last
 }
 
 describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
@@ -219,6 +205,49 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     await term.message('exit')
   }, 60_000)
 
+  // Watching across instances (docs/terminal-protocol.md, "Watching"): the session lives on A, the
+  // link is asked for on B, and the spectator's socket is on B; B relays A's screen and output over
+  // Redis pub/sub.
+  test('a spectator on B watches a session that runs on A: screen, live output, input refused, exit', async () => {
+    const from = ip()
+    const created = await a.fetch('/api/v1/terminal/sessions', {
+      method: 'POST',
+      ip: from,
+      json: { project: 'calc', runner: 'wasi' },
+    })
+    expect(created.status).toBe(201)
+    const { data: session } = (await created.json()) as { data: { sessionId: string; ticket: string } }
+    const ws = (instance: Instance, path: string) => `${instance.url.replace(/^http/, 'ws')}${path}`
+    const owner = await TerminalClient.open(ws(a, `/api/v1/terminal/ws?ticket=${encodeURIComponent(session.ticket)}`), {
+      ip: from,
+    })
+    const ready = await owner.message('ready', 60_000)
+    owner.type('echo watched-ab\r')
+    await owner.sees('\nwatched-ab')
+    const linked = await b.fetch(`/api/v1/terminal/sessions/${session.sessionId}/watch`, {
+      method: 'POST',
+      ip: from,
+      json: { resumeToken: ready.resumeToken },
+    })
+    expect(linked.status).toBe(201)
+    const { data: link } = (await linked.json()) as { data: { token: string; watchUrl: string } }
+    const spectator = await TerminalClient.open(
+      ws(b, `/api/v1/terminal/watch?token=${encodeURIComponent(link.token)}`),
+      { ip: ip() },
+    )
+    expect(await spectator.message('watching')).toMatchObject({ sessionId: session.sessionId, project: 'calc' })
+    await spectator.sees('watched-ab') // A's screen, relayed by B
+    await owner.until('a watcher count of 1', () => owner.messages.find((m) => m.type === 'watchers' && m.count === 1))
+    owner.type('echo live-cd\r')
+    await spectator.sees('\nlive-cd')
+    spectator.type('echo from-spectator\r')
+    expect(await spectator.message('error')).toMatchObject({ code: 'READ_ONLY' })
+    owner.type('exit\r')
+    await owner.message('exit')
+    expect(await spectator.message('exit', 30_000)).toMatchObject({ type: 'exit' })
+    expect(spectator.text).not.toContain('from-spectator')
+  }, 120_000)
+
   // Needs the terminal session registry to hand a Docker session to another instance
   // (docs/architecture.md): the container outlives its API process and B re-attaches to it with
   // the resume token.
@@ -240,11 +269,21 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
     const ws = (instance: Instance, query: string) =>
       `${instance.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?${query}`
 
-    const first = await TerminalClient.open(ws(a, `ticket=${encodeURIComponent(session.ticket)}`))
+    const first = await TerminalClient.open(ws(a, `ticket=${encodeURIComponent(session.ticket)}`), { ip: from })
     const ready = await first.message('ready', 60_000)
     const resumeToken = String(ready.resumeToken)
     first.type('echo sf-$((40+2))\r')
     await first.sees('sf-42')
+    // A full-screen program's screen: the alternate screen with its content.
+    first.type('echo -e "\\e[?1049h\\e[2J\\e[Hfull-$((6*7))"\r')
+    await first.sees('full-42')
+    // A mirrors its screen to the cache right after output (docs/terminal-protocol.md, Resume,
+    // across instances); the crash comes once it has.
+    const mirrored = await eventually(
+      async () => Buffer.from((await redis.get(`terminal:scrollback:${session.sessionId}`)) ?? '', 'base64').toString(),
+      (screen) => screen.includes('full-42'),
+    )
+    expect(mirrored).toContain('full-42')
     // A counts the live session it holds (shellfolio_terminal_sessions_active, by runner).
     const scrape = await (await a.fetch('/metrics')).text()
     expect(scrape).toContain('shellfolio_terminal_sessions_active{runner="docker"} 1')
@@ -257,7 +296,10 @@ describe('two API instances sharing PostgreSQL, Redis and Docker', () => {
       )
       const again = await second.message('ready', 30_000)
       expect(again.sessionId).toBe(session.sessionId)
-      await second.sees('sf-42') // the scrollback replay
+      // The replay of A's screen (docs/terminal-protocol.md, Resume): its history, then the alternate screen.
+      await second.sees('full-42')
+      expect(second.text).toContain('sf-42')
+      expect(second.text).toContain('\x1b[?1049h')
       second.type('echo sf-$((50+8))\r')
       await second.sees('sf-58') // the same shell, now driven through B
       second.type('exit\r')
