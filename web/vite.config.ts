@@ -39,7 +39,37 @@ function serverRender(): Plugin {
   }
 }
 
+/**
+ * The browser runner's workers bundle the server's WASI shell a second time (docs/runners.md, "The
+ * browser runner"): its few reads of the project's folder (`node:fs`, `node:path`) go to the
+ * project's files fetched by the worker (runner/src/browser/host-fs.ts). Workers only: nothing
+ * else in the client may reach Node modules.
+ */
+function browserRunnerModules(): Plugin {
+  const map: Record<string, string> = {
+    'node:fs': resolve(import.meta.dirname, '../runner/src/browser/host-fs.ts'),
+    'node:path': resolve(import.meta.dirname, '../runner/src/browser/node-path.ts'),
+  }
+  return {
+    name: 'shellfolio:browser-runner-modules',
+    enforce: 'pre',
+    resolveId(id) {
+      return map[id]
+    },
+  }
+}
+
+/** Cross-origin isolation in development, as the API serves it (api/src/web/index.ts). */
+const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+}
+
 export default defineConfig({
+  worker: {
+    format: 'es',
+    plugins: () => [browserRunnerModules()],
+  },
   // ssr: components compile to hydratable DOM code for the browser and to string templates for the
   // server bundle, which the API imports to render every public page.
   plugins: [solid({ ssr: true }), serverRender()],
@@ -54,6 +84,7 @@ export default defineConfig({
     noExternal: true,
   },
   server: {
+    headers: ISOLATION_HEADERS,
     proxy: {
       '/api': { target: 'http://127.0.0.1:3000', ws: true },
       '/healthz': 'http://127.0.0.1:3000',

@@ -91,6 +91,38 @@ describe('miniRT PPM output', () => {
   })
 })
 
+describe('miniRT as a sixel image (-i sixel)', () => {
+  const SIXEL_ARGS = ['-i', 'sixel', '-W', '96', '-H', '64', 'scenes/demo.rt']
+
+  test('draws demo.rt at 96x64 exactly like the golden, natively and under WASI', async () => {
+    const out = native.run({ args: SIXEL_ARGS })
+    expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(text(out.stdout)).toBe(text(await golden('minirt', 'demo-96x64.six', out.stdout)))
+    const wasiOut = await wasi.run({ args: SIXEL_ARGS })
+    expect({ code: wasiOut.code, stderr: wasiOut.stderr }).toEqual({ code: 0, stderr: '' })
+    expect(text(wasiOut.stdout)).toBe(text(out.stdout))
+  })
+
+  test('is one DCS sixel sequence: square pixels at the asked size, a band per six rows, then ST', () => {
+    const six = text(native.run({ args: SIXEL_ARGS }).stdout)
+    expect(six.startsWith('\x1bP0;1;0q"1;1;96;64')).toBe(true)
+    expect(six.endsWith('\x1b\\\n')).toBe(true)
+    expect(six.match(/-/g)).toHaveLength(Math.ceil(64 / 6))
+    // Every colour register used was declared first (#n;2;r;g;b), with percentages in 20 % steps.
+    const declared = new Set([...six.matchAll(/#(\d+);2;(\d+);(\d+);(\d+)/g)].map((m) => m[1]))
+    for (const m of six.matchAll(/#(\d+)(?![\d;])/g)) expect(declared.has(m[1]!)).toBe(true)
+    expect(declared.size).toBeGreaterThan(10) // a picture, not a flat fill
+  })
+
+  test('defaults to 320x240 and refuses an unknown mode by name', () => {
+    const six = text(native.run({ args: ['-i', 'sixel', 'scenes/demo.rt'] }).stdout)
+    expect(six.startsWith('\x1bP0;1;0q"1;1;320;240')).toBe(true)
+    const bad = native.run({ args: ['-i', 'kitty', 'scenes/demo.rt'] })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toStartWith('Error\n-i takes blocks or sixel, got kitty\n')
+  })
+})
+
 describe('miniRT refuses bad input with a clear error, never a crash', () => {
   test('scenes/broken.rt: "Error" and the line, exit 1, on both builds', async () => {
     const expected = "Error\nline 9: sphere diameter must be greater than 0 (and at most 1e6), got '-4'\n"

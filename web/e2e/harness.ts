@@ -65,8 +65,8 @@ async function viteBuild(mode: string): Promise<string> {
   return outDir
 }
 
-/** Starts the server on the site built into `dist` (see `buildSite`). */
-export async function startServer(dist: string): Promise<Server> {
+/** Starts the server on the site built into `dist` (see `buildSite`), with `env` added to its environment. */
+export async function startServer(dist: string, extraEnv: Record<string, string> = {}): Promise<Server> {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'shellfolio-e2e-'))
   const env: Record<string, string | undefined> = {
@@ -80,6 +80,7 @@ export async function startServer(dist: string): Promise<Server> {
     ADMIN_PASSWORD: ADMIN.password,
     RUNNERS: RUNNERS.join(','),
     WEB_DIST: dist,
+    ...extraEnv,
   }
   // Self-contained: the embedded database, cache and media store in the temp DATA_DIR.
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'S3_BUCKET', 'S3_ENDPOINT', 'RUNNER_URLS', 'PUBLIC_ORIGIN']) {
@@ -179,6 +180,48 @@ export async function launchBrowser(): Promise<Browser> {
   }
 }
 
+/**
+ * Starts the API serving `dist` and Chromium; when Chromium cannot start, the server is stopped
+ * before the error is thrown (a suite never leaves a server behind).
+ */
+export async function startWithBrowser(
+  dist: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ server: Server; browser: Browser }> {
+  const server = await startServer(dist, extraEnv)
+  try {
+    return { server, browser: await launchBrowser() }
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
+}
+
+/** An access token of the e2e admin (`ADMIN`), signed in through the API. */
+export async function adminToken(server: Pick<Server, 'url'>): Promise<string> {
+  const login = await fetch(`${server.url}/api/v1/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  })
+  if (!login.ok) throw new Error(`e2e: the admin sign-in answered ${login.status}`)
+  return ((await login.json()) as { data: { accessToken: string } }).data.accessToken
+}
+
+/** Waits until a line of the page's terminal is exactly `text` (output, not the typed command). */
+export async function waitForLine(page: Page, text: string, timeout = 60_000) {
+  await page.waitForFunction(
+    (t) => {
+      const b = window.__shellfolio?.term.buffer.active
+      if (!b) return false
+      for (let y = 0; y < b.length; y++) if (b.getLine(y)?.translateToString(true).trim() === t) return true
+      return false
+    },
+    text,
+    { timeout, polling: 200 },
+  )
+}
+
 /** Problems a page reported: console errors, uncaught exceptions and CSP violations. */
 export interface PageProblems {
   errors: string[]
@@ -221,4 +264,36 @@ export function inlineScriptsInBuild(dist: string): string[] {
   return [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)]
     .filter((m) => !/\bsrc=/.test(m[1] ?? '') || (m[2] ?? '').trim() !== '')
     .map((m) => m[0])
+}
+
+/** Waits until a line of the terminal's buffer (the `?e2e` hook, e2e build only) contains `needle`. */
+export async function waitForText(page: Page, needle: string, timeout = 60_000) {
+  await page.waitForFunction(
+    (n) => {
+      const t = window.__shellfolio?.term
+      if (!t) return false
+      const b = t.buffer.active
+      for (let y = 0; y < b.length; y++) if (b.getLine(y)?.translateToString(true).includes(n)) return true
+      return false
+    },
+    needle,
+    { timeout, polling: 200 },
+  )
+}
+
+/**
+ * Presses "Start terminal" for a session on a server runner: on a cross-origin isolated project
+ * page the browser runner is offered first (docs/runners.md, "The browser runner"), so a test
+ * that needs a server session (sharing, replay, the admin's list) picks the first server runner.
+ */
+export async function startOnServer(page: Page): Promise<void> {
+  const start = page.getByRole('button', { name: 'Start terminal' })
+  await start.waitFor()
+  // the runner choice is final once the page is interactive (the button is enabled then)
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('button')].some((b) => b.textContent === 'Start terminal' && !b.disabled),
+  )
+  const server = page.getByRole('radio', { name: /docker|wasi/i }).first()
+  if ((await server.count()) > 0) await server.check()
+  await start.click()
 }

@@ -11,12 +11,15 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import {
   ADMIN,
+  adminToken,
   buildSite,
   launchBrowser,
   type PageProblems,
   type Server,
   screenshot,
+  startOnServer,
   startServer,
+  waitForText,
   watchedPage,
 } from './harness.ts'
 
@@ -68,12 +71,7 @@ beforeAll(async () => {
     await server.stop()
     throw err
   }
-  const login = await fetch(`${server.url}/api/v1/auth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(ADMIN),
-  })
-  token = ((await login.json()) as { data: { accessToken: string } }).data.accessToken
+  token = await adminToken(server)
 }, 180_000)
 
 afterAll(async () => {
@@ -411,18 +409,6 @@ async function waitForState(page: Page, state: string, timeout = 60_000) {
   await page.waitForFunction((s) => window.__shellfolio?.state() === s, state, { timeout, polling: 100 })
 }
 
-async function waitForText(page: Page, needle: string, timeout = 60_000) {
-  await page.waitForFunction(
-    (n) => {
-      const b = window.__shellfolio?.term.buffer.active
-      for (let y = 0; b && y < b.length; y++) if (b.getLine(y)?.translateToString(true).includes(n)) return true
-      return false
-    },
-    needle,
-    { timeout, polling: 200 },
-  )
-}
-
 describe('in the browser', () => {
   let context: BrowserContext
 
@@ -519,7 +505,7 @@ describe('in the browser', () => {
     // A visitor runs something and stops the terminal with the Stop button: the session is recorded.
     const { page: visitor, problems } = await watchedPage(context)
     await visitor.goto('/projects/minirt?e2e')
-    await visitor.getByRole('button', { name: 'Start terminal' }).click()
+    await startOnServer(visitor)
     await waitForState(visitor, 'connected')
     // Placed where it is seen: the whole terminal frame is inside the 1440×900 viewport.
     const frame = await visitor.locator('.terminal-frame').boundingBox()
@@ -564,14 +550,14 @@ describe('in the browser', () => {
     await screenshot(visitor, 'portfolio-demo')
 
     // One live terminal per visitor here: with one running, another tab is told why and sees the demo.
-    await visitor.getByRole('button', { name: 'Start terminal' }).click()
+    await startOnServer(visitor)
     await waitForState(visitor, 'connected')
     expect(await visitor.locator('.terminal-poster').count()).toBe(0)
     const other = await watchedPage(
       await browser.newContext({ baseURL: server.url, viewport: { width: 1440, height: 900 } }),
     )
     await other.page.goto('/projects/minirt')
-    await other.page.getByRole('button', { name: 'Start terminal' }).click()
+    await startOnServer(other.page)
     await other.page.getByRole('alert').getByText('maximum number of live terminals').waitFor()
     await other.page.locator('.terminal-poster .demo .ap-wrapper').waitFor()
     await screenshot(other.page, 'portfolio-demo-limit')

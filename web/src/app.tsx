@@ -6,11 +6,14 @@ import ArchitecturePage from './features/architecture/architecture-page.tsx'
 import BlogPage from './features/blog/blog-page.tsx'
 import PostPage from './features/blog/post-page.tsx'
 import TagPage from './features/blog/tag-page.tsx'
+import EmbedPage from './features/embed/embed-page.tsx'
 import HomePage from './features/home/home-page.tsx'
 import NotFoundPage from './features/home/not-found-page.tsx'
 import ProjectPage from './features/projects/project-page.tsx'
 import ProjectsPage from './features/projects/projects-page.tsx'
+import ReplayPage from './features/replay/replay-page.tsx'
 import { SiteProvider, useSite } from './features/site/site-context.tsx'
+import WatchPage from './features/watch/watch-page.tsx'
 import { AuthProvider } from './lib/auth.tsx'
 import type { Site } from './lib/contract.ts'
 import { online } from './lib/network.ts'
@@ -33,8 +36,19 @@ function Layout(props: RouteSectionProps) {
       { defer: true },
     ),
   )
+  // The embed page (framed by other sites) is the terminal alone: no header, navigation or footer.
+  const bare = () => location.pathname.startsWith('/embed/')
   return (
-    <>
+    <Show
+      when={!bare()}
+      fallback={
+        <main id="main" class="embed-main">
+          <ErrorBoundary fallback={(err, reset) => <ErrorView error={err} retry={reset} />}>
+            <Suspense fallback={<Loading />}>{props.children}</Suspense>
+          </ErrorBoundary>
+        </main>
+      }
+    >
       <a class="skip-link" href="#main">
         Skip to content
       </a>
@@ -93,7 +107,7 @@ function Layout(props: RouteSectionProps) {
           <A href="/architecture">How it works</A> · <a href="/feed.xml">Feed</a>
         </p>
       </footer>
-    </>
+    </Show>
   )
 }
 
@@ -115,6 +129,9 @@ export function App(props: { site?: Site | undefined; server?: ServerRender | un
             <Route path="/blog/tags/:tag" component={TagPage} />
             <Route path="/blog/:slug" component={PostPage} />
             <Route path="/architecture" component={ArchitecturePage} />
+            <Route path="/embed/:slug" component={EmbedPage} />
+            <Route path="/watch/:token" component={WatchPage} />
+            <Route path="/replay/:id" component={ReplayPage} />
             <Route path="/admin/*section" component={Admin} />
             <Route path="*404" component={NotFoundPage} />
           </Router>

@@ -52,6 +52,12 @@ export function headTags(head: HeadData, site: Site, origin: string, path: strin
       `<meta name="twitter:image" content="${attr(absolute(origin, image))}">`,
     )
   }
+  if (head.oembed && !head.noindex) {
+    const href = `${origin}/oembed?url=${encodeURIComponent(canonical)}&format=json`
+    tags.push(
+      `<link rel="alternate" type="application/json+oembed" href="${attr(href)}" title="${attr(head.title ?? site.siteTitle)}">`,
+    )
+  }
   if (head.publishedAt) tags.push(`<meta property="article:published_time" content="${attr(head.publishedAt)}">`)
   if (head.modifiedAt) tags.push(`<meta property="article:modified_time" content="${attr(head.modifiedAt)}">`)
   if (head.jsonLd) {
@@ -76,6 +82,7 @@ export async function render(input: RenderInput): Promise<RenderOutput> {
     project: guard(input.content.project),
     posts: guard(input.content.posts),
     post: guard(input.content.post),
+    replay: guard(input.content.replay),
   }
   const site = await content.site()
   const state: ServerRender = { content, origin: input.origin, head: {} }

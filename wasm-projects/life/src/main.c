@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #ifndef __wasi__
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #endif
 
@@ -42,15 +44,36 @@ static const char usage[] =
     "  keys: q or Ctrl-C to quit\n";
 
 static int stdin_live = 0; /* poll stdin for keys between frames */
+/* The terminal's size once it changed while the animation runs (0: no news). */
+static int new_cols = 0, new_rows = 0;
 
 #ifndef __wasi__
 static volatile sig_atomic_t interrupted = 0;
 static struct termios saved_termios;
 static int termios_saved = 0;
 
+static volatile sig_atomic_t resized = 0;
+
 static void on_signal(int sig) {
     (void)sig;
     interrupted = 1;
+}
+
+/* SIGWINCH: the terminal was resized; the size is read with TIOCGWINSZ between frames. */
+static void on_winch(int sig) {
+    (void)sig;
+    resized = 1;
+}
+
+static void ask_size(void) {
+    struct winsize w;
+    if (!resized)
+        return;
+    resized = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 0 && w.ws_row > 0) {
+        new_cols = w.ws_col;
+        new_rows = w.ws_row;
+    }
 }
 
 /* Non-canonical, no echo: keys arrive without Enter. ISIG stays on so Ctrl-C
@@ -62,6 +85,8 @@ static void keyboard_open(void) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = on_winch;
+    sigaction(SIGWINCH, &sa, NULL);
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
         struct termios raw = saved_termios;
         raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -83,7 +108,44 @@ static int interrupted_by_signal(void) { return interrupted; }
 static void keyboard_open(void) { stdin_live = 1; }
 static void keyboard_close(void) {}
 static int interrupted_by_signal(void) { return 0; }
+/* WASI has neither SIGWINCH nor TIOCGWINSZ: ask the terminal (xterm's CSI 18 t); the answer,
+ * CSI 8 ; rows ; cols t, arrives on stdin with the keys and is read by wait_for_quit(). */
+static void ask_size(void) {
+    if (stdin_live)
+        fputs("\x1b[18t", stdout);
+}
 #endif
+
+/* Picks a size answer (ESC [ 8 ; rows ; cols t) out of the bytes read from stdin; returns how many
+ * of the bytes were size answers (all of them: nobody typed anything). */
+static ssize_t read_size_answer(const unsigned char *keys, ssize_t n) {
+    ssize_t answers = 0;
+    for (ssize_t i = 0; i + 3 < n; i++) {
+        int rows = 0, cols = 0;
+        ssize_t j = i + 4;
+        if (keys[i] != 0x1b || keys[i + 1] != '[' || keys[i + 2] != '8' || keys[i + 3] != ';')
+            continue;
+        while (j < n && keys[j] >= '0' && keys[j] <= '9' && rows < 100000)
+            rows = rows * 10 + (keys[j++] - '0');
+        if (j >= n || keys[j++] != ';')
+            continue;
+        while (j < n && keys[j] >= '0' && keys[j] <= '9' && cols < 100000)
+            cols = cols * 10 + (keys[j++] - '0');
+        if (j < n && keys[j] == 't' && rows > 0 && cols > 0) {
+            new_rows = rows;
+            new_cols = cols;
+            answers += j + 1 - i;
+            i = j;
+        }
+    }
+    return answers;
+}
+
+static long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
 
 static void sleep_ms(int ms) {
     struct timespec ts;
@@ -98,6 +160,7 @@ static int wait_for_quit(int ms) {
     unsigned char keys[64];
     ssize_t n;
     int ready;
+    long end;
 
     if (interrupted_by_signal())
         return 1;
@@ -105,28 +168,78 @@ static int wait_for_quit(int ms) {
         sleep_ms(ms);
         return interrupted_by_signal();
     }
-    pfd.fd = STDIN_FILENO;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    ready = poll(&pfd, 1, ms);
-    if (ready < 0) {
-        if (interrupted_by_signal())
-            return 1;
-        stdin_live = 0; /* no poll on this host: just sleep from now on */
-        sleep_ms(ms);
+    /* the terminal's size answer arrives right after each frame: it is taken, and the wait goes on
+     * for the rest of the delay */
+    end = now_ms() + ms;
+    for (;;) {
+        long left = end - now_ms();
+        pfd.fd = STDIN_FILENO;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        ready = poll(&pfd, 1, left > 0 ? (int)left : 0);
+        if (ready < 0) {
+            if (interrupted_by_signal())
+                return 1;
+            if (errno == EINTR)
+                return 0; /* a SIGWINCH: the next frame takes the new size */
+            stdin_live = 0; /* no poll on this host: just sleep from now on */
+            sleep_ms(ms);
+            return 0;
+        }
+        if (ready == 0)
+            return 0;
+        n = read(STDIN_FILENO, keys, sizeof(keys));
+        if (n <= 0) {
+            stdin_live = 0; /* EOF: nobody can type any more */
+            return 0;
+        }
+        if (read_size_answer(keys, n) == n) {
+            /* the rest of the delay is slept, not polled: not every WASI host honours poll's
+             * timeout on a piped stdin (a key typed meanwhile ends the next frame's wait) */
+            long rest = end - now_ms();
+            if (rest > 0)
+                sleep_ms((int)rest);
+            return 0;
+        }
+        for (ssize_t i = 0; i < n; i++)
+            if (keys[i] == 'q' || keys[i] == 'Q' || keys[i] == 0x03)
+                return 1;
         return 0;
     }
-    if (ready == 0)
-        return 0;
-    n = read(STDIN_FILENO, keys, sizeof(keys));
-    if (n <= 0) {
-        stdin_live = 0; /* EOF: nobody can type any more */
-        return 0;
+}
+
+/* The terminal changed size: a grid of the new size with the old cells in its top-left corner.
+ * Keeps the old grid when the new one does not fit in memory. */
+static void resize_grid(Grid *g, char **frame, size_t *cap) {
+    int cols = new_cols < 2 ? 2 : new_cols > 2000 ? 2000 : new_cols;
+    int rows = new_rows < 2 ? 2 : new_rows > 1000 ? 1000 : new_rows;
+    Grid n;
+    size_t need;
+    char *bigger;
+    new_cols = new_rows = 0;
+    if (cols == g->width && (rows - 1) * 2 == g->height)
+        return;
+    if (!grid_init(&n, cols, (rows - 1) * 2)) {
+        grid_free(&n);
+        return;
     }
-    for (ssize_t i = 0; i < n; i++)
-        if (keys[i] == 'q' || keys[i] == 'Q' || keys[i] == 0x03)
-            return 1;
-    return 0;
+    need = grid_text_size(&n) + 256;
+    bigger = need > *cap ? realloc(*frame, need) : *frame;
+    if (!bigger) {
+        grid_free(&n);
+        return;
+    }
+    *frame = bigger;
+    if (need > *cap)
+        *cap = need;
+    n.birth = g->birth;
+    n.survive = g->survive;
+    for (int y = 0; y < n.height && y < g->height; y++)
+        memcpy(n.cells + (size_t)y * (size_t)n.width, g->cells + (size_t)y * (size_t)g->width,
+               (size_t)(n.width < g->width ? n.width : g->width));
+    grid_free(g);
+    *g = n;
+    fputs("\x1b[2J", stdout);
 }
 
 static int parse_int(const char *s, int lo, int hi) {
@@ -167,9 +280,12 @@ static int animate(Grid *g, int delay) {
         fputs("\x1b[H\x1b[32m", stdout);
         fwrite(frame, 1, len, stdout);
         printf("\x1b[0m\x1b[7m generation %ld  population %ld  q: quit \x1b[0m\x1b[K", gen, grid_population(g));
+        ask_size();
         fflush(stdout);
         if (wait_for_quit(delay))
             break;
+        if (new_cols > 0)
+            resize_grid(g, &frame, &cap);
         grid_step(g);
         gen++;
     }

@@ -4,7 +4,7 @@ import { ApiError, isTransient } from './errors.ts'
 import { reportReachable } from './network.ts'
 
 /**
- * The one typed API client (STYLE.md rule 11): Eden Treaty over the API's `App` type, so a
+ * The one typed API client (docs/conventions.md rule 11): Eden Treaty over the API's `App` type, so a
  * changed route breaks the build. Every call goes through `apiFetch`, which adds the bearer token,
  * a timeout, retries with backoff for idempotent reads, and one transparent refresh on a 401.
  */

@@ -2,7 +2,7 @@ import type { postBySlug, projectById, projectBySlug, v1 } from './api.ts'
 
 /**
  * Named shapes of what the API returns and accepts, for component props and stores. Every shape is
- * derived from the Eden client over `App` (STYLE.md rule 3: one source of truth for shapes), so a
+ * derived from the Eden client over `App` (docs/conventions.md rule 3: one source of truth for shapes), so a
  * changed route model changes these types and tsc checks every use.
  */
 
@@ -43,6 +43,15 @@ export type ProjectInput = Input<ProjectAdmin['patch']>
 
 export type RunnerKind = Project['runners'][number]
 
+/** What an import answers: the project, the new version and its check build (docs/projects.md). */
+export type ProjectImported = Data<ReturnType<typeof v1.projects.import.post>>
+
+/** A version's check build: queued → running → passed | failed, with its log. */
+export type ProjectBuild = Data<ReturnType<ReturnType<typeof projectBySlug>['build']['get']>>
+
+/** One imported version of a project, newest first. */
+export type ProjectVersion = Data<ReturnType<ReturnType<typeof projectBySlug>['versions']['get']>>[number]
+
 export type Flag = Data<ReturnType<typeof v1.flags.get>>[number]
 
 /** An uploaded file, as the upload answers it. */
@@ -67,3 +76,6 @@ export type Recording = Data<ReturnType<typeof v1.site.recordings.get>>[number]
 
 /** The cursor of a paged list. */
 export type PageMeta = Body<ReturnType<typeof v1.posts.get>>['meta']
+
+/** A group of unexpected errors on the admin's Problems page (`GET /api/v1/problems`). */
+export type Problem = Data<ReturnType<typeof v1.problems.get>>[number]

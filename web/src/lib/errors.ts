@@ -1,6 +1,6 @@
 /**
  * The one place that turns API error codes (and transport failures) into words for people.
- * Codes are the API's stable UPPER_SNAKE strings (DESIGN.md §5); the client adds NETWORK,
+ * Codes are the API's stable UPPER_SNAKE strings (docs/api.md, "Error codes"); the client adds NETWORK,
  * OFFLINE and TIMEOUT for failures that never reached the server.
  */
 
@@ -64,6 +64,10 @@ const MESSAGES: Record<string, string> = {
   TOO_MANY_SESSIONS: 'You have reached the limit of live terminals for now. Close another one or try again later.',
   CAPACITY_REACHED: 'All terminals are busy right now. Please try again in a minute.',
   RUNNER_BUSY: 'All terminals are busy right now. Please try again in a minute.',
+  DATABASE_UNAVAILABLE: 'The site cannot reach its database for a moment. Please try again in a few seconds.',
+  CACHE_UNAVAILABLE: 'The site is briefly unavailable. Please try again in a few seconds.',
+  STORAGE_UNAVAILABLE: 'File storage is unavailable for a moment. Please try again in a few seconds.',
+  PROBLEM_NOT_FOUND: 'That problem no longer exists.',
   RUNNER_UNAVAILABLE: 'That runner is not available right now. Try the other one, or come back later.',
   RUNNER_NOT_AVAILABLE: 'That runner is not available right now. Try the other one, or come back later.',
   PROJECT_NOT_FOUND: 'That project does not exist (any more).',
@@ -71,6 +75,9 @@ const MESSAGES: Record<string, string> = {
   SESSION_LIMIT_IP:
     'You already have the maximum number of live terminals open. Close one (or wait for it to end) and try again.',
   SESSION_LIMIT_GLOBAL: 'All terminals are in use right now. Please try again in a minute.',
+  QUEUE_LIMIT_IP: 'You are already waiting for terminals in other tabs. Wait in one of those.',
+  QUEUE_FULL: 'All terminals are in use and the waiting line is full. Please try again in a few minutes.',
+  QUEUE_PLACE_GONE: 'Your place in line was given up (the page stopped asking for a while). Start the terminal again.',
   SESSION_GONE: 'That terminal session has ended or was idle too long. Start a new one.',
   SESSION_REPLACED: 'This terminal was opened in another tab or window. Reconnect here to take it back.',
   ORIGIN_REFUSED: 'Terminals can only be opened from this site.',

@@ -28,6 +28,7 @@ export function PageHead(props: HeadData) {
       notFound: props.notFound,
       publishedAt: props.publishedAt,
       modifiedAt: props.modifiedAt,
+      oembed: props.oembed,
     }
     return null
   }

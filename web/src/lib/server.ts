@@ -16,6 +16,8 @@ export interface HeadData {
   noindex?: boolean
   /** The page does not exist (unknown URL, post or project): the response is a 404. */
   notFound?: boolean
+  /** The page has an oEmbed (a project): the head links to `/oembed` for it (docs/api.md, "Embedding"). */
+  oembed?: boolean | undefined
   /** For articles: ISO dates. */
   publishedAt?: string | undefined
   modifiedAt?: string | undefined

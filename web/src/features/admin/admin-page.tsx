@@ -12,6 +12,7 @@ const MediaAdmin = lazy(() => import('./media-admin.tsx'))
 const FlagsAdmin = lazy(() => import('./flags-admin.tsx'))
 // The recording player (asciinema-player) loads only with this section.
 const SessionsAdmin = lazy(() => import('./sessions-admin.tsx'))
+const ProblemsAdmin = lazy(() => import('./problems-admin.tsx'))
 
 const SECTIONS = [
   { path: 'profile', label: 'Profile' },
@@ -20,6 +21,7 @@ const SECTIONS = [
   { path: 'media', label: 'Media' },
   { path: 'flags', label: 'Feature flags' },
   { path: 'sessions', label: 'Live sessions' },
+  { path: 'problems', label: 'Problems' },
 ] as const
 
 export default function AdminPage() {
@@ -91,6 +93,9 @@ export default function AdminPage() {
                 </Match>
                 <Match when={section() === 'sessions'}>
                   <SessionsAdmin />
+                </Match>
+                <Match when={section() === 'problems'}>
+                  <ProblemsAdmin />
                 </Match>
               </Switch>
             </Suspense>

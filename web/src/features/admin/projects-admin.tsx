@@ -1,3 +1,4 @@
+import { PROJECT_RUNTIMES } from '@shellfolio/runner'
 import { RUNNER_KINDS } from '@shellfolio/runner/terminal-protocol'
 import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
@@ -13,7 +14,15 @@ import {
   StatusMessage,
 } from './admin-ui.tsx'
 import { MediaPicker } from './media-picker.tsx'
-import { createAdminProjects, createRecordings, updateProject } from './queries.ts'
+import { BuildPanel, ProjectImport, VersionsPanel } from './project-import.tsx'
+import {
+  createAdminProjects,
+  createRecordings,
+  deleteProject,
+  publishProject,
+  restoreProject,
+  updateProject,
+} from './queries.ts'
 
 const lines = (text: string) =>
   text
@@ -35,6 +44,9 @@ export default function ProjectsAdmin() {
     stack: '',
     repoUrl: '',
     commands: '',
+    allow: '',
+    runtime: 'c' as AdminProject['runtime'],
+    build: '',
     runners: [] as RunnerKind[],
     featured: false,
     order: 0,
@@ -48,6 +60,36 @@ export default function ProjectsAdmin() {
   const [recordings] = createRecordings(() => (editing() ? form.slug : undefined))
   const [busy, setBusy] = createSignal(false)
   const [message, setMessage] = createStatus()
+  /** The project whose versions or build is shown under the table. */
+  const [detail, setDetail] = createSignal<{ id: string; title: string; show: 'versions' | 'build' }>()
+  const togglePublished = async (p: AdminProject) => {
+    setMessage(undefined)
+    try {
+      const saved = await publishProject(p.id, p.status !== 'published')
+      mutate((list) => (list ?? []).map((x) => (x.id === saved.id ? { ...x, ...saved } : x)))
+      setMessage({
+        ok: true,
+        text: saved.status === 'published' ? `Published “${saved.title}”.` : `“${saved.title}” is a draft again.`,
+      })
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+    }
+  }
+
+  /** Soft delete and restore: the row stays in the list (marked deleted) so it can come back. */
+  const setDeleted = async (p: AdminProject, deleted: boolean) => {
+    setMessage(undefined)
+    try {
+      const saved = deleted ? await deleteProject(p.id) : await restoreProject(p.id)
+      mutate((list) => (list ?? []).map((x) => (x.id === saved.id ? { ...x, ...saved } : x)))
+      setMessage({
+        ok: true,
+        text: deleted ? `“${saved.title}” was deleted. You can restore it.` : `“${saved.title}” was restored.`,
+      })
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+    }
+  }
 
   const edit = (p: AdminProject) => {
     setForm({
@@ -58,6 +100,9 @@ export default function ProjectsAdmin() {
       stack: p.stack.join(', '),
       repoUrl: p.repoUrl ?? '',
       commands: p.commands.join('\n'),
+      allow: p.policy.allow.join('\n'),
+      runtime: p.runtime,
+      build: p.build,
       runners: [...p.runners],
       featured: p.featured,
       order: p.order,
@@ -85,6 +130,9 @@ export default function ProjectsAdmin() {
         .filter(Boolean),
       repoUrl: form.repoUrl.trim() || null,
       commands: lines(form.commands),
+      policy: { allow: lines(form.allow) },
+      runtime: form.runtime,
+      build: form.build.trim(),
       runners: form.runners,
       featured: form.featured,
       order: form.order,
@@ -111,6 +159,7 @@ export default function ProjectsAdmin() {
     <section aria-labelledby="projects-title">
       <h1 id="projects-title">Projects</h1>
       <StatusMessage status={message()} />
+      <ProjectImport onImported={() => void refetch()} />
       <Show when={editing()}>
         <form onSubmit={save} aria-label={`Edit ${form.title}`}>
           <h2>Edit {form.title}</h2>
@@ -163,6 +212,31 @@ export default function ProjectsAdmin() {
           <p id="project-commands-hint" class="hint">
             One per line.
           </p>
+          <label for="project-allow">Allowed commands</label>
+          <textarea
+            id="project-allow"
+            aria-describedby="project-allow-hint"
+            value={form.allow}
+            onInput={(e) => setForm('allow', e.currentTarget.value)}
+          />
+          <p id="project-allow-hint" class="hint">
+            The command policy: one pattern per line (<code>ls</code>, <code>./*</code>, <code>python3</code>).
+          </p>
+          <label for="project-runtime">Runtime (Docker toolchain)</label>
+          <select
+            id="project-runtime"
+            value={form.runtime}
+            onChange={(e) => setForm('runtime', e.currentTarget.value as AdminProject['runtime'])}
+          >
+            <For each={PROJECT_RUNTIMES}>{(r) => <option value={r}>{r}</option>}</For>
+          </select>
+          <label for="project-build">Build command</label>
+          <input
+            id="project-build"
+            type="text"
+            value={form.build}
+            onInput={(e) => setForm('build', e.currentTarget.value)}
+          />
           <fieldset>
             <legend>Runners</legend>
             <For each={RUNNER_KINDS}>
@@ -270,7 +344,7 @@ export default function ProjectsAdmin() {
         </form>
       </Show>
       <Loaded resource={projects} loading="Loading projects…" retry={refetch}>
-        <AdminTable columns={['Project', 'Runners', 'Featured', 'Actions']} each={projects()}>
+        <AdminTable columns={['Project', 'Runtime', 'Runners', 'Status', 'Actions']} each={projects()}>
           {(p) => (
             <tr>
               <td>
@@ -278,17 +352,62 @@ export default function ProjectsAdmin() {
                 <br />
                 <span class="muted small">{p.slug}</span>
               </td>
+              <td>{p.runtime}</td>
               <td>{p.runners.join(', ')}</td>
-              <td>{p.featured ? 'yes' : 'no'}</td>
               <td>
+                {p.deletedAt ? 'deleted' : p.status}
+                {p.featured ? ' · featured' : ''}
+              </td>
+              <td class="row-actions">
                 <button type="button" class="button" onClick={() => edit(p)}>
                   Edit<span class="sr-only"> {p.title}</span>
                 </button>
+                <Show when={!p.deletedAt}>
+                  <button type="button" class="button" onClick={() => void togglePublished(p)}>
+                    {p.status === 'published' ? 'Unpublish' : 'Publish'}
+                    <span class="sr-only"> {p.title}</span>
+                  </button>
+                </Show>
+                <button
+                  type="button"
+                  class="button"
+                  onClick={() => setDetail({ id: p.id, title: p.title, show: 'versions' })}
+                >
+                  Versions<span class="sr-only"> of {p.title}</span>
+                </button>
+                <button
+                  type="button"
+                  class="button"
+                  onClick={() => setDetail({ id: p.id, title: p.title, show: 'build' })}
+                >
+                  Build<span class="sr-only"> of {p.title}</span>
+                </button>
+                <Show
+                  when={p.deletedAt}
+                  fallback={
+                    <button type="button" class="button danger" onClick={() => void setDeleted(p, true)}>
+                      Delete<span class="sr-only"> {p.title}</span>
+                    </button>
+                  }
+                >
+                  <button type="button" class="button" onClick={() => void setDeleted(p, false)}>
+                    Restore<span class="sr-only"> {p.title}</span>
+                  </button>
+                </Show>
               </td>
             </tr>
           )}
         </AdminTable>
       </Loaded>
+      <Show when={detail()} keyed>
+        {(d) =>
+          d.show === 'versions' ? (
+            <VersionsPanel projectId={d.id} title={d.title} onChanged={() => void refetch()} />
+          ) : (
+            <BuildPanel projectId={d.id} title={d.title} onChanged={() => void refetch()} />
+          )
+        }
+      </Show>
     </section>
   )
 }

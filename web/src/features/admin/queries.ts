@@ -1,5 +1,5 @@
 import { createEffect, createResource, createSignal, on, onCleanup, untrack } from 'solid-js'
-import { apiFetch, postById, projectById, toApiError, unwrap, v1 } from '../../lib/api.ts'
+import { apiFetch, postById, projectById, projectBySlug, toApiError, unwrap, v1 } from '../../lib/api.ts'
 import type {
   AdminPost,
   AdminProject,
@@ -8,7 +8,10 @@ import type {
   Media,
   MediaItem,
   PostInput,
+  ProjectBuild,
+  ProjectImported,
   ProjectInput,
+  ProjectVersion,
   Recording,
   Site,
   SiteInput,
@@ -117,6 +120,34 @@ export async function updateProject(id: string, patch: ProjectInput): Promise<Ad
   return (await unwrap(projectById(id).patch(patch))).data
 }
 
+/** The latest version's check build of a project (polled while it runs). */
+export async function fetchBuild(id: string): Promise<ProjectBuild> {
+  return (await unwrap(projectBySlug(id).build.get())).data
+}
+
+export async function fetchVersions(id: string): Promise<ProjectVersion[]> {
+  return (await unwrap(projectBySlug(id).versions.get())).data
+}
+
+/** Rolls back (or forward) to a version whose build passed. */
+export async function activateVersion(id: string, versionId: string): Promise<ProjectVersion> {
+  return (await unwrap(projectById(id).versions({ versionId }).activate.post())).data
+}
+
+/** Soft-deletes a project (off the site at once, restorable); returns it with `deletedAt`. */
+export async function deleteProject(id: string): Promise<AdminProject> {
+  return (await unwrap(projectById(id).delete())).data
+}
+
+export async function restoreProject(id: string): Promise<AdminProject> {
+  return (await unwrap(projectById(id).restore.post())).data
+}
+
+export async function publishProject(id: string, publish: boolean): Promise<AdminProject> {
+  const target = projectById(id)
+  return (await unwrap(publish ? target.publish.post() : target.unpublish.post())).data
+}
+
 export async function putFlag(
   key: string,
   changes: Partial<Pick<Flag, 'enabled' | 'rolloutPercent' | 'killSwitch' | 'description'>>,
@@ -126,6 +157,16 @@ export async function putFlag(
 
 export async function killSession(id: string): Promise<void> {
   await unwrap(v1.terminal.sessions({ id }).delete())
+}
+
+/** An admin's own read-only watch link to any live session (docs/terminal-protocol.md, "Watching"). */
+export async function watchSession(id: string): Promise<string> {
+  return (await unwrap(v1.terminal.sessions({ id }).watch.admin.post())).data.watchUrl
+}
+
+/** Publishes (or withdraws) a recorded session as a public replay at `/replay/:id` (docs/api.md, "Replays"). */
+export async function publishReplay(id: string, value: boolean): Promise<void> {
+  await unwrap(v1.terminal.sessions({ id }).replay.put({ public: value }))
 }
 
 /** The asciicast v2 text of a session (not an envelope: the player parses it). */
@@ -145,11 +186,32 @@ export function uploadMedia(
   refresh: () => Promise<boolean>,
   onProgress: (fraction: number) => void,
 ): { done: Promise<Media>; abort: () => void } {
+  return uploadForm<Media>('/api/v1/media', 'file', file, token, refresh, onProgress)
+}
+
+/** Imports a project archive (multipart field `archive`) with upload progress (docs/projects.md). */
+export function importProject(
+  file: File,
+  token: () => Promise<string | undefined>,
+  refresh: () => Promise<boolean>,
+  onProgress: (fraction: number) => void,
+): { done: Promise<ProjectImported>; abort: () => void } {
+  return uploadForm<ProjectImported>('/api/v1/projects/import', 'archive', file, token, refresh, onProgress)
+}
+
+function uploadForm<T>(
+  url: string,
+  field: string,
+  file: File,
+  token: () => Promise<string | undefined>,
+  refresh: () => Promise<boolean>,
+  onProgress: (fraction: number) => void,
+): { done: Promise<T>; abort: () => void } {
   let xhr: XMLHttpRequest | undefined
   const send = (bearer: string | undefined) =>
     new Promise<{ status: number; body: unknown }>((resolve, reject) => {
       xhr = new XMLHttpRequest()
-      xhr.open('POST', '/api/v1/media')
+      xhr.open('POST', url)
       if (bearer) xhr.setRequestHeader('authorization', `Bearer ${bearer}`)
       xhr.responseType = 'json'
       xhr.upload.onprogress = (ev) => {
@@ -161,14 +223,14 @@ export function uploadMedia(
       xhr.ontimeout = () => reject(new ApiError('TIMEOUT', 'upload timed out'))
       xhr.timeout = 10 * 60_000
       const form = new FormData()
-      form.append('file', file, file.name)
+      form.append(field, file, file.name)
       xhr.send(form)
     })
   const done = (async () => {
     let res = await send(await token())
     if (res.status === 401 && (await refresh())) res = await send(await token())
     if (res.status < 200 || res.status >= 300) throw toApiError(res.status, res.body)
-    return (res.body as { data: Media }).data
+    return (res.body as { data: T }).data
   })()
   return { done, abort: () => xhr?.abort() }
 }

@@ -2,7 +2,7 @@ import { createSignal, onCleanup, Show } from 'solid-js'
 import type { LiveSession } from '../../lib/contract.ts'
 import { messageFor } from '../../lib/errors.ts'
 import { AdminTable, createStatus, Loaded, StatusMessage } from './admin-ui.tsx'
-import { createLiveSessions, killSession } from './queries.ts'
+import { createLiveSessions, killSession, publishReplay, watchSession } from './queries.ts'
 import { RecordingPlayer } from './recording-player.tsx'
 
 const REFRESH_MS = 5000
@@ -23,6 +23,31 @@ export default function SessionsAdmin() {
       await killSession(s.id)
       mutate((list) => (list ?? []).filter((x) => x.id !== s.id))
       setMessage({ ok: true, text: `Session ${s.id.slice(0, 8)} was ended.` })
+    } catch (err) {
+      setMessage({ ok: false, text: messageFor(err) })
+    }
+  }
+
+  const watch = async (s: LiveSession) => {
+    // Opened before the request resolves: a window opened later is a popup the browser blocks.
+    const tab = window.open('about:blank', '_blank')
+    try {
+      const url = await watchSession(s.id)
+      if (tab) tab.location.href = url
+      else setMessage({ ok: true, text: `Watch link: ${url}` })
+    } catch (err) {
+      tab?.close()
+      setMessage({ ok: false, text: messageFor(err) })
+    }
+  }
+
+  const publish = async (id: string, value: boolean) => {
+    try {
+      await publishReplay(id, value)
+      setMessage({
+        ok: true,
+        text: value ? `Published: anyone can play it at /replay/${id}` : 'The recording is private again.',
+      })
     } catch (err) {
       setMessage({ ok: false, text: messageFor(err) })
     }
@@ -51,7 +76,15 @@ export default function SessionsAdmin() {
                 <br />
                 <span class="muted small">{s.ip}</span>
               </td>
-              <td>{s.project}</td>
+              <td>
+                {s.project}
+                <Show when={s.origin}>
+                  <br />
+                  <span class="muted small" title="opened from an embed on this site">
+                    embedded on {s.origin}
+                  </span>
+                </Show>
+              </td>
               <td>
                 {s.runner}
                 <br />
@@ -63,6 +96,9 @@ export default function SessionsAdmin() {
               <td>{new Date(s.startedAt).toLocaleTimeString()}</td>
               <td>
                 <div class="row-actions">
+                  <button type="button" class="button" onClick={() => void watch(s)}>
+                    Watch<span class="sr-only"> {s.id}</span>
+                  </button>
                   <button type="button" class="button" onClick={() => setPlaying(s.id)}>
                     Recording<span class="sr-only"> of {s.id}</span>
                   </button>
@@ -86,7 +122,24 @@ export default function SessionsAdmin() {
           Play recording
         </button>
       </form>
-      <Show when={playing()}>{(id) => <RecordingPlayer sessionId={id()} />}</Show>
+      <Show when={playing()}>
+        {(id) => (
+          <>
+            <RecordingPlayer sessionId={id()} />
+            <div class="row-actions">
+              <button type="button" class="button" onClick={() => void publish(id(), true)}>
+                Publish as public replay
+              </button>
+              <button type="button" class="button" onClick={() => void publish(id(), false)}>
+                Make private
+              </button>
+              <a class="button" href={`/replay/${id()}`} target="_blank" rel="noopener">
+                Open the replay page
+              </a>
+            </div>
+          </>
+        )}
+      </Show>
     </section>
   )
 }

@@ -1,16 +1,18 @@
 import { A, useParams } from '@solidjs/router'
-import { Show } from 'solid-js'
+import { createSignal, Show } from 'solid-js'
 import { PageHead } from '../../lib/head.tsx'
 import { useServerRender } from '../../lib/server.ts'
 import { useSite } from '../site/site-context.tsx'
 import { coverOf, formatDate, readingMinutes, TagList } from './post-item.tsx'
 import { createPost } from './queries.ts'
+import { RunBlocks } from './run-blocks.tsx'
 
 export default function PostPage() {
   const params = useParams()
   const site = useSite()
   const origin = useServerRender()?.origin ?? (typeof location === 'undefined' ? '' : location.origin)
   const [post] = createPost(() => params.slug ?? '')
+  const [prose, setProse] = createSignal<HTMLElement>()
   return (
     <div class="page narrow">
       <p>
@@ -61,7 +63,8 @@ export default function PostPage() {
               <TagList tags={p().tags} />
             </header>
             {/* The server renders and sanitizes the markdown on write (sanitize-html); never raw input. */}
-            <div class="prose" innerHTML={p().html} />
+            <div class="prose" ref={setProse} innerHTML={p().html} />
+            <RunBlocks root={prose} html={p().html} />
           </article>
         )}
       </Show>

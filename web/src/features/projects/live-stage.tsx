@@ -1,4 +1,5 @@
-import type { Project, RunnerKind } from '../../lib/contract.ts'
+import type { Project } from '../../lib/contract.ts'
+import type { ClientRunner } from '../terminal/connection.ts'
 import { type TerminalControls, TerminalPanel } from '../terminal/terminal-panel.tsx'
 import { DemoPlayer } from './demo-player.tsx'
 
@@ -10,8 +11,10 @@ import { DemoPlayer } from './demo-player.tsx'
 export default function LiveStage(props: {
   project: Project
   controls: (controls: TerminalControls) => void
-  runner?: RunnerKind | undefined
+  runner?: ClientRunner | undefined
   autoStart: boolean
+  /** The embedding page's origin (web/src/features/embed), sent with new sessions. */
+  embedOrigin?: string | undefined
 }) {
   return (
     <TerminalPanel
@@ -19,6 +22,7 @@ export default function LiveStage(props: {
       controls={props.controls}
       initialRunner={props.runner}
       autoStart={props.autoStart}
+      embedOrigin={props.embedOrigin}
       poster={
         props.project.demo ? (
           <DemoPlayer

@@ -1,12 +1,12 @@
 import { A, useParams } from '@solidjs/router'
-import { createSignal, For, lazy, onMount, Show, Suspense } from 'solid-js'
+import { createEffect, createSignal, For, lazy, on, onMount, Show, Suspense } from 'solid-js'
 import { InlineMarkdown } from '../../components/inline-markdown.tsx'
-import type { Project, RunnerKind } from '../../lib/contract.ts'
+import type { Project } from '../../lib/contract.ts'
 import { PageHead } from '../../lib/head.tsx'
 import { useServerRender } from '../../lib/server.ts'
 import { useSite } from '../site/site-context.tsx'
-import { type ConnectionEvents, TerminalConnection } from '../terminal/connection.ts'
-import { RUNNER_LABELS } from '../terminal/runner-labels.ts'
+import { type ClientRunner, type ConnectionEvents, TerminalConnection } from '../terminal/connection.ts'
+import { offeredRunners, RUNNER_LABELS, runnerWhere } from '../terminal/runner-labels.ts'
 import type { TerminalControls } from '../terminal/terminal-panel.tsx'
 import { createProject } from './queries.ts'
 
@@ -37,9 +37,18 @@ function hasSavedSession(slug: string): boolean {
  * started): the same frame as the terminal, with the demo recording (browser), the preview image or
  * a word on what happens here, and the runner choice.
  */
-function Stage(props: { project: Project; ready: boolean; onStart?: (runner: RunnerKind | undefined) => void }) {
-  const runners = () => props.project.availableRunners
-  const [choice, setChoice] = createSignal<RunnerKind | undefined>(runners()[0])
+function Stage(props: { project: Project; ready: boolean; onStart?: (runner: ClientRunner | undefined) => void }) {
+  // in the browser, once mounted: the browser runner first when this tab can run the project
+  const runners = () => (props.ready ? offeredRunners(props.project) : props.project.availableRunners)
+  const [choice, setChoice] = createSignal<ClientRunner | undefined>(runners()[0])
+  createEffect(
+    on(
+      () => props.ready,
+      (ready) => {
+        if (ready) setChoice(runners()[0])
+      },
+    ),
+  )
   return (
     <section class="terminal" aria-labelledby="terminal-title">
       <div class="terminal-toolbar">
@@ -111,7 +120,7 @@ function Stage(props: { project: Project; ready: boolean; onStart?: (runner: Run
         </div>
       </div>
       <div class="terminal-status">
-        <span>Runner: {choice() ?? '—'}</span>
+        <span>Runner: {runnerWhere(choice())}</span>
         <span>not started</span>
         <span>Time left: —</span>
       </div>
@@ -129,7 +138,7 @@ export default function ProjectPage() {
   // becomes interactive; the terminal loads when the visitor starts one, or at once when there is a
   // session to resume or no runner to offer (the panel explains why).
   const [mounted, setMounted] = createSignal(false)
-  const [live, setLive] = createSignal<{ runner?: RunnerKind | undefined; start: boolean }>()
+  const [live, setLive] = createSignal<{ runner?: ClientRunner | undefined; start: boolean }>()
   onMount(() => {
     setMounted(true)
     const p = project()
@@ -159,6 +168,7 @@ export default function ProjectPage() {
               description={p().summary || undefined}
               image={p().previewImage?.url}
               path={`/projects/${p().slug}`}
+              oembed
               jsonLd={{
                 '@context': 'https://schema.org',
                 '@type': 'SoftwareSourceCode',
@@ -200,8 +210,9 @@ export default function ProjectPage() {
               <aside class="project-aside" aria-labelledby="try-title">
                 <h2 id="try-title">Try these</h2>
                 <p class="muted small">
-                  The terminal opens in your home folder; the project is in <code>~/projects/{p().slug}</code>, so start
-                  with <code>cd projects/{p().slug}</code>. Click a command to type it in the terminal.
+                  The terminal opens in the project's folder, <code>~/projects/{p().slug}</code>, so the commands work
+                  in this order as they are. Click a command to type it in the terminal; <code>help</code> lists them
+                  too.
                 </p>
                 <ul class="commands">
                   <For each={p().commands}>

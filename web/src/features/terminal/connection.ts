@@ -2,6 +2,7 @@ import {
   CLOSE,
   type ClientMessage,
   FLOW_CONTROL,
+  INPUT_LIMITS,
   isFinalClose,
   parseServerMessage,
   type RunnerKind,
@@ -19,9 +20,12 @@ import { unwrap, v1 } from '../../lib/api.ts'
 
 export type ConnState = 'idle' | 'starting' | 'connecting' | 'connected' | 'reconnecting' | 'exited' | 'failed'
 
+/** A server runner, or `browser`: the tab runs the project itself (docs/runners.md, "The browser runner"). */
+export type ClientRunner = RunnerKind | 'browser'
+
 export interface SessionInfo {
   sessionId: string
-  runner: RunnerKind
+  runner: ClientRunner
   expiresAt: string
   resumeToken?: string
 }
@@ -37,6 +41,8 @@ export interface ConnectionEvents {
   notice(message: string): void
   /** `message`: the server's explanation when it has one (e.g. the runner service stopped). */
   exit(code: number | null, reason: string, message?: string): void
+  /** How many spectators watch the session (docs/terminal-protocol.md, "Watching"). */
+  watchers?(count: number): void
 }
 
 const PING_MS = 25_000
@@ -46,7 +52,100 @@ const STORAGE_PREFIX = 'shellfolio.terminal.'
 
 const encoder = new TextEncoder()
 
-export class TerminalConnection {
+/**
+ * What the terminal panel drives: a server session over a WebSocket (`TerminalConnection`) or a
+ * session running in this tab (`BrowserConnection`, browser/connection.ts).
+ */
+export interface Connection {
+  embedOrigin: string | undefined
+  /** Output bytes acknowledged so far (flow control), for the status and tests. */
+  readonly ackedBytes: number
+  saved(): SessionInfo | undefined
+  forget(): void
+  start(runner: ClientRunner): Promise<void>
+  resume(info: SessionInfo): void
+  input(data: string | Uint8Array): void
+  resize(cols: number, rows: number): void
+  close(): void
+  share(): Promise<string>
+  unshare(): Promise<void>
+  reconnectNow(): void
+}
+
+/**
+ * The panel's connection: `start('browser')` runs the session in this tab (the browser runner's
+ * code is loaded then, not with the page), any other runner goes to the server.
+ */
+export class RunnerConnection implements Connection {
+  #active: Connection
+  #browser: Connection | undefined
+
+  constructor(
+    readonly server: TerminalConnection,
+    private readonly browser: () => Promise<Connection>,
+  ) {
+    this.#active = server
+  }
+
+  get embedOrigin(): string | undefined {
+    return this.server.embedOrigin
+  }
+  set embedOrigin(origin: string | undefined) {
+    this.server.embedOrigin = origin
+  }
+  get ackedBytes(): number {
+    return this.#active.ackedBytes
+  }
+  saved(): SessionInfo | undefined {
+    return this.server.saved()
+  }
+  forget(): void {
+    this.#active.forget()
+  }
+  async start(runner: ClientRunner): Promise<void> {
+    if (runner === 'browser') {
+      if (this.#active === this.server) this.server.close()
+      this.#browser ??= await this.browser()
+      this.#active = this.#browser
+    } else {
+      this.#browser?.close()
+      this.#active = this.server
+    }
+    await this.#active.start(runner)
+  }
+  resume(info: SessionInfo): void {
+    this.#active = this.server
+    this.server.resume(info)
+  }
+  /** Attaches to a server session with its ticket (a created session, or a place in line whose turn came). */
+  begin(s: Parameters<TerminalConnection['begin']>[0]): void {
+    this.#browser?.close()
+    this.#active = this.server
+    this.server.begin(s)
+  }
+  input(data: string | Uint8Array): void {
+    this.#active.input(data)
+  }
+  resize(cols: number, rows: number): void {
+    this.server.resize(cols, rows)
+    this.#browser?.resize(cols, rows)
+  }
+  close(): void {
+    this.server.close()
+    this.#browser?.close()
+  }
+  share(): Promise<string> {
+    return this.#active.share()
+  }
+  unshare(): Promise<void> {
+    return this.#active.unshare()
+  }
+  reconnectNow(): void {
+    this.#active.reconnectNow()
+  }
+}
+
+export class TerminalConnection implements Connection {
   protected ws: WebSocket | undefined
   private info: SessionInfo | undefined
   private unacked = 0
@@ -58,6 +157,8 @@ export class TerminalConnection {
   private size: { cols: number; rows: number } | undefined
   private stopped = false
   private finished = false
+  /** The origin of the page embedding this one (web/src/features/embed): sent with new sessions for admins. */
+  embedOrigin: string | undefined
   /** Set by an `error` control message: the server refused for good, do not reconnect. */
   private fatal: { code: string; message: string } | undefined
 
@@ -89,11 +190,24 @@ export class TerminalConnection {
   }
 
   /** Creates a new session and attaches to it. Throws an ApiError when refused (flag, quota…). */
-  async start(runner: RunnerKind): Promise<void> {
+  async start(runner: ClientRunner): Promise<void> {
+    if (runner === 'browser') throw new Error('the browser runner does not go through the server')
     this.reset()
     this.events.state('starting', {})
-    const created = await unwrap(v1.terminal.sessions.post({ project: this.project, runner }))
+    const origin = this.embedOrigin
+    const created = await unwrap(
+      v1.terminal.sessions.post({ project: this.project, runner, ...(origin ? { origin } : {}) }),
+    )
     const s = created.data
+    // Only a request with `queue: true` may be answered with a place in line (terminal-panel.tsx waits in it).
+    if ('status' in s) throw new Error('the server answered with a place in line')
+    this.begin(s)
+  }
+
+  /** Attaches with a ticket obtained elsewhere (a place in the waiting line that reached its turn). */
+  begin(s: { sessionId: string; ticket: string; runner: RunnerKind; expiresAt: string }): void {
+    this.reset()
+    this.events.state('connecting', {})
     this.info = { sessionId: s.sessionId, runner: s.runner, expiresAt: s.expiresAt }
     this.open({ ticket: s.ticket, ...this.sizeQuery() }, false)
   }
@@ -113,9 +227,17 @@ export class TerminalConnection {
     return { session: this.info?.sessionId ?? '', resume: this.info?.resumeToken ?? '' }
   }
 
-  /** Keystrokes and pastes, as bytes (binary frames). */
+  /**
+   * Keystrokes and pastes, as bytes (binary frames). A paste goes in frames of
+   * `INPUT_LIMITS.pasteChunk`: the server closes the socket on a frame above `INPUT_LIMITS.maxFrame`.
+   */
   input(data: string | Uint8Array): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(typeof data === 'string' ? encoder.encode(data) : data)
+    const ws = this.ws
+    if (ws?.readyState !== WebSocket.OPEN) return
+    const bytes = typeof data === 'string' ? encoder.encode(data) : data
+    for (let at = 0; at < bytes.length; at += INPUT_LIMITS.pasteChunk) {
+      ws.send(bytes.subarray(at, at + INPUT_LIMITS.pasteChunk))
+    }
   }
 
   resize(cols: number, rows: number): void {
@@ -130,6 +252,21 @@ export class TerminalConnection {
     window.removeEventListener('online', this.onOnline)
     this.ws?.close(1000, 'page closed')
     this.ws = undefined
+  }
+
+  /** A read-only watch link to this session (the same one until revoked); its URL. */
+  async share(): Promise<string> {
+    const info = this.info
+    if (!info?.resumeToken) throw new Error('the session is not attached yet')
+    const res = await unwrap(v1.terminal.sessions({ id: info.sessionId }).watch.post({ resumeToken: info.resumeToken }))
+    return res.data.watchUrl
+  }
+
+  /** Revokes the watch link: its spectators are disconnected. */
+  async unshare(): Promise<void> {
+    const info = this.info
+    if (!info?.resumeToken) return
+    await unwrap(v1.terminal.sessions({ id: info.sessionId }).watch.delete({ resumeToken: info.resumeToken }))
   }
 
   /** Bytes acknowledged to the server so far (flow control), for the status and tests. */
@@ -238,11 +375,16 @@ export class TerminalConnection {
         this.events.state('exited', { message: msg.message ?? msg.reason })
         break
       case 'error':
-        // BAD_MESSAGE answers one malformed control frame; every other error precedes a close.
-        if (msg.code !== 'BAD_MESSAGE') this.fatal = { code: msg.code, message: msg.message }
+        // BAD_MESSAGE answers one malformed control frame and INPUT_OVERFLOW says typed input was
+        // dropped (the program is not reading it); every other error precedes a close.
+        if (msg.code === 'INPUT_OVERFLOW') this.events.notice(msg.message)
+        else if (msg.code !== 'BAD_MESSAGE') this.fatal = { code: msg.code, message: msg.message }
         break
       case 'notice':
         this.events.notice(msg.message)
+        break
+      case 'watchers':
+        this.events.watchers?.(msg.count)
         break
     }
   }

@@ -4,12 +4,14 @@ import { WebLinksAddon } from '@xterm/addon-web-links'
 import { Terminal } from '@xterm/xterm'
 import { children, createResource, createSignal, For, type JSX, onCleanup, onMount, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
-import type { Project, RunnerKind } from '../../lib/contract.ts'
+import type { Project } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
-import { type ConnState, TerminalConnection } from './connection.ts'
+import { type ClientRunner, type ConnState, RunnerConnection, TerminalConnection } from './connection.ts'
 import { DroppableConnection, exposeTerminal } from './e2e-hooks.ts'
-import { fetchEvaluatedFlags } from './queries.ts'
-import { RUNNER_LABELS } from './runner-labels.ts'
+import { createDropZone, createFileTransfer, FilesControl } from './files.tsx'
+import { createKeyBar } from './key-bar.tsx'
+import { fetchEvaluatedFlags, leavePlace, pollPlace, type QueuePlace, requestSession } from './queries.ts'
+import { offeredRunners, RUNNER_LABELS, runnerWhere } from './runner-labels.ts'
 
 const STATE_LABELS: Record<ConnState, string> = {
   idle: 'not started',
@@ -24,7 +26,7 @@ const STATE_LABELS: Record<ConnState, string> = {
 interface PanelState {
   conn: ConnState
   retryIn: number | undefined
-  runner: RunnerKind | undefined
+  runner: ClientRunner | undefined
   sessionId: string | undefined
   expiresAt: number | undefined
   /** A friendly explanation when the terminal cannot run (flag off, quota, session gone…). */
@@ -32,6 +34,20 @@ interface PanelState {
   /** Why the connection failed last (decides whether "Reconnect" can help). */
   failCode: string | undefined
   canCopy: boolean
+  /** Spectators watching (read-only), as the server counts them. */
+  watchers: number
+  /** The watch link while sharing. */
+  watchUrl: string | undefined
+  /** Our place in the waiting line while every terminal is in use (docs/terminal-protocol.md). */
+  queue: QueuePlace | undefined
+}
+
+/** A wait estimate in words. */
+function formatWait(seconds: number): string {
+  if (seconds < 60) return 'under a minute'
+  const minutes = Math.ceil(seconds / 60)
+  if (minutes < 90) return `about ${minutes} minute${minutes === 1 ? '' : 's'}`
+  return `about ${Math.round(minutes / 60)} hours`
 }
 
 function formatLeft(ms: number): string {
@@ -43,7 +59,11 @@ function formatLeft(ms: number): string {
 export interface TerminalControls {
   /** Types a command at the prompt (without Enter: the visitor reads it and presses Enter). */
   type(command: string): void
+  /** Sends keystrokes as typed (e.g. `\r`: Enter), not as a paste. */
+  send(keys: string): void
   connected(): boolean
+  /** The session is this tab's earlier one, resumed (not a fresh one opened here). */
+  resumed(): boolean
 }
 
 /**
@@ -57,12 +77,15 @@ export function TerminalPanel(props: {
   controls?: (controls: TerminalControls) => void
   poster?: JSX.Element
   /** The runner picked before the panel loaded (the project page loads it on "Start terminal"). */
-  initialRunner?: RunnerKind | undefined
+  initialRunner?: ClientRunner | undefined
   /** Start a session as soon as the panel is mounted (when there is none to resume). */
   autoStart?: boolean
+  /** The origin of the page embedding this one (the embed page), sent with a new session for admins. */
+  embedOrigin?: string | undefined
 }) {
-  const runners = () => props.project.availableRunners
-  const [choice, setChoice] = createSignal<RunnerKind | undefined>(
+  // the browser runner first when this tab can run the project (runner-labels.ts)
+  const runners = () => offeredRunners(props.project)
+  const [choice, setChoice] = createSignal<ClientRunner | undefined>(
     props.initialRunner && runners().includes(props.initialRunner) ? props.initialRunner : runners()[0],
   )
   const [state, setState] = createStore<PanelState>({
@@ -74,6 +97,9 @@ export function TerminalPanel(props: {
     problem: undefined,
     failCode: undefined,
     canCopy: false,
+    watchers: 0,
+    watchUrl: undefined,
+    queue: undefined,
   })
   // No runner offered: ask the evaluated flags whether terminals are switched off, to say so.
   const [flags] = createResource(
@@ -101,9 +127,23 @@ export function TerminalPanel(props: {
   term.loadAddon(fit)
   term.loadAddon(new WebLinksAddon((_event, uri) => window.open(uri, '_blank', 'noopener,noreferrer')))
 
+  /** How the current session came: resumed from this tab's earlier one, or opened fresh. */
+  let started: 'fresh' | 'resumed' | undefined
+  /** The attached session's resume token: it also authorizes file transfers (files.tsx). */
+  let resumeToken: string | undefined
+  const files = createFileTransfer({
+    term,
+    session: () =>
+      state.sessionId && resumeToken && state.conn === 'connected'
+        ? { sessionId: state.sessionId, resumeToken }
+        : undefined,
+  })
+  onCleanup(() => files.dispose())
+  const drop = createDropZone(files, () => state.conn === 'connected')
+
   // The e2e build's connection can be dropped by a test; every other build has the plain one.
   const Connection = import.meta.env.MODE === 'e2e' ? DroppableConnection : TerminalConnection
-  const conn = new Connection(props.project.slug, {
+  const events: ConstructorParameters<typeof TerminalConnection>[1] = {
     state(conn, detail) {
       setState({ conn, retryIn: detail.retryIn })
       if (conn === 'failed') {
@@ -113,7 +153,11 @@ export function TerminalPanel(props: {
         })
       }
     },
+    watchers(count) {
+      setState({ watchers: count })
+    },
     ready(info) {
+      resumeToken = info.resumeToken
       setState({
         runner: info.runner,
         sessionId: info.sessionId,
@@ -140,21 +184,83 @@ export function TerminalPanel(props: {
         setStopping(false)
         conn.forget()
       }
+      setState({ watchers: 0, watchUrl: undefined })
       const why =
         message ?? (reason === 'timeout' ? 'time limit reached' : reason === 'idle' ? 'idle for too long' : reason)
       term.write(`\r\n\x1b[2m[session ended: ${why}${code !== null ? `, exit code ${code}` : ''}]\x1b[0m\r\n`)
     },
+  }
+  const conn = new RunnerConnection(new Connection(props.project.slug, events), async () => {
+    const { BrowserConnection } = await import('./browser/connection.ts')
+    return new BrowserConnection(props.project.slug, props.project.policy, events)
+  })
+
+  conn.embedOrigin = props.embedOrigin
+
+  /**
+   * The waiting line (docs/terminal-protocol.md, "Waiting for a slot"): while every terminal is in
+   * use we hold a place, poll it (each poll is its heartbeat) and start as soon as it is served.
+   */
+  let placeId: string | undefined
+  let pollTimer: ReturnType<typeof setTimeout> | undefined
+  const wait = (place: QueuePlace) => {
+    placeId = place.id
+    setState({ queue: place, conn: 'starting' })
+    clearTimeout(pollTimer)
+    pollTimer = setTimeout(() => void poll(), place.pollAfterMs)
+  }
+  const poll = async () => {
+    const id = placeId
+    if (!id) return
+    try {
+      const status = await pollPlace(id)
+      if (placeId !== id) return
+      if (status.status === 'ready') {
+        placeId = undefined
+        setState({ queue: undefined })
+        conn.begin(status)
+        return
+      }
+      wait(status)
+    } catch (err) {
+      if (placeId !== id) return
+      if (err instanceof ApiError && err.code === 'QUEUE_PLACE_GONE') {
+        placeId = undefined
+        setState({ queue: undefined, conn: 'idle', problem: messageFor(err) })
+        return
+      }
+      // A network blip: keep polling (the place lasts `leaveAfterMs` without a poll).
+      pollTimer = setTimeout(() => void poll(), state.queue?.pollAfterMs ?? 2000)
+    }
+  }
+  /** Gives up our place (the button, leaving the page, closing the tab). */
+  const leaveLine = (toIdle = true) => {
+    clearTimeout(pollTimer)
+    if (placeId) leavePlace(placeId)
+    placeId = undefined
+    if (toIdle) setState({ queue: undefined, conn: 'idle' })
+  }
+  const onPageHide = () => leaveLine(false)
+  window.addEventListener('pagehide', onPageHide)
+  onCleanup(() => {
+    window.removeEventListener('pagehide', onPageHide)
+    leaveLine(false)
   })
 
   const start = async () => {
     const runner = choice()
     if (!runner) return
-    setState({ problem: undefined })
+    setState({ problem: undefined, conn: 'starting' })
+    started = 'fresh'
     term.reset()
     // Bring the whole terminal into view as it starts (it may sit below the project's introduction).
     section.scrollIntoView({ block: 'start', behavior: 'smooth' })
     try {
-      await conn.start(runner)
+      // The browser runner starts in this tab: no session is asked of the server.
+      if (runner === 'browser') return await conn.start(runner)
+      const got = await requestSession({ project: props.project.slug, runner, origin: props.embedOrigin })
+      if ('status' in got) wait(got)
+      else conn.begin(got)
     } catch (err) {
       setState({ conn: 'idle', problem: messageFor(err) })
       if (!(err instanceof ApiError)) throw err
@@ -179,6 +285,22 @@ export function TerminalPanel(props: {
     }, 5000)
   }
 
+  const share = async () => {
+    try {
+      setState({ watchUrl: await conn.share() })
+    } catch (err) {
+      setState({ problem: messageFor(err) })
+    }
+  }
+  const unshare = async () => {
+    try {
+      await conn.unshare()
+      setState({ watchUrl: undefined })
+    } catch (err) {
+      setState({ problem: messageFor(err) })
+    }
+  }
+
   const copy = async () => {
     const text = term.getSelection()
     if (text) await navigator.clipboard.writeText(text)
@@ -195,10 +317,12 @@ export function TerminalPanel(props: {
   }
 
   props.controls?.({
+    resumed: () => started === 'resumed',
     type(command) {
       term.paste(command)
       term.focus()
     },
+    send: (keys) => conn.input(keys),
     connected: () => state.conn === 'connected',
   })
 
@@ -219,14 +343,34 @@ export function TerminalPanel(props: {
     }
     return true
   })
-  term.onData((data) => conn.input(data))
+  // Phones: the key bar's sticky Ctrl turns the next key typed on the phone's keyboard into ^key.
+  const keys = createKeyBar({
+    send: (data) => conn.input(data),
+    applicationCursor: () => term.modes.applicationCursorKeysMode,
+    focus: () => term.focus(),
+  })
+  term.onData((data) => conn.input(keys.filter(data)))
   term.onBinary((data) => conn.input(Uint8Array.from(data, (c) => c.charCodeAt(0))))
   term.onResize(({ cols, rows }) => conn.resize(cols, rows))
   term.onSelectionChange(() => setState('canCopy', term.hasSelection()))
 
+  let disposed = false
   onMount(() => {
     term.open(host)
     fit.fit()
+    // Sixel and iTerm inline images (e.g. `./miniRT -i sixel`), loaded after the page is up: only
+    // terminals need the decoder. Bounded: at most 16 MB of pixels kept, 4 MB per image.
+    void import('@xterm/addon-image').then(({ ImageAddon }) => {
+      if (disposed) return
+      term.loadAddon(
+        new ImageAddon({
+          storageLimit: 16,
+          pixelLimit: 4 * 1024 * 1024,
+          sixelSizeLimit: 4_000_000,
+          iipSizeLimit: 4_000_000,
+        }),
+      )
+    })
     conn.resize(term.cols, term.rows)
     // Refit whenever the panel changes size (window resize, sidebar, font load); xterm's onResize sends it.
     let frame = 0
@@ -235,9 +379,19 @@ export function TerminalPanel(props: {
       frame = requestAnimationFrame(() => fit.fit())
     })
     observer.observe(panel)
+    onCleanup(drop.attach(panel))
+    // A phone's keyboard shrinks the visual viewport, not the layout one: the frame follows the
+    // visible height (styles.css, coarse pointers) so the prompt is never under the keyboard.
+    const viewport = window.visualViewport
+    const followViewport = () => {
+      if (viewport) section.style.setProperty('--visible-height', `${Math.round(viewport.height)}px`)
+    }
+    followViewport()
+    viewport?.addEventListener('resize', followViewport)
     onCleanup(() => {
       observer.disconnect()
       cancelAnimationFrame(frame)
+      viewport?.removeEventListener('resize', followViewport)
     })
     if (import.meta.env.MODE === 'e2e' && new URLSearchParams(location.search).has('e2e')) {
       onCleanup(
@@ -247,29 +401,38 @@ export function TerminalPanel(props: {
           state: () => state.conn,
           stateText: () => stateText(),
           acked: () => conn.ackedBytes,
-          drop: () => (conn as DroppableConnection).drop(),
+          drop: () => (conn.server as DroppableConnection).drop(),
         }),
       )
     }
     const saved = conn.saved()
     if (saved) {
       setChoice(saved.runner)
+      started = 'resumed'
       conn.resume(saved)
     } else if (props.autoStart) {
       void start()
     }
   })
   onCleanup(() => {
+    disposed = true
     conn.close()
     term.dispose()
   })
 
   const busy = () => ['starting', 'connecting', 'connected', 'reconnecting'].includes(state.conn)
-  const timeLeft = () => (state.expiresAt && state.conn === 'connected' ? formatLeft(state.expiresAt - now()) : '—')
+  const timeLeft = () =>
+    state.runner === 'browser' && state.conn === 'connected'
+      ? 'no limit (your browser)'
+      : state.expiresAt && state.conn === 'connected'
+        ? formatLeft(state.expiresAt - now())
+        : '—'
   const stateText = () =>
-    state.conn === 'reconnecting' && state.retryIn !== undefined && state.retryIn > 0
-      ? `reconnecting in ${state.retryIn}s…`
-      : STATE_LABELS[state.conn]
+    state.queue
+      ? `waiting in line (#${state.queue.position})`
+      : state.conn === 'reconnecting' && state.retryIn !== undefined && state.retryIn > 0
+        ? `reconnecting in ${state.retryIn}s…`
+        : STATE_LABELS[state.conn]
 
   // Resolved once: the poster (a player) must not be created again on every read.
   const poster = children(() => props.poster)
@@ -316,6 +479,11 @@ export function TerminalPanel(props: {
             </fieldset>
           </Show>
           <div class="terminal-actions">
+            <Show when={state.queue}>
+              <button type="button" class="button" onClick={() => leaveLine()}>
+                Leave the line
+              </button>
+            </Show>
             <Show when={!busy()}>
               <button type="button" class="button primary" onClick={() => void start()}>
                 {state.conn === 'idle' ? 'Start terminal' : 'Start a new session'}
@@ -329,6 +497,11 @@ export function TerminalPanel(props: {
             >
               <button type="button" class="button" onClick={() => conn.reconnectNow()}>
                 Reconnect now
+              </button>
+            </Show>
+            <Show when={state.conn === 'connected' && !state.watchUrl}>
+              <button type="button" class="button" onClick={() => void share()}>
+                Share (read-only)
               </button>
             </Show>
             <Show when={state.conn === 'connected'}>
@@ -356,6 +529,34 @@ export function TerminalPanel(props: {
           </div>
         </Show>
       </div>
+      <Show when={state.watchUrl}>
+        {(url) => (
+          <p class="terminal-share">
+            <label>
+              Watch link (read-only):{' '}
+              <input type="text" readonly value={url()} onFocus={(ev) => ev.currentTarget.select()} />
+            </label>{' '}
+            <button type="button" class="button" onClick={() => void navigator.clipboard?.writeText(url())}>
+              Copy link
+            </button>{' '}
+            <button type="button" class="button" onClick={() => void unshare()}>
+              Stop sharing
+            </button>
+          </p>
+        )}
+      </Show>
+      <Show when={state.queue}>
+        {(q) => (
+          <p class="terminal-share terminal-queue" role="status" aria-live="polite" data-position={q().position}>
+            All terminals are in use right now. You are <strong>number {q().position}</strong> in line
+            {q().projectPosition !== q().position ? ` (number ${q().projectPosition} for this project)` : ''}; the wait
+            is {formatWait(q().estimateSeconds)}
+            {q().estimateBasis === 'time-limit' ? ' at most' : ''}.{' '}
+            {q().waitingForOwnSession ? 'You already have as many terminals as allowed: close one to go on. ' : ''}
+            Your terminal starts by itself when it is your turn; keep this page open.
+          </p>
+        )}
+      </Show>
       <Show when={state.problem}>
         <p class="error-box" role="alert">
           {state.problem}
@@ -363,6 +564,11 @@ export function TerminalPanel(props: {
       </Show>
       <div class="terminal-frame" ref={panel}>
         <div class="terminal-host" ref={host} />
+        <Show when={drop.dragging()}>
+          <div class="terminal-drop" aria-hidden="true">
+            Drop files to upload them into ~/projects/{props.project.slug}
+          </div>
+        </Show>
         <Show when={showPoster()}>
           <div class="terminal-poster">{poster()}</div>
         </Show>
@@ -376,9 +582,12 @@ export function TerminalPanel(props: {
           </div>
         </Show>
       </div>
+      <Show when={runners().length > 0}>
+        <keys.KeyBar />
+      </Show>
       <div class="terminal-status">
         <span>
-          Runner: <strong>{state.runner ?? choice() ?? '—'}</strong>
+          Runner: <strong>{runnerWhere(state.runner ?? choice())}</strong>
         </span>
         <span role="status" aria-live="polite" data-state={state.conn}>
           <span class={`dot ${state.conn}`} aria-hidden="true" /> {stateText()}
@@ -386,6 +595,14 @@ export function TerminalPanel(props: {
         <span>
           Time left: <strong>{timeLeft()}</strong>
         </span>
+        <Show when={runners().length > 0}>
+          <FilesControl files={files} enabled={state.conn === 'connected'} />
+        </Show>
+        <Show when={state.watchUrl || state.watchers > 0}>
+          <span class="terminal-watchers" title="people watching this session (read-only)">
+            Watching: <strong>{state.watchers}</strong>
+          </span>
+        </Show>
       </div>
       <p class="muted small terminal-hint">
         Copy: select text, then Ctrl+Shift+C. Paste: Ctrl+Shift+V. To leave the terminal with the keyboard, press Escape
