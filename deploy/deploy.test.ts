@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { nginxBinary, writeLocalNginxConf } from './nginx-kit.ts'
+import { nginxBinary, startNginx, writeLocalNginxConf } from './nginx-kit.ts'
 
 /**
  * The deployment files are checked with the real tools: `docker compose config` (or docker-compose
@@ -139,14 +140,68 @@ describe('deploy/nginx.conf', () => {
     }
   }, 60_000)
 
-  test('upgrades the terminal WebSocket and appends the client to X-Forwarded-For', () => {
+  test('upgrades the terminal WebSockets (session and spectator) and appends the client to X-Forwarded-For', () => {
     const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
-    const ws = conf.slice(conf.indexOf('location = /api/v1/terminal/ws'))
+    const at = conf.indexOf('location ~ ^/api/v1/terminal/(ws|watch)$')
+    expect(at).toBeGreaterThan(0)
+    const ws = conf.slice(at)
     expect(ws).toMatch(/proxy_set_header Upgrade \$http_upgrade;/)
     expect(ws).toMatch(/proxy_set_header Connection \$connection_upgrade;/)
     expect(conf).toContain('proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;')
     expect(conf).toContain('ssl_certificate     /etc/nginx/certs/fullchain.pem;')
   })
+
+  test('the access log names paths without their query string (no ticket or resume token in logs)', async () => {
+    const conf = readFileSync(join(import.meta.dir, 'nginx.conf'), 'utf8')
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join('\n')
+    // Every access_log writes a named format, and each format leaves out the variables that carry
+    // the query string ($request is the whole request line, $request_uri and $args its query).
+    const logs = [...conf.matchAll(/^\s*access_log\s+([^;]+);/gm)].map((m) => (m[1] as string).trim().split(/\s+/))
+    expect(logs.length).toBeGreaterThan(0)
+    const formats = new Map(
+      [...conf.matchAll(/log_format\s+(\S+)\s+([^;]+);/g)].map((m) => [m[1] as string, m[2] as string]),
+    )
+    for (const [target, format] of logs) {
+      if (target === 'off') continue
+      expect({ target, format: format ?? 'combined (the default, which logs $request)' }).toEqual({
+        target: target as string,
+        format: expect.stringMatching(/^(?!combined$)\S+$/),
+      })
+      const body = formats.get(format as string) ?? ''
+      expect(body).not.toBe('')
+      expect(body).not.toMatch(/\$(?:request|request_uri|args|query_string|is_args|arg_\w+|http_referer)\b/)
+    }
+    // And the real thing: through nginx, a resume token in the query never reaches the access log.
+    const upstream = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('ok') })
+    try {
+      await using proxy = await startNginx([`127.0.0.1:${upstream.port}`])
+      const secret = 'Zm9vYmFyYmF6cXV4cXV1eHpvcmtzZWNyZXQtdG9rZW4'
+      await fetch(`${proxy.url}/api/v1/terminal/ws?session=9f1c6e0a-3b1d-4c6e-9a55-0d6f0b7d1e2f&resume=${secret}`)
+      // why: fetch drops a Referer header it is given; the request is written by hand
+      const { port } = new URL(proxy.url)
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.end(
+            `GET /healthz?ticket=${secret} HTTP/1.1\r\nHost: 127.0.0.1\r\nReferer: https://x.example/p?t=${secret}\r\nConnection: close\r\n\r\n`,
+          )
+        })
+        socket.on('data', () => {})
+        socket.on('close', () => resolve())
+        socket.on('error', reject)
+      })
+      const until = Date.now() + 5_000
+      while (!proxy.accessLog().includes('/healthz') && Date.now() < until) await Bun.sleep(50) // why: nginx writes its log asynchronously
+      const log = proxy.accessLog()
+      expect(log).toContain('"GET /api/v1/terminal/ws HTTP/1.1"')
+      expect(log).toContain('"GET /healthz HTTP/1.1"')
+      expect(log).toContain('"https://x.example/p"')
+      expect(log).not.toContain(secret)
+    } finally {
+      upstream.stop(true)
+    }
+  }, 60_000)
 
   test('the WAF blocks (blocking mode, paranoia level 1) and every exclusion says why', () => {
     const waf = (name: string) => readFileSync(join(import.meta.dir, 'waf', name), 'utf8')

@@ -114,6 +114,7 @@ async function terminalLoad(target: Instance, n: number) {
         const { data } = (await res.json()) as { data: { ticket: string } }
         client = await TerminalClient.open(
           `${target.url.replace(/^http/, 'ws')}/api/v1/terminal/ws?ticket=${encodeURIComponent(data.ticket)}`,
+          { ip },
         )
         await client.message('ready', 60_000)
         ready.push(performance.now() - t0)
