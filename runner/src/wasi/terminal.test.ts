@@ -48,7 +48,7 @@ describe('wasi terminal', () => {
     s.write('\x1a')
     await t.waitFor(/\[1\]\+ +Stopped +\.\/calc\r\n/)
     await t.waitFor(PROMPT)
-    const stopped = stoppedHosts()
+    const stopped = await waitStoppedHosts()
     expect(stopped.length).toBeGreaterThanOrEqual(1)
     s.write('fg\r')
     await t.waitFor(outputLine('./calc'))
@@ -57,7 +57,8 @@ describe('wasi terminal', () => {
     await t.waitFor(/(?:^|[\r\n])(?:> )?48\r?\n/)
     s.write('\x1a')
     await t.waitFor(/\[1\]\+ +Stopped +\.\/calc\r\n/)
-    const again = stoppedHosts()
+    const again = await waitStoppedHosts()
+    expect(again.length).toBeGreaterThanOrEqual(1)
     await s.kill()
     for (let i = 0; i < 100 && again.some((pid) => alive(pid)); i++) await Bun.sleep(50)
     expect(again.filter((pid) => alive(pid))).toEqual([])
@@ -88,6 +89,16 @@ describe('wasi terminal', () => {
 })
 
 /** Program hosts stopped (state `T`) on this machine. */
+/** SIGSTOP takes effect when the host's threads are next scheduled: /proc says T a moment later. */
+async function waitStoppedHosts(): Promise<number[]> {
+  let stopped = stoppedHosts()
+  for (let i = 0; i < 40 && stopped.length === 0; i++) {
+    await Bun.sleep(50)
+    stopped = stoppedHosts()
+  }
+  return stopped
+}
+
 function stoppedHosts(): number[] {
   return readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
