@@ -290,20 +290,27 @@ async function main() {
     })
   }
 
-  await check('lint', ['bun', 'x', 'biome', 'check', '.'])
-  for (const ws of ['api', 'runner', 'web']) await check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])
+  // lint and the three typechecks read files only: side by side
+  await Promise.all([
+    check('lint', ['bun', 'x', 'biome', 'check', '.']),
+    ...['api', 'runner', 'web'].map((ws) => check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])),
+  ])
 
-  await bunSuite('api', ['./api'])
-  await bunSuite('runner', ['./runner'])
-  // The runsc runs (selected with --only=runner / --only=api) beside the suites that start no
-  // sandbox, each side mostly waiting on its own processes: the wall time grows by the longer side.
+  // Three lanes side by side: each suite spends most of its time waiting on its own servers,
+  // sandboxes and browser, so the run takes about as long as its longest lane. Every suite keeps its
+  // own databases, Redis prefixes, ports and containers (docs/operations.md, "Tests"); the api
+  // suite prints as it goes, the others when they end.
+  // The runsc runs (selected with --only=runner / --only=api) are the suites that exercise the
+  // sandbox itself, again under gVisor's runsc.
   const runsc = { SANDBOX_RUNTIME: 'runsc' }
   await Promise.all([
+    bunSuite('api', ['./api']),
     (async () => {
+      await bunSuite('runner', ['./runner'], { quiet: true })
       await bunSuite(
         'runner on runsc',
         ['./runner/src/docker', './runner/src/remote', './runner/src/projects.test.ts'],
-        { only: 'runner', env: runsc },
+        { only: 'runner', env: runsc, quiet: true },
       )
       await bunSuite(
         'api on runsc',
@@ -318,13 +325,14 @@ async function main() {
       )
     })(),
     (async () => {
+      // The browser suite goes through nginx + ModSecurity (E2E_WAF) to an API whose Docker sessions
+      // run under runsc: the production path.
+      if (existsSync(join(ROOT, 'web/e2e')))
+        await bunSuite('e2e', ['./web/e2e'], { env: { ...runsc, E2E_WAF: '1' }, quiet: true })
       if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
       await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
     })(),
   ])
-  // The browser suite goes through nginx + ModSecurity (E2E_WAF) to an API whose Docker sessions run
-  // under runsc: the production path.
-  if (existsSync(join(ROOT, 'web/e2e'))) await bunSuite('e2e', ['./web/e2e'], { env: { ...runsc, E2E_WAF: '1' } })
 
   if (dropDatabase) await dropDatabase().catch(() => {})
   if (stopS3) await stopS3().catch(() => {})
