@@ -109,7 +109,7 @@ describe('the dependency monitor', () => {
     monitor.close()
   })
 
-  test('an outage that comes back within the settle time is the same outage: one log line, one Problems occurrence', async () => {
+  test('an outage that comes back within the settle time is the same outage: one line when it starts, one when it ends, one Problems occurrence', async () => {
     const { logger, lines } = capturedLogger()
     let up = false
     const outages: string[] = []
@@ -134,6 +134,12 @@ describe('the dependency monitor', () => {
     expect(monitor.isDown('database')).toBe(true)
     expect(outages).toEqual(['DATABASE_UNAVAILABLE'])
     expect(lines.filter((l) => l.msg.startsWith('database unavailable'))).toHaveLength(1)
+    // the echo ends too, without a second recovery line
+    up = true
+    const again = Date.now() + 5000
+    while (monitor.isDown('database') && Date.now() < again) await Bun.sleep(10)
+    expect(monitor.isDown('database')).toBe(false)
+    expect(lines.filter((l) => l.msg === 'database recovered')).toHaveLength(1)
     monitor.close()
   })
 })

@@ -145,6 +145,8 @@ interface DownState {
   lastError: number
   /** Operations that failed during this outage. */
   failures: number
+  /** Its recovery was logged already: this is the echo of a restarted PostgreSQL (OUTAGE_SETTLE_MS). */
+  echo?: boolean
 }
 
 const messageOf = (err: unknown): string => {
@@ -212,7 +214,7 @@ export class DependencyMonitor {
       // the same outage going on (a restarted PostgreSQL refuses the pool's stale connections once
       // more): no second log line, metric or Problems occurrence (docs/faults.md)
       this.ended.delete(dependency)
-      this.down.set(dependency, { ...last.state, lastError: now, failures: last.state.failures + 1 })
+      this.down.set(dependency, { ...last.state, lastError: now, failures: last.state.failures + 1, echo: true })
       metrics.dependencyUp.set({ dependency }, 0)
       this.watch(dependency)
       return
@@ -243,6 +245,8 @@ export class DependencyMonitor {
     clearInterval(this.timers.get(dependency))
     this.timers.delete(dependency)
     metrics.dependencyUp.set({ dependency }, 1)
+    // the echo's end is not a second recovery: its line was written when the outage first ended
+    if (state.echo) return
     this.options.logger.warn(
       { dependency, downMs: Date.now() - state.since, failures: state.failures },
       `${dependency} recovered`,
