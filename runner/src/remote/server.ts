@@ -79,6 +79,12 @@ interface Hosted {
   detachedFull: boolean
   /** Output bytes sent on the current socket that the API has not credited yet. */
   uncredited: number
+  /**
+   * Output the session produced after it was asked to pause (the source stops a moment later), held
+   * until the API credits or resumes: what reaches the API after it pauses stays within the window
+   * plus the frame that crossed it (docs/terminal-protocol.md).
+   */
+  held: Uint8Array[]
   /** Output produced while no API socket was attached, sent on re-attach. */
   buffer: Uint8Array[]
   bufferBytes: number
@@ -212,6 +218,13 @@ export function createRunnerServer(options: RunnerServerOptions) {
     if (h.uncredited >= outputWindow) h.windowPaused = true
     if (h.socketPaused || h.windowPaused) syncPause(h)
   }
+  /** Sends held output while the API takes it. */
+  const drainHeld = (h: Hosted) => {
+    const ws = h.ws
+    while (ws && h.held.length > 0 && !h.clientPaused && !h.windowPaused)
+      sendOutput(h, ws, h.held.shift() as Uint8Array)
+    syncPause(h)
+  }
 
   /** Wires a hosted session to a socket: output goes there, or to the buffer while detached. */
   const host = (id: string, kind: RunnerKind, session: RunnerSession): Hosted => {
@@ -225,6 +238,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
       windowPaused: false,
       detachedFull: false,
       uncredited: 0,
+      held: [],
       buffer: [],
       bufferBytes: 0,
     }
@@ -250,7 +264,8 @@ export function createRunnerServer(options: RunnerServerOptions) {
         }
         return
       }
-      sendOutput(h, ws, frame)
+      if (h.clientPaused || h.windowPaused || h.held.length > 0) h.held.push(frame)
+      else sendOutput(h, ws, frame)
     }
     session.onData((chunk) => {
       parts.push(chunk)
@@ -269,6 +284,8 @@ export function createRunnerServer(options: RunnerServerOptions) {
       const ws = h.ws
       h.ws = null
       if (ws && ws.readyState === 1) {
+        // the session's last words go out before its exit, paused or not: nothing more will follow
+        for (const chunk of h.held.splice(0)) ws.send(chunk)
         const info = stopping && !exit.message ? { ...exit, message: 'the runner service stopped' } : exit
         send(ws, { type: 'exit', info })
         ws.close(CLOSE.normal, 'session ended')
@@ -294,7 +311,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
     h.socketPaused = false
     h.windowPaused = false
     h.uncredited = 0
-    for (const chunk of h.buffer.splice(0)) sendOutput(h, ws, chunk)
+    for (const chunk of [...h.buffer.splice(0), ...h.held.splice(0)]) sendOutput(h, ws, chunk)
     h.bufferBytes = 0
     h.detachedFull = false
     syncPause(h)
@@ -303,6 +320,10 @@ export function createRunnerServer(options: RunnerServerOptions) {
   /** The API socket dropped without a kill: keep the session for another API instance. */
   const detach = (h: Hosted) => {
     h.ws = null
+    for (const chunk of h.held.splice(0)) {
+      h.buffer.push(chunk)
+      h.bufferBytes += chunk.length
+    }
     h.clientPaused = false
     h.socketPaused = false
     h.windowPaused = false
@@ -437,7 +458,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
     h.uncredited = Math.max(0, h.uncredited - bytes)
     if (h.windowPaused && h.uncredited < outputWindow) {
       h.windowPaused = false
-      syncPause(h)
+      drainHeld(h)
     }
   }
 
@@ -466,7 +487,7 @@ export function createRunnerServer(options: RunnerServerOptions) {
         return
       case 'resume':
         h.clientPaused = false
-        syncPause(h)
+        drainHeld(h)
         return
       case 'credit':
         credit(h, frame.bytes)
