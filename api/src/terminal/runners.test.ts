@@ -85,12 +85,13 @@ describe('real WASI runner: a resume during `life` (docs/terminal-protocol.md, R
     expect(screenLines(resumed, 'alternate')).toEqual(screenLines(seen, 'alternate'))
     expect(screenLines(resumed, 'alternate').join('\n')).toMatch(/▀|▄|█/)
     expect(screenLines(resumed, 'normal')).toEqual(screenLines(seen, 'normal'))
+    // life reads keys between frames: `q` takes effect within one 10 s frame delay
     again.type('q')
-    await again.output(/\$ $/, 20_000)
+    await again.output(/\$ $/, 45_000)
     const after = await screenOf([...again.chunks])
     expect(after.buffer.active.type).toBe('normal')
     await wasi.close()
-  }, 60_000)
+  }, 120_000)
 })
 
 describe.each(PLACEMENTS)('real Docker runner through the WebSocket (runners %s)', (placement) => {
