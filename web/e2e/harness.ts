@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { startNginx } from '../../deploy/nginx-kit.ts'
 
 export const ROOT = join(import.meta.dir, '../..')
@@ -206,6 +206,22 @@ export async function adminToken(server: Pick<Server, 'url'>): Promise<string> {
   })
   if (!login.ok) throw new Error(`e2e: the admin sign-in answered ${login.status}`)
   return ((await login.json()) as { data: { accessToken: string } }).data.accessToken
+}
+
+/**
+ * Signs in on an admin page if it asks, then waits for `ready`. The admin renders in the browser:
+ * the sign-in form or the section appears after the page loads, so it waits for either one first
+ * (checking for the form at once would race a slow first render).
+ */
+export async function adminSignIn(page: Page, ready: Locator): Promise<void> {
+  const email = page.getByLabel('Email')
+  await email.or(ready).first().waitFor()
+  if (await email.isVisible()) {
+    await email.fill(ADMIN.email)
+    await page.getByLabel('Password').fill(ADMIN.password)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+  }
+  await ready.first().waitFor()
 }
 
 /** Waits until a line of the page's terminal is exactly `text` (output, not the typed command). */

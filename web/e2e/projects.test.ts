@@ -17,6 +17,7 @@ import { projectTgz, tgz } from '../../api/test/archives.ts'
 import { compileProject } from '../../wasm-projects/build.ts'
 import {
   ADMIN,
+  adminSignIn,
   adminToken,
   buildSite,
   type Server,
@@ -70,12 +71,7 @@ afterAll(async () => {
 
 async function signIn(page: Page) {
   await page.goto('/admin/projects')
-  if (await page.getByLabel('Email').count()) {
-    await page.getByLabel('Email').fill(ADMIN.email)
-    await page.getByLabel('Password').fill(ADMIN.password)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-  }
-  await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor()
+  await adminSignIn(page, page.getByRole('heading', { name: 'Projects', level: 1 }))
 }
 
 /** Waits for the build panel to show a finished build and returns its status and log. */

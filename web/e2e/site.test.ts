@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import {
   ADMIN,
+  adminSignIn,
   buildSite,
   inlineScriptsInBuild,
   type PageProblems,
@@ -332,11 +333,7 @@ describe('admin', () => {
 
   test('a draft stays off the blog until it is published', async () => {
     const { page, problems } = await visit('/admin/posts')
-    if (await page.getByLabel('Email').count()) {
-      await page.getByLabel('Email').fill(ADMIN.email)
-      await page.getByLabel('Password').fill(ADMIN.password)
-      await page.getByRole('button', { name: 'Sign in' }).click()
-    }
+    await adminSignIn(page, page.getByRole('button', { name: 'New post' }))
     await page.getByRole('button', { name: 'New post' }).click()
     await page.getByLabel('Title').fill('A draft for later')
     await page.getByLabel('Markdown').fill('Not ready yet.')
@@ -352,13 +349,8 @@ describe('admin', () => {
 
   test('the admin posts list shows the status and date of every post', async () => {
     const { page, problems } = await visit('/admin/posts')
-    if (await page.getByLabel('Email').count()) {
-      await page.getByLabel('Email').fill(ADMIN.email)
-      await page.getByLabel('Password').fill(ADMIN.password)
-      await page.getByRole('button', { name: 'Sign in' }).click()
-    }
     const rows = page.locator('tbody tr[data-post]')
-    await rows.first().waitFor()
+    await adminSignIn(page, rows)
     // Needs GET /api/v1/posts?include=deleted to answer the admin shape (status, updatedAt, deletedAt).
     const badges = await rows.locator('.badge').allTextContents()
     expect(badges.length).toBeGreaterThan(0)
@@ -370,11 +362,7 @@ describe('admin', () => {
   test('the other admin sections load: projects, media, flags, live sessions', async () => {
     const { page, problems } = await visit('/admin/projects')
     // Same context: the refresh token in sessionStorage does not carry to a new tab, so sign in.
-    if (await page.getByLabel('Email').count()) {
-      await page.getByLabel('Email').fill(ADMIN.email)
-      await page.getByLabel('Password').fill(ADMIN.password)
-      await page.getByRole('button', { name: 'Sign in' }).click()
-    }
+    await adminSignIn(page, page.getByRole('navigation', { name: 'Admin' }))
     for (const [section, heading] of [
       ['projects', 'Projects'],
       ['media', 'Media'],
