@@ -296,17 +296,18 @@ async function main() {
     ...['api', 'runner', 'web'].map((ws) => check(`typecheck ${ws}`, ['bun', 'x', 'tsc', '--noEmit', '-p', ws])),
   ])
 
-  // Three lanes side by side: each suite spends most of its time waiting on its own servers,
-  // sandboxes and browser, so the run takes about as long as its longest lane. Every suite keeps its
-  // own databases, Redis prefixes, ports and containers (docs/operations.md, "Tests"); the api
-  // suite prints as it goes, the others when they end.
+  // The runner suite first, alone: its WASI cases demote CPU hogs to SCHED_IDLE and time compiles
+  // in CPU seconds, which a machine kept busy by other suites would starve (docs/operations.md, "Tests").
+  await bunSuite('runner', ['./runner'])
+  // Then two lanes side by side: each suite spends most of its time waiting on its own servers,
+  // sandboxes and browser. Every suite keeps its own databases, Redis prefixes, ports and
+  // containers; the api suite prints as it goes, the other lane when each suite ends.
   // The runsc runs (selected with --only=runner / --only=api) are the suites that exercise the
   // sandbox itself, again under gVisor's runsc.
   const runsc = { SANDBOX_RUNTIME: 'runsc' }
   await Promise.all([
     bunSuite('api', ['./api']),
     (async () => {
-      await bunSuite('runner', ['./runner'], { quiet: true })
       await bunSuite(
         'runner on runsc',
         ['./runner/src/docker', './runner/src/remote', './runner/src/projects.test.ts'],
@@ -323,14 +324,12 @@ async function main() {
         ],
         { only: 'api', env: runsc, quiet: true },
       )
-    })(),
-    (async () => {
+      if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
+      await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
       // The browser suite goes through nginx + ModSecurity (E2E_WAF) to an API whose Docker sessions
       // run under runsc: the production path.
       if (existsSync(join(ROOT, 'web/e2e')))
         await bunSuite('e2e', ['./web/e2e'], { env: { ...runsc, E2E_WAF: '1' }, quiet: true })
-      if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
-      await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
     })(),
   ])
 
