@@ -1,6 +1,7 @@
 /**
  * The browser's `ProgramLauncher` (runner/src/wasi/platform.ts): each program runs in a fresh Web
- * Worker (program-worker.ts). Ctrl-C and the time limit terminate the worker; typed lines are held
+ * Worker (program-worker.ts). Ctrl-C and the time limit terminate the worker; Ctrl-Z parks it at
+ * its next WASI call until `fg` (program-worker.ts, `gate`); typed lines are held
  * until the program waits for input (the worker says so in shared memory, exactly, where the server
  * must guess from CPU time); files the program wrote are synced back into the session's MemFs.
  */
@@ -50,6 +51,8 @@ class WorkerRun implements ProgramControl {
   #finish!: (end: ProgramEnd) => void
   #timer: ReturnType<typeof setInterval> | undefined
   #started = performance.now()
+  /** Held stopped by Ctrl-Z (until `fg`). */
+  #suspended = false
 
   constructor(
     readonly o: ProgramStart,
@@ -126,8 +129,9 @@ class WorkerRun implements ProgramControl {
   #busyMs(): number {
     const elapsed = performance.now() - this.#started
     const waited = Atomics.load(this.#ctrl, CTRL.waitedMs)
+    // waiting for input (1) or parked by Ctrl-Z (2)
     const waitingNow =
-      Atomics.load(this.#ctrl, CTRL.waiting) === 1 ? elapsed - Atomics.load(this.#ctrl, CTRL.waitStart) : 0
+      Atomics.load(this.#ctrl, CTRL.waiting) !== 0 ? elapsed - Atomics.load(this.#ctrl, CTRL.waitStart) : 0
     return elapsed - waited - Math.max(0, waitingNow)
   }
 
@@ -137,6 +141,8 @@ class WorkerRun implements ProgramControl {
       this.#stop({ kind: 'timeout' })
       return
     }
+    // a stopped program takes no input until `fg`
+    if (this.#suspended) return
     this.#pump()
     if (Atomics.load(this.#ctrl, CTRL.waiting) === 1 && this.#typed.length > 0) {
       for (const part of this.#typed.splice(0)) {
@@ -216,12 +222,26 @@ class WorkerRun implements ProgramControl {
     this.#stop({ kind: 'cut' })
   }
 
-  /** A Web Worker cannot be paused from outside: Ctrl-Z is refused (the shell says so). */
+  /**
+   * Ctrl-Z: a Web Worker cannot be paused from outside, so the program parks itself at its next
+   * WASI call (a read, a write, a clock or poll call) and waits there in Atomics.wait, spending no
+   * CPU, until `fg`. A program computing without any WASI call runs on until its next one; that
+   * time still counts against its 30 s limit. False before the program's worker exists or after its end.
+   */
   suspend(): boolean {
-    return false
+    if (!this.#worker || this.#ending || this.#suspended) return false
+    this.#suspended = true
+    Atomics.store(this.#ctrl, CTRL.stop, 1)
+    return true
   }
 
-  async resume(): Promise<void> {}
+  /** `fg`: the parked program goes on. */
+  async resume(): Promise<void> {
+    if (!this.#suspended) return
+    this.#suspended = false
+    Atomics.store(this.#ctrl, CTRL.stop, 0)
+    Atomics.notify(this.#ctrl, CTRL.stop)
+  }
 
   interrupt(): void {
     this.#stop({ kind: 'interrupted' })
