@@ -131,7 +131,8 @@ async function open(context: BrowserContext, slug: string, runner: Runner, leadM
           clearTimeout(timer)
           const marks: Record<string, number> = {}
           for (const m of performance.getEntriesByType('mark')) {
-            if (m.name.startsWith('browser-runner:')) marks[m.name.slice(15)] = Math.round(m.startTime - start)
+            const name = m.name.replace(/^browser-runner:/, '')
+            if (name !== m.name || m.name.startsWith('terminal:')) marks[name] = Math.round(m.startTime - start)
           }
           resolve({ start, prompt, marks })
         }
