@@ -29,7 +29,15 @@ try {
           ;[...document.querySelectorAll('button')].find((b) => b.textContent === 'Start terminal')?.click()
           const poll = () => {
             const b = window.__shellfolio?.term.buffer.active
-            if (b && /\$ $/.test(`${b.getLine(b.baseY + b.cursorY)?.translateToString(false).trimEnd()} `))
+            if (
+              b &&
+              /\$ $/.test(
+                `${b
+                  .getLine(b.baseY + b.cursorY)
+                  ?.translateToString(false)
+                  .trimEnd()} `,
+              )
+            )
               resolve(performance.now() - t0)
             else setTimeout(poll, 1)
           }
@@ -51,7 +59,8 @@ try {
       self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000)
     })
     console.log(`\n${visit}: Start → prompt ${ms.toFixed(1)} ms; self time (ms):`)
-    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 18)) console.log(`  ${v.toFixed(1).padStart(6)}  ${k}`)
+    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 18))
+      console.log(`  ${v.toFixed(1).padStart(6)}  ${k}`)
     await page.close()
   }
 } finally {
