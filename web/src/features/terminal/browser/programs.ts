@@ -13,6 +13,7 @@ import {
   type ProgramLauncher,
   type ProgramStart,
 } from '@shellfolio/runner/browser'
+import { gateLoops } from './loop-gate.ts'
 import { CTRL, CTRL_SLOTS, type ProgramReply, type RunMessage, STDIN_RING, sharedBuffer } from './program-protocol.ts'
 
 const GUEST_HOME = '/workspace'
@@ -27,10 +28,13 @@ function toGuest(home: string, path: string): string {
 
 const modules = new WeakMap<Uint8Array, Promise<WebAssembly.Module>>()
 
+/** Compiled once per module bytes, with its loops gated for Ctrl-Z (loop-gate.ts) when that can be done. */
 function compile(wasm: Uint8Array): Promise<WebAssembly.Module> {
   let m = modules.get(wasm)
   if (!m) {
-    m = WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
+    const plain = () => WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
+    const gated = gateLoops(wasm)
+    m = gated ? WebAssembly.compile(gated as Uint8Array<ArrayBuffer>).catch(plain) : plain()
     modules.set(wasm, m)
   }
   return m
@@ -225,8 +229,8 @@ class WorkerRun implements ProgramControl {
   /**
    * Ctrl-Z: a Web Worker cannot be paused from outside, so the program parks itself at its next
    * WASI call (a read, a write, a clock or poll call) and waits there in Atomics.wait, spending no
-   * CPU, until `fg`. A program computing without any WASI call runs on until its next one; that
-   * time still counts against its 30 s limit. False before the program's worker exists or after its end.
+   * CPU, until `fg`; a loop that makes no call makes one every LOOP_CHECK iterations (loop-gate.ts).
+   * False before the program's worker exists or after its end.
    */
   suspend(): boolean {
     if (!this.#worker || this.#ending || this.#suspended) return false
