@@ -17,6 +17,8 @@
  *   - server CPU of a session: the API process's CPU time (all its threads, ns) from the Start click
  *     to the end of the session's runs (the WASI server runner's program hosts are other processes
  *     and not counted)
+ *   - Ctrl-Z: Chromium's CPU (every process, DevTools `SystemInfo.getProcessInfo`) while a program
+ *     computes without WASI calls, and while it is stopped
  *   - where a browser session's start-up goes: the marks the runner leaves on the page's
  *     performance timeline (`browser-runner:*`, web/src/features/terminal/browser/connection.ts)
  * Medians of SAMPLES (≥ 5), a table, and bench-results/browser.json. Bounded: every wait has a
@@ -260,6 +262,50 @@ async function close(o: Opened): Promise<void> {
   await o.page.close()
 }
 
+/** CPU seconds of every Chromium process so far (the tab's renderer runs its workers). */
+async function browserCpuS(): Promise<number> {
+  const cdp = await browser.newBrowserCDPSession()
+  try {
+    const { processInfo } = (await cdp.send('SystemInfo.getProcessInfo')) as { processInfo: { cpuTime: number }[] }
+    return processInfo.reduce((n, p) => n + p.cpuTime, 0)
+  } finally {
+    await cdp.detach()
+  }
+}
+
+/**
+ * A program computing without WASI calls (`life -n 100000000`): Chromium's CPU use (share of one
+ * core) over `ms` while it runs, then over `ms` once Ctrl-Z stopped it; then it is ended (fg, Ctrl-C).
+ */
+async function stoppedCpu(context: BrowserContext, ms: number): Promise<{ running: number; stopped: number }> {
+  const o = await open(context, 'life', 'browser')
+  const term = (data: string) => o.page.evaluate((d) => window.__shellfolio!.term.input(d, true), data)
+  await term('./life -n 100000000 -s 7 -w 40 -h 20\r')
+  await Bun.sleep(300)
+  const a = await browserCpuS()
+  await Bun.sleep(ms)
+  const running = (await browserCpuS()) - a
+  await term('\x1a')
+  await o.page.waitForFunction(
+    () => {
+      const b = window.__shellfolio!.term.buffer.active
+      for (let y = 0; y < b.length; y++) if (/Stopped/.test(b.getLine(y)?.translateToString(true) ?? '')) return true
+      return false
+    },
+    null,
+    { timeout: 10_000 },
+  )
+  await Bun.sleep(200)
+  const b = await browserCpuS()
+  await Bun.sleep(ms)
+  const stopped = (await browserCpuS()) - b
+  await term('fg\r')
+  await Bun.sleep(200)
+  await term('\x03')
+  await close(o)
+  return { running: (running * 1000) / ms, stopped: (stopped * 1000) / ms }
+}
+
 const newContext = () => browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
 
 test('browser runner bench', async () => {
@@ -313,6 +359,16 @@ test('browser runner bench', async () => {
       await context.close()
     }
   }
+  const cpuShares: { running: number; stopped: number }[] = []
+  {
+    const context = await newContext()
+    for (let i = 0; i < 3; i++) cpuShares.push(await stoppedCpu(context, 2000))
+    await context.close()
+  }
+  const stoppedShare = {
+    'running (cores)': round(median(cpuShares.map((c) => c.running)), 2),
+    'stopped by Ctrl-Z (cores)': round(median(cpuShares.map((c) => c.stopped)), 2),
+  }
   const loadEnd = loadavg()
 
   const rows = runners.map((r) => ({
@@ -361,6 +417,7 @@ test('browser runner bench', async () => {
   console.log(`API process CPU with no session: ${idleCpuMsPerS} ms per second`)
   console.log('\nbrowser runner start-up, ms after the Start click (medians):\n')
   console.log(table(profile, ['visit', ...markNames]))
+  console.log('\nChromium CPU, life -n 100000000 in the tab (medians of 3 × 2 s):', stoppedShare)
   console.log('\ntargets:', targets)
   writeResults(
     'browser',
@@ -371,6 +428,7 @@ test('browser runner bench', async () => {
       rows,
       ratios,
       idleCpuMsPerS,
+      stoppedShare,
       profile,
       targets,
       raw: {

@@ -268,48 +268,61 @@ function rewrite(wasm: Uint8Array): Uint8Array | undefined {
     ...[0x23, ...g, 0x41, 0x01, 0x6b, 0x24, ...g], // global.get; i32.const 1; i32.sub; global.set
   ]
 
+  // copied as slices of the original between the loops' starts, with the check after each
+  const checkBytes = Uint8Array.from(check)
   const c = new Reader(code.body)
   const count = c.u32()
-  const codeOut: number[] = [...leb(count)]
+  const codeParts: Uint8Array[] = [Uint8Array.from(leb(count))]
   for (let i = 0; i < count; i++) {
     const size = c.u32()
     const end = c.at + size
-    const start = c.at
+    const parts: Uint8Array[] = []
+    let last = c.at
+    let length = 0
     const locals = c.u32()
     for (let j = 0; j < locals; j++) {
       c.u32()
       c.byte()
     }
-    const body: number[] = [...code.body.subarray(start, c.at)]
     while (c.at < end) {
-      const from = c.at
       const op = c.byte()
       immediates(c, op)
-      for (let k = from; k < c.at; k++) body.push(code.body[k]!)
-      if (op === 0x03) for (const byte of check) body.push(byte)
+      if (op === 0x03) {
+        parts.push(code.body.subarray(last, c.at), checkBytes)
+        length += c.at - last + checkBytes.length
+        last = c.at
+      }
     }
     if (c.at !== end) throw new Bail('function size')
-    for (const byte of leb(body.length)) codeOut.push(byte)
-    for (const byte of body) codeOut.push(byte)
+    parts.push(code.body.subarray(last, end))
+    length += end - last
+    codeParts.push(Uint8Array.from(leb(length)), ...parts)
   }
 
-  const out: number[] = [...wasm.subarray(0, 8)]
-  let globalDone = false
-  const emit = (id: number, body: ArrayLike<number>) => {
-    for (const byte of [id, ...leb(body.length)]) out.push(byte)
-    for (let i = 0; i < body.length; i++) out.push(body[i]!)
+  const out: Uint8Array[] = [wasm.subarray(0, 8)]
+  const emit = (id: number, parts: Uint8Array[]) => {
+    const size = parts.reduce((n, p) => n + p.length, 0)
+    out.push(Uint8Array.from([id, ...leb(size)]), ...parts)
   }
+  const globalSection = [Uint8Array.from(globalBody)]
+  let globalDone = false
   for (const s of sections) {
     if (!globalDone && s.id !== 0 && (RANK[s.id] ?? 0) > RANK[6]!) {
-      emit(6, globalBody)
+      emit(6, globalSection)
       globalDone = true
     }
     if (s.id === 6) {
-      emit(6, globalBody)
+      if (!globalDone) emit(6, globalSection)
       globalDone = true
-    } else if (s.id === 10) emit(10, codeOut)
-    else emit(s.id, s.body)
+    } else if (s.id === 10) emit(10, codeParts)
+    else emit(s.id, [s.body])
   }
-  if (!globalDone) emit(6, globalBody)
-  return Uint8Array.from(out)
+  if (!globalDone) emit(6, globalSection)
+  const result = new Uint8Array(out.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of out) {
+    result.set(p, at)
+    at += p.length
+  }
+  return result
 }
