@@ -1,7 +1,9 @@
 /**
  * `bun run bench`: runs every `*.bench.ts` of the repository with `bun test <file>` (one process
  * each, so runs never share warm caches), then lists the result files they wrote to bench-results/.
- * Benchmarks print their own tables; nothing here asserts timings.
+ * Benchmarks print their own tables; nothing here asserts timings. Arguments select benches by a
+ * part of their path: `bun run bench browser` runs only web/bench/browser.bench.ts (the browser
+ * runner in Chromium, docs/performance.md, "Browser runner").
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'

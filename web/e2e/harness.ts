@@ -22,6 +22,8 @@ export const RUNNERS = process.env.DOCKER_AVAILABLE === '1' ? (['wasi', 'docker'
 export interface Server {
   url: string
   dataDir: string
+  /** The API process (the bench reads its CPU time). */
+  pid: number
   log: () => string
   stop: () => Promise<void>
 }
@@ -131,6 +133,7 @@ export async function startServer(dist: string, extraEnv: Record<string, string>
   const server: Server = {
     url,
     dataDir,
+    pid: proc.pid,
     log: () => output,
     stop: async () => {
       proc.kill('SIGTERM')

@@ -37,7 +37,8 @@ export type ToBrowserShell =
 
 /** Shell worker → page. */
 export type FromBrowserShell =
-  | { type: 'loaded'; bytes: number; ms: number }
+  /** `marks`: epoch ms of the worker's start-up steps, for the bench's profile (docs/performance.md). */
+  | { type: 'loaded'; bytes: number; ms: number; marks?: Record<string, number> }
   | { type: 'out'; bytes: Uint8Array }
   | { type: 'exit'; code: number }
   | { type: 'error'; message: string }

@@ -37,7 +37,13 @@ function hasSavedSession(slug: string): boolean {
  * started): the same frame as the terminal, with the demo recording (browser), the preview image or
  * a word on what happens here, and the runner choice.
  */
-function Stage(props: { project: Project; ready: boolean; onStart?: (runner: ClientRunner | undefined) => void }) {
+function Stage(props: {
+  project: Project
+  ready: boolean
+  onStart?: (runner: ClientRunner | undefined) => void
+  /** The visitor is about to press Start (pointer over it, focus): load ahead (docs/performance.md). */
+  onWarm?: (runner: ClientRunner | undefined) => void
+}) {
   // in the browser, once mounted: the browser runner first when this tab can run the project
   const runners = () => (props.ready ? offeredRunners(props.project) : props.project.availableRunners)
   const [choice, setChoice] = createSignal<ClientRunner | undefined>(runners()[0])
@@ -71,6 +77,9 @@ function Stage(props: { project: Project; ready: boolean; onStart?: (runner: Cli
             type="button"
             class="button primary"
             disabled={!props.ready}
+            onPointerEnter={() => props.onWarm?.(choice())}
+            onPointerDown={() => props.onWarm?.(choice())}
+            onFocus={() => props.onWarm?.(choice())}
             onClick={() => props.onStart?.(choice())}
           >
             Start terminal
@@ -126,6 +135,17 @@ function Stage(props: { project: Project; ready: boolean; onStart?: (runner: Cli
       </div>
     </section>
   )
+}
+
+/**
+ * Before a Start click (docs/performance.md, "Browser runner"): the terminal's code, and for the
+ * browser runner its shell worker with the project's files, so the click only shows the prompt.
+ */
+function warm(project: Project, runner: ClientRunner | undefined): void {
+  void LiveStage.preload()
+  if (runner === 'browser') {
+    void import('../terminal/browser/connection.ts').then((m) => m.prewarmBrowserShell(project.slug, project.policy))
+  }
 }
 
 export default function ProjectPage() {
@@ -193,7 +213,12 @@ export default function ProjectPage() {
               <Show
                 when={live()}
                 fallback={
-                  <Stage project={p()} ready={mounted()} onStart={(runner) => setLive({ runner, start: true })} />
+                  <Stage
+                    project={p()}
+                    ready={mounted()}
+                    onWarm={(runner) => warm(p(), runner)}
+                    onStart={(runner) => setLive({ runner, start: true })}
+                  />
                 }
               >
                 {(how) => (

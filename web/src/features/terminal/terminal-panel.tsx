@@ -113,6 +113,8 @@ export function TerminalPanel(props: {
   const clock = setInterval(() => setNow(Date.now()), 1000)
   onCleanup(() => clearInterval(clock))
 
+  // start-up steps on the page's timeline, for the browser bench (docs/performance.md, "Browser runner")
+  performance.mark('terminal:panel')
   let host!: HTMLDivElement
   let panel!: HTMLDivElement
   let section!: HTMLElement
@@ -358,6 +360,7 @@ export function TerminalPanel(props: {
   onMount(() => {
     term.open(host)
     fit.fit()
+    performance.mark('terminal:opened')
     // Sixel and iTerm inline images (e.g. `./miniRT -i sixel`), loaded after the page is up: only
     // terminals need the decoder. Bounded: at most 16 MB of pixels kept, 4 MB per image.
     void import('@xterm/addon-image').then(({ ImageAddon }) => {

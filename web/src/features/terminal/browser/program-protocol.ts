@@ -16,7 +16,7 @@ export const CTRL = {
   closed: 2,
   /** Bumped (and notified) on every stdin change: the program waits on it. */
   wake: 3,
-  /** 1 while the program waits for input (read or poll on stdin). */
+  /** 1 while the program waits for input (read or poll on stdin); 2 while it is parked by Ctrl-Z. */
   waiting: 4,
   /** Milliseconds the program spent waiting (input or a paused terminal), finished waits only. */
   waitedMs: 5,
@@ -24,8 +24,13 @@ export const CTRL = {
   unacked: 6,
   /** When the current wait started, ms since the run started. */
   waitStart: 7,
+  /**
+   * 1 while the shell holds the program stopped (Ctrl-Z, until `fg`): its next WASI call parks in
+   * Atomics.wait on this slot (docs/runners.md, "The browser runner").
+   */
+  stop: 8,
 } as const
-export const CTRL_SLOTS = 8
+export const CTRL_SLOTS = 9
 /** Bytes of the stdin ring. */
 export const STDIN_RING = 64 * 1024
 /** Output a program may have posted that the terminal has not taken (bytes). */

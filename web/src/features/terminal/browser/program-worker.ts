@@ -5,7 +5,8 @@
  * waiting for keys blocks in `Atomics.wait` on the shared ring (program-protocol.ts), never
  * spinning. Ctrl-C and the time limit `terminate()` this worker, which in a browser really stops
  * running WebAssembly. The workspace is copied in as /workspace and what the program left there is
- * sent back at its exit, as the server's program host does.
+ * sent back at its exit, as the server's program host does. Ctrl-Z parks the program at its next
+ * WASI call (`gate`).
  */
 import {
   Directory,
@@ -34,6 +35,34 @@ function waitOn(slot: number, seen: number, ms: number, input: boolean): void {
   Atomics.wait(ctrl, slot, seen, ms === Number.POSITIVE_INFINITY ? undefined : Math.max(0, ms))
   if (input) Atomics.store(ctrl, CTRL.waiting, 0)
   Atomics.add(ctrl, CTRL.waitedMs, Math.round(performance.now() - begin))
+}
+
+/**
+ * Ctrl-Z (docs/runners.md, "The browser runner"): while the shell holds the program stopped, every
+ * WASI call parks here in Atomics.wait (no CPU) until `fg`. Parked time is waiting time, not
+ * running time, for the 30 s limit.
+ */
+function gate(): void {
+  if (Atomics.load(ctrl, CTRL.stop) === 0) return
+  const begin = performance.now()
+  Atomics.store(ctrl, CTRL.waitStart, Math.round(begin - started))
+  Atomics.store(ctrl, CTRL.waiting, 2)
+  while (Atomics.load(ctrl, CTRL.stop) === 1) Atomics.wait(ctrl, CTRL.stop, 1)
+  Atomics.store(ctrl, CTRL.waiting, 0)
+  Atomics.add(ctrl, CTRL.waitedMs, Math.round(performance.now() - begin))
+}
+
+/** `imports` with the Ctrl-Z gate in front of each call. */
+function gated(imports: Record<string, unknown>): WebAssembly.ModuleImports {
+  const out: WebAssembly.ModuleImports = {}
+  for (const [name, f] of Object.entries(imports)) {
+    if (typeof f !== 'function') continue
+    out[name] = (...args: unknown[]) => {
+      gate()
+      return f(...args)
+    }
+  }
+  return out
 }
 
 function stdinAvailable(): number {
@@ -196,7 +225,7 @@ async function run(job: RunMessage): Promise<void> {
   const w = new WASI([job.name, ...job.args], env, [new Stdin(), new Output(1), new Output(2), workspace])
   let memory: WebAssembly.Memory | undefined
   const imports: WebAssembly.Imports = {
-    wasi_snapshot_preview1: { ...w.wasiImport, poll_oneoff: pollOneoff(() => memory!) },
+    wasi_snapshot_preview1: gated({ ...w.wasiImport, poll_oneoff: pollOneoff(() => memory!) }),
   }
   let code: number
   try {

@@ -1,6 +1,7 @@
 /**
  * The browser's `ProgramLauncher` (runner/src/wasi/platform.ts): each program runs in a fresh Web
- * Worker (program-worker.ts). Ctrl-C and the time limit terminate the worker; typed lines are held
+ * Worker (program-worker.ts). Ctrl-C and the time limit terminate the worker; Ctrl-Z parks it at
+ * its next WASI call until `fg` (program-worker.ts, `gate`); typed lines are held
  * until the program waits for input (the worker says so in shared memory, exactly, where the server
  * must guess from CPU time); files the program wrote are synced back into the session's MemFs.
  */
@@ -12,6 +13,7 @@ import {
   type ProgramLauncher,
   type ProgramStart,
 } from '@shellfolio/runner/browser'
+import { gateLoops } from './loop-gate.ts'
 import { CTRL, CTRL_SLOTS, type ProgramReply, type RunMessage, STDIN_RING, sharedBuffer } from './program-protocol.ts'
 
 const GUEST_HOME = '/workspace'
@@ -26,10 +28,13 @@ function toGuest(home: string, path: string): string {
 
 const modules = new WeakMap<Uint8Array, Promise<WebAssembly.Module>>()
 
+/** Compiled once per module bytes, with its loops gated for Ctrl-Z (loop-gate.ts) when that can be done. */
 function compile(wasm: Uint8Array): Promise<WebAssembly.Module> {
   let m = modules.get(wasm)
   if (!m) {
-    m = WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
+    const plain = () => WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>)
+    const gated = gateLoops(wasm)
+    m = gated ? WebAssembly.compile(gated as Uint8Array<ArrayBuffer>).catch(plain) : plain()
     modules.set(wasm, m)
   }
   return m
@@ -50,6 +55,8 @@ class WorkerRun implements ProgramControl {
   #finish!: (end: ProgramEnd) => void
   #timer: ReturnType<typeof setInterval> | undefined
   #started = performance.now()
+  /** Held stopped by Ctrl-Z (until `fg`). */
+  #suspended = false
 
   constructor(
     readonly o: ProgramStart,
@@ -126,8 +133,9 @@ class WorkerRun implements ProgramControl {
   #busyMs(): number {
     const elapsed = performance.now() - this.#started
     const waited = Atomics.load(this.#ctrl, CTRL.waitedMs)
+    // waiting for input (1) or parked by Ctrl-Z (2)
     const waitingNow =
-      Atomics.load(this.#ctrl, CTRL.waiting) === 1 ? elapsed - Atomics.load(this.#ctrl, CTRL.waitStart) : 0
+      Atomics.load(this.#ctrl, CTRL.waiting) !== 0 ? elapsed - Atomics.load(this.#ctrl, CTRL.waitStart) : 0
     return elapsed - waited - Math.max(0, waitingNow)
   }
 
@@ -137,6 +145,8 @@ class WorkerRun implements ProgramControl {
       this.#stop({ kind: 'timeout' })
       return
     }
+    // a stopped program takes no input until `fg`
+    if (this.#suspended) return
     this.#pump()
     if (Atomics.load(this.#ctrl, CTRL.waiting) === 1 && this.#typed.length > 0) {
       for (const part of this.#typed.splice(0)) {
@@ -216,12 +226,26 @@ class WorkerRun implements ProgramControl {
     this.#stop({ kind: 'cut' })
   }
 
-  /** A Web Worker cannot be paused from outside: Ctrl-Z is refused (the shell says so). */
+  /**
+   * Ctrl-Z: a Web Worker cannot be paused from outside, so the program parks itself at its next
+   * WASI call (a read, a write, a clock or poll call) and waits there in Atomics.wait, spending no
+   * CPU, until `fg`; a loop that makes no call makes one every LOOP_CHECK iterations (loop-gate.ts).
+   * False before the program's worker exists or after its end.
+   */
   suspend(): boolean {
-    return false
+    if (!this.#worker || this.#ending || this.#suspended) return false
+    this.#suspended = true
+    Atomics.store(this.#ctrl, CTRL.stop, 1)
+    return true
   }
 
-  async resume(): Promise<void> {}
+  /** `fg`: the parked program goes on. */
+  async resume(): Promise<void> {
+    if (!this.#suspended) return
+    this.#suspended = false
+    Atomics.store(this.#ctrl, CTRL.stop, 0)
+    Atomics.notify(this.#ctrl, CTRL.stop)
+  }
 
   interrupt(): void {
     this.#stop({ kind: 'interrupted' })

@@ -14,6 +14,12 @@ import {
 } from '@shellfolio/runner/browser'
 import { workerPrograms } from './programs.ts'
 
+/** Epoch ms of each start-up step (docs/performance.md, "Browser runner"): the page marks them. */
+const marks: Record<string, number> = { 'worker-evaluated': performance.timeOrigin + performance.now() }
+const mark = (name: string) => {
+  marks[name] = performance.timeOrigin + performance.now()
+}
+
 const scope = self as unknown as DedicatedWorkerGlobalScope
 const post = (message: FromBrowserShell) => scope.postMessage(message)
 
@@ -22,15 +28,19 @@ const early: ToBrowserShell[] = []
 
 async function init(message: Extract<ToBrowserShell, { type: 'init' }>): Promise<void> {
   const begin = performance.now()
+  mark('init')
   const res = await fetch(message.filesUrl)
   if (!res.ok) throw new Error(`the project's files could not be loaded (HTTP ${res.status})`)
   const tar = new Uint8Array(await res.arrayBuffer())
-  post({ type: 'loaded', bytes: tar.length, ms: Math.round(performance.now() - begin) })
+  mark('files-fetched')
+  const files = readTar(tar)
+  mark('files-read')
+  post({ type: 'loaded', bytes: tar.length, ms: Math.round(performance.now() - begin), marks })
   host = new BrowserShellHost({
     slug: message.slug,
     policy: message.policy,
     size: message.size,
-    files: readTar(tar),
+    files,
     programs: workerPrograms(
       () => new Worker(new URL('./program-worker.ts', import.meta.url), { type: 'module', name: 'program' }),
       BROWSER_LIMITS.memoryLimit,
