@@ -3,10 +3,15 @@
  * server: on a cross-origin isolated project page the terminal starts in the tab, and with every
  * `/api/v1/terminal/*` request blocked `calc` computes, `life` animates and `q` quits, and a refused
  * command shows the policy's message; a session makes no API request once the project's files are
- * in. A tab that is not cross-origin isolated gets a server runner, with no error.
+ * in. `make` in minirt loads clang into the tab (the progress line shows the download), builds
+ * and renders the server runners' golden image; a second visit loads clang from the browser's
+ * cache and downloads none of it. A tab that is not cross-origin isolated gets a server runner,
+ * with no error.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { checkLine } from '../../runner/src/policy.ts'
 import { buildSite, launchBrowser, type Server, screenshot, startServer, waitForText, watchedPage } from './harness.ts'
 
@@ -41,6 +46,31 @@ const screenText = (page: Page) =>
     for (let y = 0; b && y < b.length; y++) lines.push(b.getLine(y)?.translateToString(true) ?? '')
     return lines.join('\n')
   })
+
+/** Records every byte the terminal is given from now on (read back with `written`). */
+async function recordWrites(page: Page) {
+  await page.evaluate(() => {
+    const term = window.__shellfolio?.term
+    if (!term) throw new Error('no terminal')
+    const w = window as unknown as { __written: string[] }
+    w.__written = []
+    const decoder = new TextDecoder()
+    const write = term.write.bind(term)
+    term.write = (data: string | Uint8Array, callback?: () => void) => {
+      w.__written.push(typeof data === 'string' ? data : decoder.decode(data, { stream: true }))
+      write(data, callback)
+    }
+  })
+}
+const written = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __written: string[] }).__written.join('').replaceAll('\r\n', '\n'))
+
+const MINIRT = join(import.meta.dirname, '../../wasm-projects/minirt')
+/** What miniRT draws for scenes/demo.rt at 60 × 20 on the server runners (runner/src/projects.test.ts). */
+const golden = readFileSync(join(MINIRT, 'golden/demo-60x20.ans'), 'utf8')
+/** How the progress line is redrawn in place: back to the line's start, cleared, dim. */
+const REDRAW = String.raw`\r\x1b\[K\x1b\[2m`
+const RENDER = 'make && ./miniRT -w 60 -h 20 scenes/demo.rt && echo render-ok'
 
 async function type(page: Page, line: string) {
   await page.keyboard.type(line)
@@ -145,6 +175,53 @@ describe('browser runner', () => {
     expect(problems.errors).toEqual([])
     await page.close()
   })
+
+  test('make builds minirt in the tab with the terminal API blocked; a second visit downloads no compiler', async () => {
+    // LLVM's files are the site's assets/llvm* (docs/runners.md, "The browser runner")
+    const compiler: string[] = []
+    const count = (r: Request) => {
+      if (/^\/assets\/llvm/.test(new URL(r.url()).pathname)) compiler.push(r.url())
+    }
+    context.on('request', count)
+    try {
+      const first = await openInBrowser('minirt')
+      await recordWrites(first.page)
+      await type(first.page, RENDER)
+      await waitForText(first.page, 'render-ok', 600_000)
+      const out = await written(first.page)
+      // the progress line, redrawn in place as the bytes arrive, then what was downloaded
+      expect(out).toMatch(new RegExp(`${REDRAW}downloading the C compiler… \\d+/\\d+ MB`))
+      expect(out).toMatch(/downloaded the C compiler: \d+ MB in [\d.]+ s, kept in this browser's cache/)
+      // the same bytes as the server runners' build draws
+      expect(out).toContain(golden)
+      expect(compiler.length).toBeGreaterThan(0)
+      await screenshot(first.page, 'browser-runner-minirt')
+      expect(first.blocked).toEqual([])
+      expect(first.api).toEqual([])
+      expect(first.problems.errors).toEqual([])
+      expect(first.problems.csp).toEqual([])
+      await first.page.close()
+
+      // a later visit: a fresh session builds again with clang from Cache Storage, nothing downloaded
+      compiler.length = 0
+      const second = await openInBrowser('minirt')
+      await recordWrites(second.page)
+      await type(second.page, RENDER)
+      await waitForText(second.page, 'render-ok', 600_000)
+      const again = await written(second.page)
+      expect(again).toContain("loaded the C compiler from this browser's cache")
+      expect(again).toContain('(nothing downloaded)')
+      expect(again).not.toContain('downloading the C compiler')
+      expect(again).toContain(golden)
+      expect(compiler).toEqual([])
+      expect(second.blocked).toEqual([])
+      expect(second.api).toEqual([])
+      expect(second.problems.errors).toEqual([])
+      await second.page.close()
+    } finally {
+      context.off('request', count)
+    }
+  }, 900_000)
 
   test('a tab without cross-origin isolation gets a server runner, with no error', async () => {
     const { page, problems } = await watchedPage(context)
