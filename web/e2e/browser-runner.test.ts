@@ -72,6 +72,19 @@ const golden = readFileSync(join(MINIRT, 'golden/demo-60x20.ans'), 'utf8')
 const REDRAW = String.raw`\r\x1b\[K\x1b\[2m`
 const RENDER = 'make && ./miniRT -w 60 -h 20 scenes/demo.rt && echo render-ok'
 
+/** Waits for a screen line that is exactly `text` (not the command line that echoes it). */
+async function waitForLine(page: Page, text: string, timeout: number) {
+  await page.waitForFunction(
+    (t) => {
+      const b = window.__shellfolio?.term.buffer.active
+      for (let y = 0; b && y < b.length; y++) if (b.getLine(y)?.translateToString(true).trim() === t) return true
+      return false
+    },
+    text,
+    { timeout, polling: 250 },
+  )
+}
+
 async function type(page: Page, line: string) {
   await page.keyboard.type(line)
   await page.keyboard.press('Enter')
@@ -187,7 +200,7 @@ describe('browser runner', () => {
       const first = await openInBrowser('minirt')
       await recordWrites(first.page)
       await type(first.page, RENDER)
-      await waitForText(first.page, 'render-ok', 600_000)
+      await waitForLine(first.page, 'render-ok', 600_000)
       const out = await written(first.page)
       // the progress line, redrawn in place as the bytes arrive, then what was downloaded
       expect(out).toMatch(new RegExp(`${REDRAW}downloading the C compiler… \\d+/\\d+ MB`))
@@ -207,7 +220,7 @@ describe('browser runner', () => {
       const second = await openInBrowser('minirt')
       await recordWrites(second.page)
       await type(second.page, RENDER)
-      await waitForText(second.page, 'render-ok', 600_000)
+      await waitForLine(second.page, 'render-ok', 600_000)
       const again = await written(second.page)
       expect(again).toContain("loaded the C compiler from this browser's cache")
       expect(again).toContain('(nothing downloaded)')
