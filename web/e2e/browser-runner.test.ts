@@ -236,6 +236,28 @@ describe('browser runner', () => {
     }
   }, 900_000)
 
+  test('Ctrl-C stops a compile in the tab; the shell lives on and the next make builds', async () => {
+    const { page, problems, blocked, api } = await openInBrowser('minirt')
+    await recordWrites(page)
+    await type(page, 'make')
+    // clang is loading or compiling main.c: Ctrl-C ends its worker
+    await waitForText(page, 'src/main.o src/main.c')
+    await page.keyboard.press('Control+C')
+    await type(page, 'echo alive-$((6*7))')
+    await waitForLine(page, 'alive-42', 30_000)
+    const stopped = await written(page)
+    expect(stopped).not.toContain('src/parse.o src/parse.c')
+    // the next compile starts a fresh clang worker (from the browser's cache after a first load)
+    await type(page, 'make && echo built-ok')
+    await waitForLine(page, 'built-ok', 600_000)
+    await type(page, './miniRT -w 60 -h 20 scenes/demo.rt')
+    await waitForText(page, '▀▀▀▀▀▀▀▀▀▀', 60_000)
+    expect(blocked).toEqual([])
+    expect(api).toEqual([])
+    expect(problems.errors).toEqual([])
+    await page.close()
+  }, 900_000)
+
   test('a tab without cross-origin isolation gets a server runner, with no error', async () => {
     const { page, problems } = await watchedPage(context)
     // the project list is not isolated, and following a link inside the app keeps the tab as it is

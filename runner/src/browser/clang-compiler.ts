@@ -147,6 +147,7 @@ export class BrowserCompiler implements Compiler {
       let done = false
       let timer: ReturnType<typeof setTimeout> | undefined
       let shown = false
+      let said = ''
       const finish = (result: Result, kill: boolean) => {
         if (done) return
         done = true
@@ -175,6 +176,8 @@ export class BrowserCompiler implements Compiler {
             : m.network > 0
               ? `downloading the C compiler… ${mb(m.network + m.cached)}/${mb(m.total)} MB`
               : "loading the C compiler from this browser's cache…"
+        if (text === said) return
+        said = text
         shown = m.type !== 'ready'
         say(te.encode(`${REDRAW}${DIM}${text}${PLAIN}${m.type === 'ready' ? '\n' : ''}`))
       }
