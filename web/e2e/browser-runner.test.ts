@@ -91,8 +91,8 @@ async function type(page: Page, line: string) {
 }
 
 /** Opens `slug`'s page with every terminal API request blocked (and counted), started on the browser runner. */
-async function openInBrowser(slug: string) {
-  const { page, problems } = await watchedPage(context)
+async function openInBrowser(slug: string, ctx: BrowserContext = context) {
+  const { page, problems } = await watchedPage(ctx)
   const blocked: string[] = []
   await page.route('**/api/v1/terminal/**', (route) => {
     blocked.push(route.request().url())
@@ -195,9 +195,11 @@ describe('browser runner', () => {
     const count = (r: Request) => {
       if (/^\/assets\/llvm/.test(new URL(r.url()).pathname)) compiler.push(r.url())
     }
-    context.on('request', count)
+    // a browser of its own: its Cache Storage starts empty whatever ran before
+    const fresh = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
+    fresh.on('request', count)
     try {
-      const first = await openInBrowser('minirt')
+      const first = await openInBrowser('minirt', fresh)
       await recordWrites(first.page)
       await type(first.page, RENDER)
       await waitForLine(first.page, 'render-ok', 600_000)
@@ -217,7 +219,7 @@ describe('browser runner', () => {
 
       // a later visit: a fresh session builds again with clang from Cache Storage, nothing downloaded
       compiler.length = 0
-      const second = await openInBrowser('minirt')
+      const second = await openInBrowser('minirt', fresh)
       await recordWrites(second.page)
       await type(second.page, RENDER)
       await waitForLine(second.page, 'render-ok', 600_000)
@@ -232,7 +234,7 @@ describe('browser runner', () => {
       expect(second.problems.errors).toEqual([])
       await second.page.close()
     } finally {
-      context.off('request', count)
+      await fresh.close()
     }
   }, 900_000)
 
