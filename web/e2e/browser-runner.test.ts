@@ -206,7 +206,9 @@ describe('browser runner', () => {
       const out = await written(first.page)
       // the progress line, redrawn in place as the bytes arrive, then what was downloaded
       expect(out).toMatch(new RegExp(`${REDRAW}downloading the C compiler… \\d+/\\d+ MB`))
-      expect(out).toMatch(/downloaded the C compiler: \d+ MB in [\d.]+ s, kept in this browser's cache/)
+      expect(out).toMatch(
+        /downloaded the C compiler: \d+ MB (\(\d+ MB transferred\) )?in [\d.]+ s, kept in this browser's cache/,
+      )
       // the same bytes as the server runners' build draws
       expect(out).toContain(golden)
       expect(compiler.length).toBeGreaterThan(0)

@@ -66,7 +66,7 @@ function session() {
 const downloadsThenCompiles = (w: FakeClang, job?: ToClang) => {
   if (!job) {
     w.emit({ type: 'progress', network: 41e6, cached: 0, total: 105e6 })
-    w.emit({ type: 'ready', network: 105e6, cached: 0, total: 105e6, ms: 2600 })
+    w.emit({ type: 'ready', network: 105e6, cached: 0, total: 105e6, ms: 2600, transferred: 22e6 })
     return
   }
   const out = job.args[job.args.indexOf('-o') + 1] as string
@@ -80,7 +80,9 @@ describe('the compiler in the tab', () => {
     const cc = new BrowserCompiler(s.spawner(downloadsThenCompiles), LIMITS)
     expect(await cc.compile(s.request(['cc', '-O2', '-c', '-o', 'src/a.o', 'src/a.c']))).toBe(0)
     expect(s.out()).toContain('\r\x1b[K\x1b[2mdownloading the C compiler… 41/105 MB')
-    expect(s.out()).toContain("downloaded the C compiler: 105 MB in 2.6 s, kept in this browser's cache\x1b[0m\n")
+    expect(s.out()).toContain(
+      "downloaded the C compiler: 105 MB (22 MB transferred) in 2.6 s, kept in this browser's cache\x1b[0m\n",
+    )
     expect(s.out()).toContain('warning: something')
     expect(s.fs.stat('/w/src/a.o')?.kind).toBe('file')
     expect(s.workers[0]?.jobs[0]?.args).toEqual([
@@ -107,7 +109,7 @@ describe('the compiler in the tab', () => {
     let hang = true
     const cc = new BrowserCompiler(
       s.spawner((w, job) => {
-        if (!job) w.emit({ type: 'ready', network: 0, cached: 105e6, total: 105e6, ms: 1600 })
+        if (!job) w.emit({ type: 'ready', network: 0, cached: 105e6, total: 105e6, ms: 1600, transferred: 0 })
         else if (!hang) downloadsThenCompiles(w, job)
       }),
       LIMITS,

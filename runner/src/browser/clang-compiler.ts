@@ -171,7 +171,7 @@ export class BrowserCompiler implements Compiler {
         const text =
           m.type === 'ready'
             ? m.network > 0
-              ? `downloaded the C compiler: ${mb(m.network)} MB in ${(m.ms / 1000).toFixed(1)} s, kept in this browser's cache`
+              ? `downloaded the C compiler: ${mb(m.network)} MB${m.transferred > 0 ? ` (${mb(m.transferred)} MB transferred)` : ''} in ${(m.ms / 1000).toFixed(1)} s, kept in this browser's cache`
               : `loaded the C compiler from this browser's cache in ${(m.ms / 1000).toFixed(1)} s (nothing downloaded)`
             : m.network > 0
               ? `downloading the C compiler… ${mb(m.network + m.cached)}/${mb(m.total)} MB`

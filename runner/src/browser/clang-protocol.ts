@@ -14,8 +14,11 @@ export type ToClang = { type: 'run'; id: number; args: string[]; tree: Tree }
 export type FromClang =
   /** Loading LLVM: bytes read so far from the network and from the browser's cache, of `total`. */
   | { type: 'progress'; network: number; cached: number; total: number }
-  /** LLVM is loaded and compiled; `ms` since the worker started. */
-  | { type: 'ready'; network: number; cached: number; total: number; ms: number }
+  /**
+   * LLVM is loaded and compiled; `ms` since the worker started; `transferred`: the bytes that came
+   * over the network for it (compressed), as the browser's resource timing reports them (0 if unknown).
+   */
+  | { type: 'ready'; network: number; cached: number; total: number; ms: number; transferred: number }
   /** LLVM could not be loaded (network, quota, a browser without WebAssembly streaming...). */
   | { type: 'failed'; message: string }
   | { type: 'output'; id: number; bytes: Uint8Array }

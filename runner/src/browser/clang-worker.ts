@@ -49,6 +49,8 @@ export function serveClang(scope: ClangWorkerScope, memoryBytes = CLANG_MEMORY_B
     post({ type: 'progress', network, cached, total })
   }
   const used = new Set<string>()
+  /** URLs read from the network (not from Cache Storage). */
+  const downloaded = new Set<string>()
   const puts: Promise<unknown>[] = []
   // Cache Storage may be missing or refused (a private window's quota): then the network only
   const storage = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches
@@ -64,6 +66,7 @@ export function serveClang(scope: ClangWorkerScope, memoryBytes = CLANG_MEMORY_B
     const hit = res !== undefined
     if (!res) {
       res = await realFetch(url, init)
+      downloaded.add(url)
       if (!res.ok) throw new Error(`${new URL(url).pathname}: HTTP ${res.status}`)
     }
     const chunks: Uint8Array[] = []
@@ -104,7 +107,12 @@ export function serveClang(scope: ClangWorkerScope, memoryBytes = CLANG_MEMORY_B
         if (!used.has(req.url)) await cache.delete(req).catch(() => false)
       }
     }
-    post({ type: 'ready', network, cached, total, ms: Math.round(performance.now() - begin) })
+    // the compressed size on the wire, where the browser tells it (same-origin: it does)
+    let transferred = 0
+    for (const entry of performance.getEntriesByType('resource') as (PerformanceEntry & { transferSize?: number })[]) {
+      if (downloaded.has(entry.name)) transferred += entry.transferSize ?? 0
+    }
+    post({ type: 'ready', network, cached, total, transferred, ms: Math.round(performance.now() - begin) })
   })()
   loading.catch((e) => post({ type: 'failed', message: e instanceof Error ? e.message : String(e) }))
 
