@@ -7,8 +7,8 @@
  * before the bundle loads (the bundle takes `globalThis.fetch` when it is evaluated): each file
  * comes from Cache Storage when it is there, otherwise from the network, counted as it streams
  * (the progress line) and then put in Cache Storage, so a later visit downloads nothing. Every
- * module's memory is capped (`capMemory`, like the programs'): a compile that needs more fails with
- * clang's own out-of-memory error instead of growing the tab without bound (docs/budgets.md).
+ * module's memory is capped (`capMemory`, like the programs'): a compile that needs more fails
+ * instead of growing the tab without bound (docs/budgets.md, "Browser runner").
  */
 import { runClangHere } from '../wasi/clang-run.ts'
 import { capMemory, isWasm } from '../wasi/wasm-limits.ts'
