@@ -3,10 +3,15 @@
  * server: on a cross-origin isolated project page the terminal starts in the tab, and with every
  * `/api/v1/terminal/*` request blocked `calc` computes, `life` animates and `q` quits, and a refused
  * command shows the policy's message; a session makes no API request once the project's files are
- * in. A tab that is not cross-origin isolated gets a server runner, with no error.
+ * in. `make` in minirt loads clang into the tab (the progress line shows the download), builds
+ * and renders the server runners' golden image; a second visit loads clang from the browser's
+ * cache and downloads none of it. A tab that is not cross-origin isolated gets a server runner,
+ * with no error.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { checkLine } from '../../runner/src/policy.ts'
 import { buildSite, launchBrowser, type Server, screenshot, startServer, waitForText, watchedPage } from './harness.ts'
 
@@ -42,14 +47,52 @@ const screenText = (page: Page) =>
     return lines.join('\n')
   })
 
+/** Records every byte the terminal is given from now on (read back with `written`). */
+async function recordWrites(page: Page) {
+  await page.evaluate(() => {
+    const term = window.__shellfolio?.term
+    if (!term) throw new Error('no terminal')
+    const w = window as unknown as { __written: string[] }
+    w.__written = []
+    const decoder = new TextDecoder()
+    const write = term.write.bind(term)
+    term.write = (data: string | Uint8Array, callback?: () => void) => {
+      w.__written.push(typeof data === 'string' ? data : decoder.decode(data, { stream: true }))
+      write(data, callback)
+    }
+  })
+}
+const written = (page: Page) =>
+  page.evaluate(() => (window as unknown as { __written: string[] }).__written.join('').replaceAll('\r\n', '\n'))
+
+const MINIRT = join(import.meta.dirname, '../../wasm-projects/minirt')
+/** What miniRT draws for scenes/demo.rt at 60 × 20 on the server runners (runner/src/projects.test.ts). */
+const golden = readFileSync(join(MINIRT, 'golden/demo-60x20.ans'), 'utf8')
+/** How the progress line is redrawn in place: back to the line's start, cleared, dim. */
+const REDRAW = String.raw`\r\x1b\[K\x1b\[2m`
+const RENDER = 'make && ./miniRT -w 60 -h 20 scenes/demo.rt && echo render-ok'
+
+/** Waits for a screen line that is exactly `text` (not the command line that echoes it). */
+async function waitForLine(page: Page, text: string, timeout: number) {
+  await page.waitForFunction(
+    (t) => {
+      const b = window.__shellfolio?.term.buffer.active
+      for (let y = 0; b && y < b.length; y++) if (b.getLine(y)?.translateToString(true).trim() === t) return true
+      return false
+    },
+    text,
+    { timeout, polling: 250 },
+  )
+}
+
 async function type(page: Page, line: string) {
   await page.keyboard.type(line)
   await page.keyboard.press('Enter')
 }
 
 /** Opens `slug`'s page with every terminal API request blocked (and counted), started on the browser runner. */
-async function openInBrowser(slug: string) {
-  const { page, problems } = await watchedPage(context)
+async function openInBrowser(slug: string, ctx: BrowserContext = context) {
+  const { page, problems } = await watchedPage(ctx)
   const blocked: string[] = []
   await page.route('**/api/v1/terminal/**', (route) => {
     blocked.push(route.request().url())
@@ -145,6 +188,79 @@ describe('browser runner', () => {
     expect(problems.errors).toEqual([])
     await page.close()
   })
+
+  test('make builds minirt in the tab with the terminal API blocked; a second visit downloads no compiler', async () => {
+    // LLVM's files are the site's assets/llvm* (docs/runners.md, "The browser runner")
+    const compiler: string[] = []
+    const count = (r: Request) => {
+      if (/^\/assets\/llvm/.test(new URL(r.url()).pathname)) compiler.push(r.url())
+    }
+    // a browser of its own: its Cache Storage starts empty whatever ran before
+    const fresh = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
+    fresh.on('request', count)
+    try {
+      const first = await openInBrowser('minirt', fresh)
+      await recordWrites(first.page)
+      await type(first.page, RENDER)
+      await waitForLine(first.page, 'render-ok', 600_000)
+      const out = await written(first.page)
+      // the progress line, redrawn in place as the bytes arrive, then what was downloaded
+      expect(out).toMatch(new RegExp(`${REDRAW}downloading the C compiler… \\d+/\\d+ MB`))
+      expect(out).toMatch(
+        /downloaded the C compiler: \d+ MB (\(\d+ MB transferred\) )?in [\d.]+ s, kept in this browser's cache/,
+      )
+      // the same bytes as the server runners' build draws
+      expect(out).toContain(golden)
+      expect(compiler.length).toBeGreaterThan(0)
+      await screenshot(first.page, 'browser-runner-minirt')
+      expect(first.blocked).toEqual([])
+      expect(first.api).toEqual([])
+      expect(first.problems.errors).toEqual([])
+      expect(first.problems.csp).toEqual([])
+      await first.page.close()
+
+      // a later visit: a fresh session builds again with clang from Cache Storage, nothing downloaded
+      compiler.length = 0
+      const second = await openInBrowser('minirt', fresh)
+      await recordWrites(second.page)
+      await type(second.page, RENDER)
+      await waitForLine(second.page, 'render-ok', 600_000)
+      const again = await written(second.page)
+      expect(again).toContain("loaded the C compiler from this browser's cache")
+      expect(again).toContain('(nothing downloaded)')
+      expect(again).not.toContain('downloading the C compiler')
+      expect(again).toContain(golden)
+      expect(compiler).toEqual([])
+      expect(second.blocked).toEqual([])
+      expect(second.api).toEqual([])
+      expect(second.problems.errors).toEqual([])
+      await second.page.close()
+    } finally {
+      await fresh.close()
+    }
+  }, 900_000)
+
+  test('Ctrl-C stops a compile in the tab; the shell lives on and the next make builds', async () => {
+    const { page, problems, blocked, api } = await openInBrowser('minirt')
+    await recordWrites(page)
+    await type(page, 'make')
+    // clang is loading or compiling main.c: Ctrl-C ends its worker
+    await waitForText(page, 'src/main.o src/main.c')
+    await page.keyboard.press('Control+C')
+    await type(page, 'echo alive-$((6*7))')
+    await waitForLine(page, 'alive-42', 30_000)
+    const stopped = await written(page)
+    expect(stopped).not.toContain('src/parse.o src/parse.c')
+    // the next compile starts a fresh clang worker (from the browser's cache after a first load)
+    await type(page, 'make && echo built-ok')
+    await waitForLine(page, 'built-ok', 600_000)
+    await type(page, './miniRT -w 60 -h 20 scenes/demo.rt')
+    await waitForText(page, '▀▀▀▀▀▀▀▀▀▀', 60_000)
+    expect(blocked).toEqual([])
+    expect(api).toEqual([])
+    expect(problems.errors).toEqual([])
+    await page.close()
+  }, 900_000)
 
   test('a tab without cross-origin isolation gets a server runner, with no error', async () => {
     const { page, problems } = await watchedPage(context)

@@ -5,6 +5,7 @@
  */
 export { FsError, MemFs } from '../wasi/memfs.ts'
 export type { ProgramControl, ProgramEnd, ProgramLauncher, ProgramStart } from '../wasi/platform.ts'
+export { BrowserCompiler, type BrowserCompilerLimits } from './clang-compiler.ts'
 export {
   BROWSER_LIMITS,
   BrowserShellHost,

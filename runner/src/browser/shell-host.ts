@@ -12,20 +12,27 @@ import { type FsNode, MemFs, seedFromHost } from '../wasi/memfs.ts'
 import { OutputWindow } from '../wasi/output-window.ts'
 import type { ProgramLauncher } from '../wasi/platform.ts'
 import { Shell } from '../wasi/shell.ts'
-import type { CompileRequest, Compiler } from '../wasi/toolchain.ts'
+import type { Compiler } from '../wasi/toolchain.ts'
 import { capMemory, isWasm } from '../wasi/wasm-limits.ts'
+import { CLANG_MEMORY_BYTES } from './clang-protocol.ts'
 import { mount } from './host-fs.ts'
 import type { TarEntry } from './tar.ts'
 
 /** Where the project's files are mounted for the shared code (host-fs.ts). */
 export const PROJECT_ROOT = '/project'
 
-/** Budgets of a browser session: the WASI runner's (docs/budgets.md). */
+/** Budgets of a browser session: the WASI runner's (docs/budgets.md, "Browser runner"). */
 export const BROWSER_LIMITS = {
   programTimeLimitMs: 30_000,
   memoryLimit: 256 * 1024 * 1024,
   workspaceBytes: 64 * 1024 * 1024,
   outputWindow: 256 * 1024,
+  /** One compile's running time once LLVM is loaded (the server's 60 s of clang CPU time). */
+  compileTimeLimitMs: 60_000,
+  /** The linear memory of clang in the tab (each LLVM module's memory capped). */
+  compileMemoryBytes: CLANG_MEMORY_BYTES,
+  /** Diagnostics kept per compile, as on the server. */
+  compileOutputBytes: 1024 * 1024,
 }
 
 /** Page → shell worker. */
@@ -43,26 +50,14 @@ export type FromBrowserShell =
   | { type: 'exit'; code: number }
   | { type: 'error'; message: string }
 
-const te = new TextEncoder()
-
-/** Compiling happens on the server runners for now: the message says where to go. */
-class NoCompiler implements Compiler {
-  async compile(req: CompileRequest): Promise<number> {
-    req.output(
-      te.encode(
-        `${req.argv[0]}: the C compiler does not run in the browser yet; switch the runner to WASI or Docker to build (precompiled programs run here)\n`,
-      ),
-    )
-    return 127
-  }
-}
-
 export interface BrowserShellOptions {
   slug: string
   policy: CommandPolicy
   size: TerminalSize
   files: TarEntry[]
   programs: ProgramLauncher
+  /** The C compiler (clang-compiler.ts, clang in a worker of its own). */
+  compiler: Compiler
   send: (message: FromBrowserShell) => void
 }
 
@@ -93,7 +88,7 @@ export class BrowserShellHost {
       write: (bytes) => this.#output.write(bytes),
       writeAsync: (bytes) => this.#output.writeAsync(bytes),
       exit: (code) => o.send({ type: 'exit', code }),
-      toolchain: new NoCompiler(),
+      toolchain: o.compiler,
       hosts: o.programs,
       prebuilt: async (name) => {
         if (!prebuilt.has(name)) {

@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun'
+import { CWD_SHIM, clangArgs, DEFAULT_MEMORY_LIMIT, HIDDEN_DIR, SHIM_ARGS } from './clang-args.ts'
 import type { ClangJob, ClangReply } from './clang-host.ts'
 import { runClangHere } from './clang-run.ts'
 import { CompileCache, cacheKey, compilerVersion, digest } from './compile-cache.ts'
@@ -6,13 +7,7 @@ import type { MemFs, Tree } from './memfs.ts'
 import { cpuMs, mib, niced, rssBytes, SAMPLE_MS, setIdle } from './proc-stats.ts'
 import { Semaphore } from './semaphore.ts'
 
-/** Default cap on a program's linear memory (also applied to precompiled binaries). */
-export const DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
-
-/** Flags that only make sense for a native target; silently dropped for wasm32-wasip1. */
-const DROPPED_FLAGS = new Set(['-march=native', '-mtune=native', '-pthread', '-lpthread', '-fPIE', '-pie', '-no-pie'])
-
-const HIDDEN_DIR = '.shellfolio-cc'
+export { DEFAULT_MEMORY_LIMIT }
 
 const CLANG_HOST = new URL('./clang-host.ts', import.meta.url).pathname
 
@@ -28,22 +23,7 @@ export const COMPILE_USAGE_HALF_LIFE_MS = 30_000
 /** How often the scheduler looks at running compiles (slices, priorities, usage). */
 const TICK_MS = 100
 
-/** A dependency target (`-MT`/`-MQ`) must be a file name: no text of the visitor's choosing in a makefile. */
-const DEP_TARGET = /^[A-Za-z0-9_./+-]{1,255}$/
 const te = new TextEncoder()
-
-/**
- * why: wasi-libc emulates the working directory and always starts at `/`; it never asks the host.
- * Linked into every program built here, this constructor moves to `$PWD` (set by the runner) so
- * relative paths like `scenes/demo.rt` or `out.ppm` resolve in the session's current directory.
- */
-const CWD_SHIM = `#include <stdlib.h>
-#include <unistd.h>
-__attribute__((constructor)) static void shellfolio_enter_pwd(void) {
-  const char *pwd = getenv("PWD");
-  if (pwd) chdir(pwd);
-}
-`
 
 export interface CompileRequest {
   /** argv as typed: `cc -O2 -c -o x.o x.c` (argv[0] is cc, gcc, clang...). */
@@ -618,17 +598,15 @@ export class Toolchain implements Compiler {
   }
 
   #cwdShim(): Promise<Uint8Array> {
-    this.#shim ??= this.#run(['clang', '-O2', '-c', 'shim.c', '-o', 'shim.o'], { 'shim.c': CWD_SHIM }, () => {}).then(
-      ({ code, tree }) => {
-        const obj = tree?.['shim.o']
-        if (code !== 0 || !(obj instanceof Uint8Array)) {
-          this.#shim = undefined
-          throw new Error('could not build the cwd shim')
-        }
-        this.#shimBytes = obj
-        return obj
-      },
-    )
+    this.#shim ??= this.#run(SHIM_ARGS, { 'shim.c': CWD_SHIM }, () => {}).then(({ code, tree }) => {
+      const obj = tree?.['shim.o']
+      if (code !== 0 || !(obj instanceof Uint8Array)) {
+        this.#shim = undefined
+        throw new Error('could not build the cwd shim')
+      }
+      this.#shimBytes = obj
+      return obj
+    })
     return this.#shim
   }
 
@@ -671,29 +649,12 @@ export class Toolchain implements Compiler {
         job.output(te.encode(`\ncc: diagnostics cut at ${mib(limit)} MiB\n`))
       }
     }
-    const args = ['clang', '-fcolor-diagnostics']
-    const rest = job.argv.slice(1)
-    for (let i = 0; i < rest.length; i++) {
-      const arg = rest[i]!
-      if (DROPPED_FLAGS.has(arg)) continue
-      if (arg.startsWith('--target=') || arg.startsWith('-fsanitize')) continue
-      const dep = /^-M[TQ]$/.exec(arg) ? rest[i + 1] : /^-M[TQ](.+)$/.exec(arg)?.[1]
-      if (/^-M[TQ]/.test(arg) && (dep === undefined || !DEP_TARGET.test(dep))) {
-        output(te.encode(`${job.argv[0]}: error: ${arg.slice(0, 3)} takes a file name in this sandbox\n`))
-        return { code: 1 }
-      }
-      args.push(arg)
-    }
-    const linking = !job.argv.some((a) => a === '-c' || a === '-S' || a === '-E' || a === '-M' || a === '-MM')
-    const inputs = rest.filter((a) => !a.startsWith('-'))
-    if (job.argv.length < 2 || inputs.length === 0) {
-      output(te.encode(`${job.argv[0]}: fatal error: no input files\n`))
+    const command = clangArgs(job.argv, job.memoryLimit ?? DEFAULT_MEMORY_LIMIT)
+    if (!command.ok) {
+      output(te.encode(command.message))
       return { code: 1 }
     }
-    if (linking) {
-      const limit = job.memoryLimit ?? DEFAULT_MEMORY_LIMIT
-      args.push(`${HIDDEN_DIR}/cwd.o`, `-Wl,--max-memory=${limit}`, '-Wl,-z,stack-size=1048576')
-    }
+    const { args, linking } = command
     const plan = this.cache ? cachePlan(args, linking) : undefined
     // a build the cache knows needs no compile slot: looked up first, with the workspace asked for
     // by at most 4 compiles at once (docs/budgets.md, "Compile cache")

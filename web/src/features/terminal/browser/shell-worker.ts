@@ -7,6 +7,7 @@
  */
 import {
   BROWSER_LIMITS,
+  BrowserCompiler,
   BrowserShellHost,
   type FromBrowserShell,
   readTar,
@@ -44,6 +45,11 @@ async function init(message: Extract<ToBrowserShell, { type: 'init' }>): Promise
     programs: workerPrograms(
       () => new Worker(new URL('./program-worker.ts', import.meta.url), { type: 'module', name: 'program' }),
       BROWSER_LIMITS.memoryLimit,
+    ),
+    // clang loads only when make or cc compiles (docs/runners.md, "The browser runner")
+    compiler: new BrowserCompiler(
+      () => new Worker(new URL('./clang-worker.ts', import.meta.url), { type: 'module', name: 'clang' }),
+      { timeLimitMs: BROWSER_LIMITS.compileTimeLimitMs, outputBytes: BROWSER_LIMITS.compileOutputBytes },
     ),
     send: post,
   })
