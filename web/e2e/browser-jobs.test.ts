@@ -74,7 +74,12 @@ async function waitForCalc(page: Page): Promise<void> {
   await page.waitForFunction(
     () => {
       const b = window.__shellfolio?.term.buffer.active
-      return b?.getLine(b.cursorY + b.baseY)?.translateToString(true).trimEnd() === '>'
+      return (
+        b
+          ?.getLine(b.cursorY + b.baseY)
+          ?.translateToString(true)
+          .trimEnd() === '>'
+      )
     },
     null,
     { timeout: 30_000 },
