@@ -4,7 +4,7 @@ import type { ClangJob, ClangReply } from './clang-host.ts'
 import { runClangHere } from './clang-run.ts'
 import { CompileCache, cacheKey, compilerVersion, digest } from './compile-cache.ts'
 import type { MemFs, Tree } from './memfs.ts'
-import { cpuMs, mib, niced, rssBytes, SAMPLE_MS, setIdle } from './proc-stats.ts'
+import { cpuMs, isIdle, mib, niced, rssBytes, SAMPLE_MS, setIdle } from './proc-stats.ts'
 import { Semaphore } from './semaphore.ts'
 
 export { DEFAULT_MEMORY_LIMIT }
@@ -227,8 +227,11 @@ class ClangProcess {
     })
     this.proc = Bun.spawn(niced([process.execPath, CLANG_HOST]), {
       ipc: (reply: ClangReply) => {
-        if (reply.kind === 'ready') markReady()
-        else this.onReply?.(reply)
+        if (reply.kind === 'ready') {
+          // a spare asked to load under SCHED_IDLE is checked once more now that it runs
+          if (this.idle) this.prioritise(true)
+          markReady()
+        } else this.onReply?.(reply)
       },
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -254,7 +257,10 @@ class ClangProcess {
 
   /** SCHED_IDLE on or off for every thread of the process. */
   prioritise(idle: boolean): void {
-    if (this.idle === idle || this.dead || (!idle && this.stuck)) return
+    if (this.dead || (!idle && this.stuck)) return
+    // the flag is checked against the kernel: a change that reached only some threads (one exiting
+    // meanwhile) must not leave the main thread at the other policy for good
+    if (this.idle === idle && isIdle(this.proc.pid) === idle) return
     const ok = setIdle(this.proc.pid, idle)
     if (idle) this.idle = true
     else if (ok) this.idle = false
