@@ -130,11 +130,13 @@ export class LiveSession {
     this.unsubscribe = this.runner.onData((chunk) => this.output(chunk))
     // From the record's expiry, so a session adopted from another instance keeps its deadline.
     const left = this.record.expiresAt - Date.now()
-    this.timer('hard', left, () => void this.end('timeout'))
     const lead = noticeLead(config.timeLimitMs)
+    // the notice's timer first: when both are due at once (a start slower than the lead), the
+    // visitor is still told before the session ends
     this.timer('hard-notice', left - lead, () =>
       this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` }),
     )
+    this.timer('hard', left, () => void this.end('timeout'))
     this.touch()
     this.runner.exited.then(
       (info) => void this.finalize(info.code, info.reason, info.message),
