@@ -84,6 +84,12 @@ export interface RunnerContractOptions {
   /** Per-test timeout in ms (default 60 s: a docker session may build C programs). */
   timeoutMs?: number
   /**
+   * How long `make` of the fixture may take (default 45 s). A back end whose sessions each load
+   * their own compiler on a shared machine (the browser runner: five tabs loading LLVM at once in
+   * the isolation case) states a longer wait.
+   */
+  buildTimeoutMs?: number
+  /**
    * Where the contract writes a second, throw-away project (default the system's temporary folder):
    * a placement that ships projects only from some folders (a runner service, `shipRoots`) names one.
    */
@@ -291,6 +297,7 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
   const prompt = opts.prompt ?? /\$ $/
   const pausedOutputBytes = opts.pausedOutputBytes ?? 0
   const timeout = opts.timeoutMs ?? 60_000
+  const buildTimeout = opts.buildTimeoutMs ?? 45_000
   const project = opts.project
   const size: TerminalSize = { cols: 91, rows: 27 }
 
@@ -328,7 +335,7 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
     /** Builds the fixture programs in `~/projects/<slug>`, where the session starts, and waits until make is done. */
     async function build(s: RunnerSession, t: Transcript): Promise<void> {
       type(s, 'make && echo built-ok')
-      await t.waitFor(outputLine('built-ok'), 45_000)
+      await t.waitFor(outputLine('built-ok'), buildTimeout)
       await t.waitFor(prompt)
     }
 
@@ -584,7 +591,7 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
     /** Builds only `targets` of the fixture (in `~/projects/<slug>`, wherever the session starts). */
     async function buildOnly(s: RunnerSession, t: Transcript, targets: string): Promise<void> {
       type(s, `cd ~/projects/${project.slug} && make ${targets} && echo built-only-ok`)
-      await t.waitFor(outputLine('built-only-ok'), 45_000)
+      await t.waitFor(outputLine('built-only-ok'), buildTimeout)
       await t.waitFor(prompt)
     }
 
