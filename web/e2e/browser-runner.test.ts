@@ -262,6 +262,47 @@ describe('browser runner', () => {
     await page.close()
   }, 900_000)
 
+  test('pointing at Start mounts the terminal ahead, hidden and inert; the click reveals it at the prompt, focused, with one shell', async () => {
+    const { page, problems } = await watchedPage(context)
+    const shells: string[] = []
+    page.on('worker', (w) => {
+      if (/shell-worker/.test(w.url())) shells.push(w.url())
+    })
+    await page.goto('/projects/calc?e2e')
+    await page.getByRole('radio', { name: /in your browser/i }).waitFor()
+    const start = page.getByRole('button', { name: 'Start terminal' })
+    await start.hover()
+    // the panel ahead starts its session (the hook is the e2e build's) while the page shows the stage
+    await page.waitForFunction(() => window.__shellfolio?.state() === 'connected', null, { timeout: 60_000 })
+    await waitForText(page, '~/projects/calc$')
+    const ahead = page.locator('.terminal-live')
+    expect(await ahead.getAttribute('inert')).not.toBeNull()
+    expect(await ahead.getAttribute('aria-hidden')).toBe('true')
+    expect(await ahead.isVisible()).toBe(false)
+    // not announced: the accessibility tree has the stage's Start and no Stop of the hidden panel
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(0)
+    expect(await page.getByRole('button', { name: 'Start terminal' }).count()).toBe(1)
+    // not focusable: Tab from Start never lands inside it
+    await start.focus()
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate(() => Boolean(document.activeElement?.closest('.terminal-live')))).toBe(false)
+    }
+    await start.click()
+    await page.waitForFunction(() => document.activeElement?.classList.contains('xterm-helper-textarea'), null, {
+      timeout: 10_000,
+    })
+    expect(await ahead.getAttribute('inert')).toBeNull()
+    expect(await ahead.isVisible()).toBe(true)
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(1)
+    await type(page, 'echo revealed-ok')
+    await waitForLine(page, 'revealed-ok', 30_000)
+    // the click took the shell started ahead: no second one
+    expect(shells.length).toBe(1)
+    expect(problems.errors).toEqual([])
+    await page.close()
+  })
+
   test('a tab without cross-origin isolation gets a server runner, with no error', async () => {
     const { page, problems } = await watchedPage(context)
     // the project list is not isolated, and following a link inside the app keeps the tab as it is

@@ -186,6 +186,8 @@ export default function ProjectPage() {
   onCleanup(() => clearTimeout(aheadTimer))
   /** The pointer is over Start (or it has the focus): load ahead; for the browser runner, mount ahead. */
   const onWarm = (p: Project, runner: ClientRunner | undefined) => {
+    // a panel is there already (ahead): it took the shell started ahead, so none is started again
+    if (live()) return
     void warm(p, runner).then(() => {
       // one panel ahead per page, only while nothing else is live and the choice is still the browser
       if (runner !== 'browser' || live()) return

@@ -448,7 +448,6 @@ export function TerminalPanel(props: {
         bringIntoView()
         term.focus()
       },
-      { defer: true },
     ),
   )
   onCleanup(() => {
