@@ -181,8 +181,12 @@ export default function ProjectPage() {
   const dropAhead = () => {
     clearTimeout(aheadTimer)
     aheadTimer = undefined
-    if (live()?.ahead) setLive(undefined)
+    if (!live()?.ahead) return
+    setTerminal(undefined)
+    setLive(undefined)
   }
+  /** The terminal the visitor sees: "Try these" never types into a panel still hidden ahead. */
+  const shown = () => (live()?.ahead ? undefined : terminal())
   onCleanup(() => clearTimeout(aheadTimer))
   /** The pointer is over Start (or it has the focus): load ahead; for the browser runner, mount ahead. */
   const onWarm = (p: Project, runner: ClientRunner | undefined) => {
@@ -297,9 +301,9 @@ export default function ProjectPage() {
                         <button
                           type="button"
                           class="command"
-                          disabled={!terminal()?.connected()}
+                          disabled={!shown()?.connected()}
                           title="Type it in the terminal"
-                          onClick={() => terminal()?.type(c)}
+                          onClick={() => shown()?.type(c)}
                         >
                           <code>{c}</code>
                         </button>
