@@ -9,7 +9,9 @@
  * WASI server runner.
  *   - open → prompt, cold (a fresh browser context: nothing cached) and warm (same context, a
  *     later visit): from navigation start ("load→prompt") and from the Start click ("start→prompt")
- *     to the prompt in xterm's buffer
+ *     until the prompt is in the buffer of a visible xterm (a panel mounted ahead of the click,
+ *     hidden, does not count until the click reveals it); "start→painted" also waits for the next
+ *     animation frame and its rendering (the prompt on screen)
  *   - bytes received before the first prompt (every response the page and its workers got)
  *   - keystroke echo: a key into xterm (`term.input`, as a typed key) until it is in xterm's buffer,
  *     median and p95 over ECHO_KEYS keys
@@ -95,6 +97,8 @@ interface Opened {
   page: Page
   loadToPrompt: number
   startToPrompt: number
+  /** Click → the animation frame after the prompt is in a visible xterm, and its rendering. */
+  startToPainted: number
   bytes: number
   cpuStart: number
   /** performance.now() of this process at the click. */
@@ -124,50 +128,60 @@ async function open(context: BrowserContext, slug: string, runner: Runner, leadM
   // looked for as soon as the terminal exists, then on every write xterm parses.
   const t = await page.evaluate(
     () =>
-      new Promise<{ start: number; prompt: number; marks: Record<string, number> }>((resolve, reject) => {
-        const button = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Start terminal')
-        const timer = setTimeout(() => reject(new Error('no prompt within 60 s')), 60_000)
-        const start = performance.now()
-        const done = () => {
-          const prompt = performance.now()
-          clearTimeout(timer)
-          const marks: Record<string, number> = {}
-          for (const m of performance.getEntriesByType('mark')) {
-            const name = m.name.replace(/^browser-runner:/, '')
-            if (name !== m.name || m.name.startsWith('terminal:')) marks[name] = Math.round(m.startTime - start)
+      new Promise<{ start: number; prompt: number; painted: number; marks: Record<string, number> }>(
+        (resolve, reject) => {
+          const button = [...document.querySelectorAll('button')].find((b) => b.textContent === 'Start terminal')
+          const timer = setTimeout(() => reject(new Error('no prompt within 60 s')), 60_000)
+          const start = performance.now()
+          const done = () => {
+            const prompt = performance.now()
+            clearTimeout(timer)
+            const marks: Record<string, number> = {}
+            for (const m of performance.getEntriesByType('mark')) {
+              const name = m.name.replace(/^browser-runner:/, '')
+              if (name !== m.name || m.name.startsWith('terminal:')) marks[name] = Math.round(m.startTime - start)
+            }
+            // xterm draws in an animation frame: the prompt is on screen once that frame is rendered,
+            // i.e. at the first task after it (a message, not a clamped timer)
+            requestAnimationFrame(() => {
+              const ch = new MessageChannel()
+              ch.port1.onmessage = () => resolve({ start, prompt, painted: performance.now(), marks })
+              ch.port2.postMessage(0)
+            })
           }
-          resolve({ start, prompt, marks })
-        }
-        const watch = () => {
-          const term = window.__shellfolio?.term
-          if (!term) {
-            setTimeout(watch, 1)
-            return
+          const watch = () => {
+            const term = window.__shellfolio?.term
+            // a panel mounted ahead of the click is invisible until the click reveals it
+            if (!term?.element?.checkVisibility({ visibilityProperty: true })) {
+              setTimeout(watch, 1)
+              return
+            }
+            const atPrompt = () => {
+              const b = term.buffer.active
+              return /\$ $/.test(
+                `${b
+                  .getLine(b.baseY + b.cursorY)
+                  ?.translateToString(false)
+                  .trimEnd()} `,
+              )
+            }
+            if (atPrompt()) return done()
+            const sub = term.onWriteParsed(() => {
+              if (!atPrompt()) return
+              sub.dispose()
+              done()
+            })
           }
-          const atPrompt = () => {
-            const b = term.buffer.active
-            return /\$ $/.test(
-              `${b
-                .getLine(b.baseY + b.cursorY)
-                ?.translateToString(false)
-                .trimEnd()} `,
-            )
-          }
-          if (atPrompt()) return done()
-          const sub = term.onWriteParsed(() => {
-            if (!atPrompt()) return
-            sub.dispose()
-            done()
-          })
-        }
-        button?.click()
-        watch()
-      }),
+          button?.click()
+          watch()
+        },
+      ),
   )
   return {
     page,
     loadToPrompt: t.prompt,
     startToPrompt: t.prompt - t.start,
+    startToPainted: t.painted - t.start,
     bytes: bytes(),
     cpuStart,
     startedAt,
@@ -321,6 +335,7 @@ test('browser runner bench', async () => {
   const cpuMs: Record<Runner, number[]> = { browser: [], wasi: [] }
   const sessionMs: Record<Runner, number[]> = { browser: [], wasi: [] }
   const noLead: number[] = []
+  const noLeadPainted: number[] = []
   const budget = () => {
     if (Date.now() > deadline) throw new Error(`the browser bench ran past its budget (${BUDGET_MS / 1000} s)`)
   }
@@ -351,6 +366,7 @@ test('browser runner bench', async () => {
       if (runner === 'browser') {
         const n = await open(context, 'calc', runner, 0)
         noLead.push(n.startToPrompt)
+        noLeadPainted.push(n.startToPainted)
         await close(n)
       }
       const l = await open(context, 'life', runner)
@@ -377,6 +393,8 @@ test('browser runner bench', async () => {
     'cold start→prompt ms': round(median(cold[r].map((o) => o.startToPrompt))),
     'warm load→prompt ms': round(median(warm[r].map((o) => o.loadToPrompt))),
     'warm start→prompt ms': round(median(warm[r].map((o) => o.startToPrompt))),
+    'cold start→painted ms': round(median(cold[r].map((o) => o.startToPainted))),
+    'warm start→painted ms': round(median(warm[r].map((o) => o.startToPainted))),
     'cold KiB before prompt': round(median(cold[r].map((o) => o.bytes)) / 1024),
     'warm KiB before prompt': round(median(warm[r].map((o) => o.bytes)) / 1024),
     'echo median ms': round(median(echoes[r]), 2),
@@ -392,7 +410,9 @@ test('browser runner bench', async () => {
   const wv = rows[1]!
   const ratios = {
     'warm start→prompt with no pointer lead (browser)': `${round(median(noLead))} ms`,
+    'warm start→painted with no pointer lead (browser)': `${round(median(noLeadPainted))} ms`,
     'warm start→prompt (browser / wasi)': ratio(b['warm start→prompt ms'], wv['warm start→prompt ms']),
+    'warm start→painted (browser / wasi)': ratio(b['warm start→painted ms'], wv['warm start→painted ms']),
     'echo median (browser / wasi)': ratio(b['echo median ms'], wv['echo median ms']),
   }
   const markNames = [...new Set(warm.browser.flatMap((o) => Object.keys(o.marks)))]
@@ -403,7 +423,8 @@ test('browser runner bench', async () => {
     { visit: 'warm', ...steps(warm.browser) },
   ]
   const targets = {
-    [`warm start→prompt ≤ ${TARGETS.warmOpenMs} ms`]: b['warm start→prompt ms'] <= TARGETS.warmOpenMs,
+    [`warm start→painted (prompt on screen) ≤ ${TARGETS.warmOpenMs} ms`]:
+      b['warm start→painted ms'] <= TARGETS.warmOpenMs,
     [`echo ≤ ${TARGETS.echoMs} ms`]: b['echo median ms'] <= TARGETS.echoMs,
     [`cold first prompt (load→prompt) ≤ ${TARGETS.coldFirstPromptMs} ms`]:
       b['cold load→prompt ms'] <= TARGETS.coldFirstPromptMs,
@@ -441,6 +462,7 @@ test('browser runner bench', async () => {
         cpuMs,
         sessionMs,
         noLead,
+        noLeadPainted,
       },
     },
   )

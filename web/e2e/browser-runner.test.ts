@@ -5,8 +5,10 @@
  * command shows the policy's message; a session makes no API request once the project's files are
  * in. `make` in minirt loads clang into the tab (the progress line shows the download), builds
  * and renders the server runners' golden image; a second visit loads clang from the browser's
- * cache and downloads none of it. A tab that is not cross-origin isolated gets a server runner,
- * with no error.
+ * cache and downloads none of it. Pointing at Start mounts the panel ahead, hidden, inert and
+ * not announced; the click reveals it at the prompt, focused, on the one shell started ahead; a
+ * server runner picked meanwhile drops both. A tab that is not cross-origin isolated gets a server
+ * runner, with no error.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
@@ -261,6 +263,82 @@ describe('browser runner', () => {
     expect(problems.errors).toEqual([])
     await page.close()
   }, 900_000)
+
+  test('pointing at Start mounts the terminal ahead, hidden and inert; the click reveals it at the prompt, focused, with one shell', async () => {
+    const { page, problems } = await watchedPage(context)
+    const shells: string[] = []
+    page.on('worker', (w) => {
+      if (/shell-worker/.test(w.url())) shells.push(w.url())
+    })
+    await page.goto('/projects/calc?e2e')
+    await page.getByRole('radio', { name: /in your browser/i }).waitFor()
+    const start = page.getByRole('button', { name: 'Start terminal' })
+    await start.hover()
+    // the panel ahead starts its session (the hook is the e2e build's) while the page shows the stage
+    await page.waitForFunction(() => window.__shellfolio?.state() === 'connected', null, { timeout: 60_000 })
+    await waitForText(page, '~/projects/calc$')
+    const ahead = page.locator('.terminal-live')
+    expect(await ahead.getAttribute('inert')).not.toBeNull()
+    expect(await ahead.getAttribute('aria-hidden')).toBe('true')
+    expect(await ahead.isVisible()).toBe(false)
+    // not announced: the accessibility tree has the stage's Start and no Stop of the hidden panel
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(0)
+    expect(await page.getByRole('button', { name: 'Start terminal' }).count()).toBe(1)
+    // "Try these" does not type into the hidden terminal
+    const tryFirst = page.locator('.commands button').first()
+    expect(await tryFirst.isDisabled()).toBe(true)
+    // not focusable: Tab from Start never lands inside it
+    await start.focus()
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab')
+      expect(await page.evaluate(() => Boolean(document.activeElement?.closest('.terminal-live')))).toBe(false)
+    }
+    await start.click()
+    await page.waitForFunction(() => document.activeElement?.classList.contains('xterm-helper-textarea'), null, {
+      timeout: 10_000,
+    })
+    expect(await ahead.getAttribute('inert')).toBeNull()
+    expect(await ahead.isVisible()).toBe(true)
+    expect(await page.getByRole('button', { name: 'Stop', exact: true }).count()).toBe(1)
+    expect(await tryFirst.isDisabled()).toBe(false)
+    await type(page, 'echo revealed-ok')
+    await waitForLine(page, 'revealed-ok', 30_000)
+    // the click took the shell started ahead: no second one
+    expect(shells.length).toBe(1)
+    expect(problems.errors).toEqual([])
+    await page.close()
+  })
+
+  test('a server runner picked after the panel was mounted ahead drops it and its shell; the session is on the server', async () => {
+    const { page, problems } = await watchedPage(context)
+    const shells: { closed: boolean }[] = []
+    page.on('worker', (w) => {
+      if (!/shell-worker/.test(w.url())) return
+      const s = { closed: false }
+      shells.push(s)
+      w.on('close', () => {
+        s.closed = true
+      })
+    })
+    await page.goto('/projects/calc?e2e')
+    await page.getByRole('radio', { name: /in your browser/i }).waitFor()
+    await page.getByRole('button', { name: 'Start terminal' }).hover()
+    await page.waitForFunction(() => window.__shellfolio?.state() === 'connected', null, { timeout: 60_000 })
+    await page.getByRole('radio', { name: /wasi/i }).check()
+    await page.getByRole('button', { name: 'Start terminal' }).click()
+    await page.locator('.terminal-status [data-state="connected"]').waitFor({ timeout: 120_000 })
+    await expect(page.locator('.terminal-status').textContent()).resolves.toContain('wasi — on the server')
+    await page.locator('.terminal-host .xterm').click()
+    await type(page, 'echo server-$((40+2))')
+    await page.locator('.terminal-host .xterm-rows', { hasText: 'server-42' }).waitFor({ timeout: 60_000 })
+    // one terminal on the page, and the shell started ahead is gone
+    expect(await page.locator('.terminal-host').count()).toBe(1)
+    expect(shells.length).toBe(1)
+    expect(shells.every((s) => s.closed)).toBe(true)
+    expect(problems.errors).toEqual([])
+    await page.getByRole('button', { name: 'Stop', exact: true }).click()
+    await page.close()
+  })
 
   test('a tab without cross-origin isolation gets a server runner, with no error', async () => {
     const { page, problems } = await watchedPage(context)

@@ -13,6 +13,8 @@ export default function LiveStage(props: {
   controls: (controls: TerminalControls) => void
   runner?: ClientRunner | undefined
   autoStart: boolean
+  /** Mounted ahead of the Start click, hidden (project-page.tsx); false reveals it. */
+  ahead?: boolean
   /** The embedding page's origin (web/src/features/embed), sent with new sessions. */
   embedOrigin?: string | undefined
 }) {
@@ -22,6 +24,7 @@ export default function LiveStage(props: {
       controls={props.controls}
       initialRunner={props.runner}
       autoStart={props.autoStart}
+      ahead={props.ahead}
       embedOrigin={props.embedOrigin}
       poster={
         props.project.demo ? (

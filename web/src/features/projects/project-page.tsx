@@ -1,5 +1,5 @@
 import { A, useParams } from '@solidjs/router'
-import { createEffect, createSignal, For, lazy, on, onMount, Show, Suspense } from 'solid-js'
+import { createEffect, createSignal, createUniqueId, For, lazy, on, onCleanup, onMount, Show, Suspense } from 'solid-js'
 import { InlineMarkdown } from '../../components/inline-markdown.tsx'
 import type { Project } from '../../lib/contract.ts'
 import { PageHead } from '../../lib/head.tsx'
@@ -47,6 +47,8 @@ function Stage(props: {
   // in the browser, once mounted: the browser runner first when this tab can run the project
   const runners = () => (props.ready ? offeredRunners(props.project) : props.project.availableRunners)
   const [choice, setChoice] = createSignal<ClientRunner | undefined>(runners()[0])
+  // unique: a terminal panel mounted ahead of the click sits next to this stage (ProjectPage)
+  const titleId = createUniqueId()
   createEffect(
     on(
       () => props.ready,
@@ -56,16 +58,22 @@ function Stage(props: {
     ),
   )
   return (
-    <section class="terminal" aria-labelledby="terminal-title">
+    <section class="terminal" aria-labelledby={titleId}>
       <div class="terminal-toolbar">
-        <h2 id="terminal-title">Live terminal</h2>
+        <h2 id={titleId}>Live terminal</h2>
         <Show when={runners().length > 1}>
           <fieldset class="runner-choice" disabled={!props.ready}>
             <legend>Runner</legend>
             <For each={runners()}>
               {(r) => (
                 <label>
-                  <input type="radio" name="runner" value={r} checked={choice() === r} onChange={() => setChoice(r)} />{' '}
+                  <input
+                    type="radio"
+                    name={`runner-${titleId}`}
+                    value={r}
+                    checked={choice() === r}
+                    onChange={() => setChoice(r)}
+                  />{' '}
                   {RUNNER_LABELS[r]}
                 </label>
               )}
@@ -138,14 +146,22 @@ function Stage(props: {
 }
 
 /**
+ * How long a terminal panel mounted ahead of the Start click waits for it before it is dropped with
+ * its shell (docs/budgets.md): the browser runner's own WARM_SHELL_MS (browser/connection.ts).
+ */
+const AHEAD_PANEL_MS = 60_000
+
+/**
  * Before a Start click (docs/performance.md, "Browser runner"): the terminal's code, and for the
  * browser runner its shell worker with the project's files, so the click only shows the prompt.
+ * Resolves once both are there (the shell started ahead before anything may take it).
  */
-function warm(project: Project, runner: ClientRunner | undefined): void {
-  void LiveStage.preload()
+async function warm(project: Project, runner: ClientRunner | undefined): Promise<void> {
+  const code = LiveStage.preload()
   if (runner === 'browser') {
-    void import('../terminal/browser/connection.ts').then((m) => m.prewarmBrowserShell(project.slug, project.policy))
+    await import('../terminal/browser/connection.ts').then((m) => m.prewarmBrowserShell(project.slug, project.policy))
   }
+  await code
 }
 
 export default function ProjectPage() {
@@ -158,7 +174,42 @@ export default function ProjectPage() {
   // becomes interactive; the terminal loads when the visitor starts one, or at once when there is a
   // session to resume or no runner to offer (the panel explains why).
   const [mounted, setMounted] = createSignal(false)
-  const [live, setLive] = createSignal<{ runner?: ClientRunner | undefined; start: boolean }>()
+  // `ahead`: the browser runner's panel mounted before the click, hidden and inert, its session
+  // started; the click only reveals it (docs/runners.md, "The browser runner" → "Start-up").
+  const [live, setLive] = createSignal<{ runner?: ClientRunner | undefined; start: boolean; ahead?: boolean }>()
+  let aheadTimer: ReturnType<typeof setTimeout> | undefined
+  const dropAhead = () => {
+    clearTimeout(aheadTimer)
+    aheadTimer = undefined
+    if (!live()?.ahead) return
+    setTerminal(undefined)
+    setLive(undefined)
+  }
+  /** The terminal the visitor sees: "Try these" never types into a panel still hidden ahead. */
+  const shown = () => (live()?.ahead ? undefined : terminal())
+  onCleanup(() => clearTimeout(aheadTimer))
+  /** The pointer is over Start (or it has the focus): load ahead; for the browser runner, mount ahead. */
+  const onWarm = (p: Project, runner: ClientRunner | undefined) => {
+    // a panel is there already (ahead): it took the shell started ahead, so none is started again
+    if (live()) return
+    void warm(p, runner).then(() => {
+      // one panel ahead per page, only while nothing else is live and the choice is still the browser
+      if (runner !== 'browser' || live()) return
+      setLive({ runner, start: true, ahead: true })
+      aheadTimer = setTimeout(dropAhead, AHEAD_PANEL_MS)
+    })
+  }
+  const onStart = (runner: ClientRunner | undefined) => {
+    const ahead = live()?.ahead ? live() : undefined
+    if (ahead && ahead.runner === runner) {
+      // the same panel, revealed: no remount (the Show below is not keyed)
+      clearTimeout(aheadTimer)
+      setLive({ runner, start: true })
+      return
+    }
+    dropAhead()
+    setLive({ runner, start: true })
+  }
   onMount(() => {
     setMounted(true)
     const p = project()
@@ -210,28 +261,32 @@ export default function ProjectPage() {
               </ul>
             </header>
             <div class="project-layout">
-              <Show
-                when={live()}
-                fallback={
-                  <Stage
-                    project={p()}
-                    ready={mounted()}
-                    onWarm={(runner) => warm(p(), runner)}
-                    onStart={(runner) => setLive({ runner, start: true })}
-                  />
-                }
-              >
-                {(how) => (
-                  <Suspense fallback={<Stage project={p()} ready={false} />}>
-                    <LiveStage
-                      project={p()}
-                      controls={(c) => setTerminal(() => c)}
-                      runner={how().runner}
-                      autoStart={how().start}
-                    />
-                  </Suspense>
-                )}
-              </Show>
+              <div class="terminal-slot" classList={{ 'has-ahead': Boolean(live()?.ahead) }}>
+                <Show when={!live() || live()?.ahead}>
+                  <Stage project={p()} ready={mounted()} onWarm={(runner) => onWarm(p(), runner)} onStart={onStart} />
+                </Show>
+                <Show when={live()}>
+                  {(how) => (
+                    // mounted ahead: invisible, out of the tab order and the accessibility tree
+                    <div
+                      class="terminal-live"
+                      classList={{ 'is-ahead': Boolean(how().ahead) }}
+                      inert={how().ahead || undefined}
+                      aria-hidden={how().ahead ? 'true' : undefined}
+                    >
+                      <Suspense fallback={<Stage project={p()} ready={false} />}>
+                        <LiveStage
+                          project={p()}
+                          controls={(c) => setTerminal(() => c)}
+                          runner={how().runner}
+                          autoStart={how().start}
+                          ahead={Boolean(how().ahead)}
+                        />
+                      </Suspense>
+                    </div>
+                  )}
+                </Show>
+              </div>
               <aside class="project-aside" aria-labelledby="try-title">
                 <h2 id="try-title">Try these</h2>
                 <p class="muted small">
@@ -246,9 +301,9 @@ export default function ProjectPage() {
                         <button
                           type="button"
                           class="command"
-                          disabled={!terminal()?.connected()}
+                          disabled={!shown()?.connected()}
                           title="Type it in the terminal"
-                          onClick={() => terminal()?.type(c)}
+                          onClick={() => shown()?.type(c)}
                         >
                           <code>{c}</code>
                         </button>

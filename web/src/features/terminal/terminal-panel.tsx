@@ -2,7 +2,19 @@ import '@xterm/xterm/css/xterm.css'
 import { FitAddon } from '@xterm/addon-fit'
 import { WebLinksAddon } from '@xterm/addon-web-links'
 import { Terminal } from '@xterm/xterm'
-import { children, createResource, createSignal, For, type JSX, onCleanup, onMount, Show } from 'solid-js'
+import {
+  children,
+  createEffect,
+  createResource,
+  createSignal,
+  createUniqueId,
+  For,
+  type JSX,
+  on,
+  onCleanup,
+  onMount,
+  Show,
+} from 'solid-js'
 import { createStore } from 'solid-js/store'
 import type { Project } from '../../lib/contract.ts'
 import { ApiError, messageFor, messageForCode } from '../../lib/errors.ts'
@@ -82,6 +94,12 @@ export function TerminalPanel(props: {
   autoStart?: boolean
   /** The origin of the page embedding this one (the embed page), sent with a new session for admins. */
   embedOrigin?: string | undefined
+  /**
+   * Mounted ahead of the Start click, hidden (the project page keeps it invisible and inert): the
+   * session starts at once; when this turns false the panel is revealed — scrolled into view and
+   * focused (docs/runners.md, "The browser runner" → "Start-up").
+   */
+  ahead?: boolean
 }) {
   // the browser runner first when this tab can run the project (runner-labels.ts)
   const runners = () => offeredRunners(props.project)
@@ -249,14 +267,16 @@ export function TerminalPanel(props: {
     leaveLine(false)
   })
 
+  /** Brings the whole terminal into view (it may sit below the project's introduction). */
+  const bringIntoView = () => section.scrollIntoView({ block: 'start', behavior: 'smooth' })
   const start = async () => {
     const runner = choice()
     if (!runner) return
     setState({ problem: undefined, conn: 'starting' })
     started = 'fresh'
     term.reset()
-    // Bring the whole terminal into view as it starts (it may sit below the project's introduction).
-    section.scrollIntoView({ block: 'start', behavior: 'smooth' })
+    // a panel mounted ahead is brought into view when it is revealed
+    if (!props.ahead) bringIntoView()
     try {
       // The browser runner starts in this tab: no session is asked of the server.
       if (runner === 'browser') return await conn.start(runner)
@@ -413,10 +433,23 @@ export function TerminalPanel(props: {
       setChoice(saved.runner)
       started = 'resumed'
       conn.resume(saved)
-    } else if (props.autoStart) {
+    } else if (props.autoStart || props.ahead) {
       void start()
     }
   })
+  // Revealed (the Start click on a panel mounted ahead): only what needs the click — no measuring,
+  // no mount; the prompt is already in xterm (docs/performance.md, "Browser runner").
+  createEffect(
+    on(
+      () => props.ahead,
+      (ahead, was) => {
+        if (ahead || !was) return
+        performance.mark('terminal:revealed')
+        bringIntoView()
+        term.focus()
+      },
+    ),
+  )
   onCleanup(() => {
     disposed = true
     conn.close()
@@ -439,6 +472,9 @@ export function TerminalPanel(props: {
 
   // Resolved once: the poster (a player) must not be created again on every read.
   const poster = children(() => props.poster)
+  // unique per panel: a panel mounted ahead sits next to the page's own stage (project-page.tsx)
+  const titleId = createUniqueId()
+  const radioName = `runner-${titleId}`
   const showPoster = () => Boolean(poster()) && (state.conn === 'idle' || state.conn === 'starting')
   return (
     <section
@@ -448,10 +484,10 @@ export function TerminalPanel(props: {
         'is-off': runners().length === 0 && state.conn === 'idle' && !poster(),
         'is-fullscreen': fullscreen(),
       }}
-      aria-labelledby="terminal-title"
+      aria-labelledby={titleId}
     >
       <div class="terminal-toolbar">
-        <h2 id="terminal-title">Live terminal</h2>
+        <h2 id={titleId}>Live terminal</h2>
         <Show
           when={runners().length > 0}
           fallback={
@@ -470,7 +506,7 @@ export function TerminalPanel(props: {
                   <label>
                     <input
                       type="radio"
-                      name="runner"
+                      name={radioName}
                       value={r}
                       checked={choice() === r}
                       onChange={() => setChoice(r)}
