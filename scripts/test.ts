@@ -306,7 +306,11 @@ async function main() {
   // sandbox itself, again under gVisor's runsc.
   const runsc = { SANDBOX_RUNTIME: 'runsc' }
   await Promise.all([
-    bunSuite('api', ['./api']),
+    (async () => {
+      await bunSuite('api', ['./api'])
+      if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
+      await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
+    })(),
     (async () => {
       await bunSuite(
         'runner on runsc',
@@ -324,8 +328,6 @@ async function main() {
         ],
         { only: 'api', env: runsc, quiet: true },
       )
-      if (existsSync(join(ROOT, 'wasm-projects'))) await bunSuite('wasm-projects', ['./wasm-projects'], { quiet: true })
-      await bunSuite('ops', ['./deploy', './scripts'], { quiet: true }) // ops suite: compose, nginx + WAF, workflows, backups
       // The browser suite goes through nginx + ModSecurity (E2E_WAF) to an API whose Docker sessions
       // run under runsc: the production path.
       if (existsSync(join(ROOT, 'web/e2e')))
