@@ -64,6 +64,24 @@ export function processTree(pid: number): number[] {
 /** RSS of a process and every descendant, in bytes. */
 export const treeRss = (pid: number) => processTree(pid).reduce((sum, p) => sum + rss(p), 0)
 
+const isCompiler = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('clang-host')
+  } catch {
+    return false
+  }
+}
+
+/**
+ * RSS of a process and its descendants without the shared compiler processes (clang-host: LLVM
+ * loaded, ≈ 0.4–0.6 GB each, spares started and pages touched whenever any session compiles; their
+ * memory is bounded on its own, docs/budgets.md): what the sessions' own processes hold.
+ */
+export const sessionTreeRss = (pid: number) =>
+  processTree(pid)
+    .filter((p) => !isCompiler(p))
+    .reduce((sum, p) => sum + rss(p), 0)
+
 export const MiB = 1024 * 1024
 
 /** One deployment under attack: an API process, and in remote placement the runner service behind it. */

@@ -5,8 +5,8 @@ import {
   MiB,
   PLACEMENTS,
   type Stack,
+  sessionTreeRss,
   startStack,
-  treeRss,
   underAttack,
   Visitor,
 } from './kit.ts'
@@ -21,8 +21,14 @@ const BIG_FILES =
 const BIG_TMP =
   'int main(void){static char b[65536];FILE*f=fopen("/tmp/huge","w");if(!f){puts("open-refused");return 1;}for(int i=0;i<11200;i++)if(fwrite(b,1,65536,f)!=65536){puts("write-refused");fclose(f);return 1;}fclose(f);puts("wrote-700MiB");return 0;}'
 
-/** What a session's whole process tree may grow by while one program writes (program cap + host). */
-const TREE_BUDGET = 768 * MiB
+/**
+ * What the sessions' process tree (session and program hosts; not the shared compiler processes) may
+ * grow by while one program writes: the program host's cap (640 MiB RSS, sampled every 150 ms, so a
+ * fast writer passes it by up to what it writes in one interval before it is killed), the warm
+ * program host started to replace the one taken, and the session host's workspace
+ * (docs/budgets.md). Measured peaks: 0.5–0.94 GiB.
+ */
+const TREE_BUDGET = 1024 * MiB
 
 describe.each(PLACEMENTS)('containment 4: workspace and program memory (%s)', (placement) => {
   let stack: Stack
@@ -36,10 +42,10 @@ describe.each(PLACEMENTS)('containment 4: workspace and program memory (%s)', (p
     const attacker = await Visitor.open(stack)
     await compileProgram(attacker, 'big', BIG_FILES)
     await compileProgram(attacker, 'tmpfill', BIG_TMP)
-    const treeBefore = treeRss(stack.workerPid)
+    const treeBefore = sessionTreeRss(stack.workerPid)
     let treePeak = treeBefore
     const sampler = setInterval(() => {
-      treePeak = Math.max(treePeak, treeRss(stack.workerPid))
+      treePeak = Math.max(treePeak, sessionTreeRss(stack.workerPid))
     }, 200)
     let out = ''
     const m = await underAttack(stack, async () => {
