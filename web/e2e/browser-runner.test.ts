@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core'
 import { checkLine } from '../../runner/src/policy.ts'
-import { buildSite, launchBrowser, type Server, screenshot, startServer, waitForText, watchedPage } from './harness.ts'
+import { buildSite, type Server, screenshot, startWithBrowser, waitForText, watchedPage } from './harness.ts'
 
 setDefaultTimeout(90_000)
 
@@ -24,13 +24,7 @@ let browser: Browser
 let context: BrowserContext
 
 beforeAll(async () => {
-  server = await startServer(await buildSite('e2e'))
-  try {
-    browser = await launchBrowser()
-  } catch (err) {
-    await server.stop()
-    throw err
-  }
+  ;({ server, browser } = await startWithBrowser(await buildSite('e2e')))
   context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } })
 }, 600_000)
 
