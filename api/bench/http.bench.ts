@@ -50,8 +50,10 @@ const DEEP_CONNECTIONS = 64
 /** Distinct cursors per deep run: more than wrk can send in one run here, so each is a miss. */
 const DEEP_CURSORS = 40_000
 /**
- * The second deep run: 64 visitors who each wait this long after a page before the next (≤ 320
- * req/s offered), where the first one (no wait) saturates the machine and measures its queue.
+ * The second deep run: 64 visitors who each wait on average this long after a page before the next
+ * (≤ 320 req/s offered; exponential think times, so the visitors are independent rather than 64
+ * requests arriving together every 200 ms), where the first one (no wait) saturates the machine and
+ * measures its queue.
  */
 const THINK_MS = 200
 /** `deep` measures only the uncached keyset pages (HTTP_BENCH_ONLY=deep); default: every read. */
@@ -274,7 +276,14 @@ request = function()
   i = i + 1
   return wrk.format("GET", paths[(i - 1) % #paths + 1])
 end
-${thinkMs > 0 ? `delay = function() return ${thinkMs} end\n` : ''}`,
+${
+      thinkMs > 0
+        ? // independent visitors: exponential think times (mean thinkMs), not 64 connections in step
+          `math.randomseed(${Math.floor(Math.random() * 2 ** 31)})
+delay = function() return math.floor(-math.log(1 - math.random()) * ${thinkMs}) end
+`
+        : ''
+    }`,
   )
   return script
 }

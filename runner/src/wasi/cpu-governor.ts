@@ -28,6 +28,11 @@ export interface CpuGovernorOptions {
   demotedInputCredit?: number
   /** Output of a demoted session acknowledged to its host per second (default 64 KiB). */
   demotedOutputBytesPerSec?: number
+  /**
+   * CPU time in the window from which a session under its share counts as active (default 100 ms):
+   * the input and output limits of demoted sessions apply only while some such session exists.
+   */
+  activeMs?: number
 }
 
 interface Tracked {
@@ -49,6 +54,8 @@ export class CpuGovernor {
   readonly #sessions = new Map<string, Tracked>()
   readonly #o: Required<CpuGovernorOptions>
   #timer: ReturnType<typeof setInterval> | undefined
+  /** Whether some session under its share was active at the last sample (see `activeMs`). */
+  #contended = false
 
   constructor(options: CpuGovernorOptions = {}) {
     this.#o = {
@@ -59,6 +66,7 @@ export class CpuGovernor {
       hostDemoteMs: options.hostDemoteMs ?? 1_000,
       demotedInputCredit: options.demotedInputCredit ?? 1 / 8,
       demotedOutputBytesPerSec: options.demotedOutputBytesPerSec ?? 64 * 1024,
+      activeMs: options.activeMs ?? 100,
     }
   }
 
@@ -107,11 +115,21 @@ export class CpuGovernor {
 
   /**
    * The share of its input window a session may have in flight (session.ts): all of it, or
-   * `demotedInputCredit` while demoted — a flood of keys costs the API and the host less.
+   * `demotedInputCredit` while demoted and another session is active — a flood of keys costs the
+   * API and the host less while someone else needs them.
    */
   inputCredit(id: string): number {
     const t = this.#sessions.get(id)
-    return t && over(t) ? this.#o.demotedInputCredit : 1
+    return t && this.#limited(t) ? this.#o.demotedInputCredit : 1
+  }
+
+  /**
+   * Whether a session's input and output are limited: it is over its share and some session under
+   * its share is active. Work-conserving, like SCHED_IDLE: a demoted session with nobody to yield
+   * to (one visitor's output flood on a quiet server) runs at full speed (docs/budgets.md, "Fair CPU").
+   */
+  #limited(t: Tracked): boolean {
+    return over(t) && this.#contended
   }
 
   /**
@@ -122,7 +140,7 @@ export class CpuGovernor {
    */
   deferAck(id: string, bytes: number, send: (bytes: number) => void): boolean {
     const t = this.#sessions.get(id)
-    if (!t || (!over(t) && t.acks.bytes === 0)) return false
+    if (!t || (!this.#limited(t) && t.acks.bytes === 0)) return false
     const a = t.acks
     a.bytes += bytes
     a.send = send
@@ -136,7 +154,7 @@ export class CpuGovernor {
     a.timer = undefined
     if (a.bytes === 0 || !a.send) return
     const now = performance.now()
-    if (!over(t)) {
+    if (!this.#limited(t)) {
       const n = a.bytes
       a.bytes = 0
       a.send(n)
@@ -161,6 +179,7 @@ export class CpuGovernor {
 
   /** One sample of every session (run by the timer; public for tests). */
   sample(now = performance.now()): void {
+    let contended = false
     for (const t of this.#sessions.values()) {
       const pids = t.pids()
       let used = 0
@@ -201,8 +220,12 @@ export class CpuGovernor {
         }
         if (t.hostIdle) setIdle(host, true)
       }
-      // back under its share: output held back goes now
-      if (!over(t) && t.acks.bytes > 0) {
+      if (!over(t) && recent >= this.#o.activeMs) contended = true
+    }
+    this.#contended = contended
+    for (const t of this.#sessions.values()) {
+      // back under its share, or nobody to yield to: output held back goes now
+      if (!this.#limited(t) && t.acks.bytes > 0) {
         clearTimeout(t.acks.timer)
         this.#releaseAcks(t)
       }

@@ -275,7 +275,7 @@ describe('fair CPU', () => {
     }
   }, 60_000)
 
-  test('a session over its share gets less input credit and its output acknowledged at the demoted rate; all of it back once it stops', async () => {
+  test('a session over its share gets less input credit and its output acknowledged at the demoted rate while another is active; full speed with nobody to yield to', async () => {
     const governor = new CpuGovernor({
       sampleMs: 100,
       windowMs: 1_000,
@@ -283,31 +283,48 @@ describe('fair CPU', () => {
       restoreMs: 50,
       hostDemoteMs: 300,
       demotedOutputBytesPerSec: 10_000,
+      activeMs: 30,
     })
     const flooding = Bun.spawn(['sh', '-c', 'while :; do :; done'])
-    const quiet = Bun.spawn(['sleep', '600'])
+    // a visitor under its share who is using the machine: 20 ms of CPU every 200 ms (≈ 100 ms in the window)
+    const light = Bun.spawn([
+      process.execPath,
+      '-e',
+      'setInterval(() => { const t = performance.now(); while (performance.now() - t < 20); }, 200)',
+    ])
     try {
       governor.track('flooding', () => [flooding.pid])
-      governor.track('quiet', () => [quiet.pid])
+      governor.track('light', () => [light.pid])
       const acked: number[] = []
-      // a quiet session's output is acknowledged at once, its whole input window open
-      expect(governor.deferAck('quiet', 50_000, (n) => acked.push(n))).toBe(false)
-      expect(governor.inputCredit('quiet')).toBe(1)
-      await eventually(() => governor.isIdle('flooding'), 30_000, 'the flooding session demoted')
-      expect(governor.inputCredit('flooding')).toBeLessThan(1)
+      // a light session's output is acknowledged at once, its whole input window open
+      expect(governor.deferAck('light', 50_000, (n) => acked.push(n))).toBe(false)
+      expect(governor.inputCredit('light')).toBe(1)
+      await eventually(
+        () => governor.isIdle('flooding') && governor.inputCredit('flooding') < 1,
+        30_000,
+        'the flooding session demoted and limited',
+      )
+      expect(governor.isIdle('light')).toBe(false)
       // 5 × 10 kB of output: the first acknowledgement goes at once, the rest are paced (10 kB/s)
       for (let i = 0; i < 5; i++) expect(governor.deferAck('flooding', 10_000, (n) => acked.push(n))).toBe(true)
       expect(acked).toEqual([10_000])
       await eventually(() => acked.reduce((a, b) => a + b, 0) === 50_000, 30_000, 'the paced acknowledgements')
       expect(acked.length).toBeGreaterThan(1)
+      // the other visitor stops using the machine: still demoted (SCHED_IDLE), but nobody to yield
+      // to, so its input window and output go at full speed again
+      light.kill('SIGSTOP')
+      await eventually(() => governor.inputCredit('flooding') === 1, 30_000, 'the limits lifted with nobody active')
+      expect(governor.isIdle('flooding')).toBe(true)
+      expect(governor.deferAck('flooding', 10_000, (n) => acked.push(n))).toBe(false)
       // stopped, it is back under its share: nothing is held back any more
       flooding.kill('SIGSTOP')
+      light.kill('SIGCONT')
       await eventually(() => !governor.isIdle('flooding'), 30_000, 'the flooding session restored')
       expect(governor.inputCredit('flooding')).toBe(1)
       expect(governor.deferAck('flooding', 10_000, (n) => acked.push(n))).toBe(false)
     } finally {
       governor.close()
-      for (const p of [flooding, quiet]) p.kill('SIGKILL')
+      for (const p of [flooding, light]) p.kill('SIGKILL')
     }
   }, 60_000)
 
