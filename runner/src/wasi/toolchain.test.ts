@@ -53,4 +53,36 @@ describe('toolchain (clang in WebAssembly)', () => {
     expect(await toolchain.compile({ argv: ['cc'], fs, cwd: '/w', output })).toBe(1)
     expect(out).toBe('cc: fatal error: no input files\n')
   }, 60_000)
+
+  test('warming up at start: a compile that arrives meanwhile is served by the warm processes, never a third one', async () => {
+    const fresh = new Toolchain(2, true, { cache: false })
+    let most = 0
+    const watch = setInterval(() => {
+      most = Math.max(most, fresh.pids.length)
+    }, 10)
+    try {
+      const warming = fresh.warm()
+      // arrives while the warm-up compiles run on both processes
+      while (fresh.pids.length < 2) await Bun.sleep(10)
+      const fs = new MemFs()
+      fs.mkdirp('/w')
+      fs.writeFile('/w/hi.c', '#include <stdio.h>\nint main(void) { puts("hi"); return 0; }\n')
+      let out = ''
+      const code = await fresh.compile({
+        argv: ['cc', '-O2', '-o', 'hi', 'hi.c'],
+        fs,
+        cwd: '/w',
+        output: (b) => {
+          out += new TextDecoder().decode(b)
+        },
+      })
+      expect({ code, out }).toEqual({ code: 0, out: '' })
+      await warming
+      expect(most).toBeGreaterThan(0)
+      expect(most).toBeLessThanOrEqual(2)
+    } finally {
+      clearInterval(watch)
+      fresh.close()
+    }
+  }, 120_000)
 })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { Subprocess } from 'bun'
 import { CWD_SHIM, clangArgs, DEFAULT_MEMORY_LIMIT, HIDDEN_DIR, SHIM_ARGS } from './clang-args.ts'
 import type { ClangJob, ClangReply } from './clang-host.ts'
@@ -10,6 +11,10 @@ import { Semaphore } from './semaphore.ts'
 export { DEFAULT_MEMORY_LIMIT }
 
 const CLANG_HOST = new URL('./clang-host.ts', import.meta.url).pathname
+/** Compiled at start by each clang process kept loaded (`warm`): a C file like the projects' own. */
+const WARM_SOURCE = readFileSync(new URL('./warm-up.c', import.meta.url).pathname, 'utf8')
+/** Compiles of WARM_SOURCE per process at start: enough for the engine to compile LLVM's hot code. */
+const WARM_ROUNDS = 3
 
 /** Budgets of one compile (docs/budgets.md): CPU time of its clang process, and a wall-clock backstop. */
 export const COMPILE_TIME_LIMIT_MS = 60_000
@@ -300,6 +305,9 @@ export class Toolchain implements Compiler {
   readonly #active = new Set<Slot>()
   readonly #usage = new Map<string, { ms: number; at: number }>()
   #ticker: ReturnType<typeof setInterval> | undefined
+  /** Warm-up compiles running now, and compiles waiting for one of their processes. */
+  #warming = 0
+  #warmWaiters: (() => void)[] = []
 
   /**
    * @param concurrency compiles running at once (each in its own clang process)
@@ -469,8 +477,13 @@ export class Toolchain implements Compiler {
     output: (b: Uint8Array) => void,
     signal?: AbortSignal,
     slot?: Slot,
+    warmUp = false,
   ): Promise<CompileResult> {
     if (!this.#useProcesses) return runClangHere(args, tree, output)
+    // a process busy warming up is free after one small compile: waiting for it beats loading LLVM
+    // into yet another process
+    while (!warmUp && this.#warming > 0 && !this.#idle.some((q) => !q.dead))
+      await new Promise<void>((resolve) => this.#warmWaiters.push(resolve))
     for (let i = this.#idle.length - 1; i >= 0; i--) if (this.#idle[i]!.dead) this.#idle.splice(i, 1)
     // a process already at the priority the compile needs, if there is one
     const wantIdle = slot?.lane === 'overtime'
@@ -619,18 +632,38 @@ export class Toolchain implements Compiler {
   #warm: Promise<void> | undefined
 
   /**
-   * Loads LLVM ahead of the first `make` (optional): one clang process compiles the cwd shim and
-   * links a one-line program with it, so both clang and the linker are loaded and compiled by the
-   * engine before a visitor asks.
+   * Loads LLVM ahead of the first `make` (optional): one clang process compiles the cwd shim, then
+   * each of the `concurrency` processes compiles and links warm-up.c, so clang and the linker are
+   * loaded and their hot code compiled by the engine before a visitor asks. A visitor's compile
+   * that arrives meanwhile waits for the current warm-up compile at most, and ends the warm-up.
    */
   warm(): Promise<void> {
     this.#warm ??= (async () => {
       const shim = await this.#cwdShim()
-      await this.#run(
-        ['clang', '-O2', '-o', 'warm', 'warm.c', `${HIDDEN_DIR}/cwd.o`],
-        { 'warm.c': 'int main(void) { return 0; }\n', [HIDDEN_DIR]: { 'cwd.o': shim } },
-        () => {},
-      )
+      // every process kept loaded compiles and links a real C file WARM_ROUNDS times: the engine
+      // compiles LLVM's hot WebAssembly then, not during a visitor's first make (a first make of
+      // minirt took 2.1 s after a start with LLVM merely loaded, 1.0 s once warm; docs/performance.md)
+      const rounds = async () => {
+        for (let round = 0; round < WARM_ROUNDS; round++) {
+          // a visitor compiles: the processes are theirs
+          if (this.#queue.length > 0 || this.#active.size > 0) return
+          this.#warming++
+          try {
+            await this.#run(
+              ['clang', '-O2', '-o', 'warm', 'warm.c', `${HIDDEN_DIR}/cwd.o`, '-lm'],
+              { 'warm.c': WARM_SOURCE, [HIDDEN_DIR]: { 'cwd.o': shim } },
+              () => {},
+              undefined,
+              undefined,
+              true,
+            )
+          } finally {
+            this.#warming--
+            for (const wake of this.#warmWaiters.splice(0)) wake()
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: this.#concurrency }, rounds))
     })().catch((e) => {
       this.#warm = undefined
       throw e
