@@ -267,6 +267,13 @@ function deepScript(dir: string, sample: number, tag: string, thinkMs = 0): stri
   const pathsFile = join(dir, 'deep', `cursors-${tag}-${sample}.txt`)
   writeFileSync(pathsFile, `${lines.join('\n')}\n`)
   const script = join(dir, 'deep', `deep-${tag}-${sample}.lua`)
+  // independent visitors: exponential think times (mean thinkMs), not 64 connections in step
+  const think =
+    thinkMs > 0
+      ? `math.randomseed(${Math.floor(Math.random() * 2 ** 31)})
+delay = function() return math.floor(-math.log(1 - math.random()) * ${thinkMs}) end
+`
+      : ''
   writeFileSync(
     script,
     `local paths = {}
@@ -276,14 +283,7 @@ request = function()
   i = i + 1
   return wrk.format("GET", paths[(i - 1) % #paths + 1])
 end
-${
-      thinkMs > 0
-        ? // independent visitors: exponential think times (mean thinkMs), not 64 connections in step
-          `math.randomseed(${Math.floor(Math.random() * 2 ** 31)})
-delay = function() return math.floor(-math.log(1 - math.random()) * ${thinkMs}) end
-`
-        : ''
-    }`,
+${think}`,
   )
   return script
 }
