@@ -126,6 +126,33 @@ describe('fair compiles', () => {
     expect(await heavy.done).toBe(130)
   }, 300_000)
 
+  test('an abandoned compile is charged the whole time since it asked; a finished one only its CPU', async () => {
+    // one regular slot, held by a hog: `quitter` waits for it, then gives up with Ctrl-C
+    const toolchain = new Toolchain(1, true, { sliceMs: 600_000, overtime: 0, spill: 0, cache: false })
+    toolchains.push(toolchain)
+    const fs = workspace()
+    const hogStop = new AbortController()
+    const hog = compile(toolchain, fs, 'hog', 'x.c', hogStop.signal)
+    await eventually(() => laneOf(toolchain, 'hog')?.lane === 'regular', 60_000, 'the hog holding the slot')
+    const quit = new AbortController()
+    const quitter = compile(toolchain, fs, 'quitter', 'ok.c', quit.signal)
+    await Bun.sleep(1_500)
+    expect(laneOf(toolchain, 'quitter')?.lane).toBe('waiting')
+    quit.abort()
+    expect(await quitter.done).toBe(130)
+    // it used no CPU, yet the slot it waited 1.5 s for is on its account (less a little decay)
+    expect(toolchain.usage('quitter')).toBeGreaterThan(1_400)
+    hogStop.abort()
+    expect(await hog.done).toBe(130)
+    // the hog's compile was abandoned too: charged at least the time it held the slot
+    expect(toolchain.usage('hog')).toBeGreaterThan(1_400)
+    // a compile that comes to its own end is charged what clang spent on it, not the wall clock
+    const before = performance.now()
+    const fine = compile(toolchain, fs, 'fine', 'ok.c')
+    expect(await fine.done).toBe(0)
+    expect(toolchain.usage('fine')).toBeLessThanOrEqual(performance.now() - before)
+  }, 300_000)
+
   test('waiting in order: among light sessions the least recent compile time goes first, then arrival', async () => {
     const toolchain = new Toolchain(1, true, {
       sliceMs: 600_000,

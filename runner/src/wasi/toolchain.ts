@@ -23,7 +23,12 @@ export const COMPILE_MEMORY_BYTES = 2 * 1024 * 1024 * 1024
 export const COMPILE_OUTPUT_BYTES = 1024 * 1024
 /** Fair scheduling of compiles across sessions (docs/budgets.md, "Fair compiles"). */
 export const COMPILE_SLICE_MS = 1_000
-export const COMPILE_SHARE_MS = 5_000
+/**
+ * Clang CPU time (decayed) under which an owner is light. A visitor's make of minirt from edited
+ * sources uses ≈ 5 s of it (clang's process CPU, the engine's compiler threads included), so the
+ * share is three such makes: a visitor building stays light (docs/budgets.md).
+ */
+export const COMPILE_SHARE_MS = 15_000
 export const COMPILE_USAGE_HALF_LIFE_MS = 30_000
 /** How often the scheduler looks at running compiles (slices, priorities, usage). */
 const TICK_MS = 100
@@ -197,6 +202,9 @@ interface Slot {
   cpu?: number
   /** CPU time clang spent on this compile in its current lane (the slice is measured in it). */
   used: number
+  /** When it was asked for, and the CPU time charged to its owner since (every lane). */
+  askedAt: number
+  charged: number
   proc?: ClangProcess
   grant?: () => void
 }
@@ -221,6 +229,8 @@ class ClangProcess {
   idle = false
   /** Could not be moved back to a normal policy: not reused. */
   stuck = false
+  /** Compiles it finished: the engine compiles LLVM's hot code during the first few (warm-up.c). */
+  finished = 0
 
   /** @param idle start under SCHED_IDLE (a spare loading LLVM competes with nobody's compile) */
   constructor(idle = false) {
@@ -358,6 +368,7 @@ export class Toolchain implements Compiler {
     slot.cpu = cpu
     if (ms <= 0) return
     slot.used += ms
+    slot.charged += ms
     this.#usage.set(slot.owner, { ms: this.usage(slot.owner, now) + ms, at: now })
   }
 
@@ -405,7 +416,15 @@ export class Toolchain implements Compiler {
         // heavier one), the heaviest owner first, then the oldest
         const waiting = this.usage(s.owner, now)
         const long = [...this.#active]
-          .filter((a) => a.lane === 'regular' && a.used >= L.sliceMs && this.usage(a.owner, now) > waiting)
+          .filter(
+            (a) =>
+              a.lane === 'regular' &&
+              a.used >= L.sliceMs &&
+              this.usage(a.owner, now) > waiting &&
+              // an owner well under its share (a visitor's make) keeps its slot: it is not sent to
+              // SCHED_IDLE for a newcomer that may be a compile bomb restarted (docs/budgets.md)
+              this.usage(a.owner, now) >= L.shareMs / 2,
+          )
           .sort((a, b) => this.usage(b.owner, now) - this.usage(a.owner, now) || a.since - b.since)[0]
         if (long && overtime < L.overtime + L.spill) {
           long.lane = 'overtime'
@@ -434,19 +453,38 @@ export class Toolchain implements Compiler {
     }
   }
 
-  /** Waits for a lane (Ctrl-C leaves the queue); resolves with the slot and its release. */
-  async #admit(owner: string, signal?: AbortSignal): Promise<{ slot: Slot; release: () => void }> {
+  /**
+   * Waits for a lane (Ctrl-C leaves the queue); resolves with the slot and its release.
+   * `release(true)` ends a compile that was abandoned (Ctrl-C, a kill, a limit): its owner is
+   * charged the whole time since it asked — waiting and in a lane — not only the CPU it got
+   * (docs/budgets.md, "Fair compiles and CPU"). A compile restarted and interrupted over and over,
+   * starved of CPU by its own kind and so cheap in CPU, is heavy by that count, and a visitor's
+   * compiles, which finish, are not pushed behind it.
+   */
+  async #admit(owner: string, signal?: AbortSignal): Promise<{ slot: Slot; release: (abandoned?: boolean) => void }> {
     signal?.throwIfAborted()
-    const slot: Slot = { owner, seq: this.#seq++, spilled: false, since: 0, used: 0 }
-    const release = () => {
-      if (this.#active.delete(slot)) this.#charge(slot, performance.now())
+    const slot: Slot = {
+      owner,
+      seq: this.#seq++,
+      spilled: false,
+      since: 0,
+      used: 0,
+      askedAt: performance.now(),
+      charged: 0,
+    }
+    const release = (abandoned = false) => {
+      const now = performance.now()
+      if (this.#active.delete(slot)) this.#charge(slot, now)
+      const unserved = now - slot.askedAt - slot.charged
+      if (abandoned && unserved > 0)
+        this.#usage.set(slot.owner, { ms: this.usage(slot.owner, now) + unserved, at: now })
       const i = this.#queue.indexOf(slot)
       if (i >= 0) this.#queue.splice(i, 1)
       this.#schedule()
     }
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        release()
+        release(true)
         reject(signal?.reason)
       }
       slot.grant = () => {
@@ -485,10 +523,20 @@ export class Toolchain implements Compiler {
     while (!warmUp && this.#warming > 0 && !this.#idle.some((q) => !q.dead))
       await new Promise<void>((resolve) => this.#warmWaiters.push(resolve))
     for (let i = this.#idle.length - 1; i >= 0; i--) if (this.#idle[i]!.dead) this.#idle.splice(i, 1)
-    // a process already at the priority the compile needs, if there is one
-    const wantIdle = slot?.lane === 'overtime'
-    const at = this.#idle.findIndex((q) => q.idle === wantIdle)
-    let proc = at >= 0 ? this.#idle.splice(at, 1)[0] : this.#idle.pop()
+    // a compile in a regular slot takes the process that finished the most compiles (the engine has
+    // compiled LLVM's hot code in it: a cold one needs 2-3x the CPU for the same file); one in the
+    // overtime lane the one that finished the fewest, and a fresh process rather than the last warm
+    // one — compiles there are the ones Ctrl-C and the limits kill, and a killed process is replaced
+    // by a cold one (docs/budgets.md, "Fair compiles and CPU")
+    const overtime = slot?.lane === 'overtime'
+    let at = -1
+    for (const [i, q] of this.#idle.entries()) {
+      const best = this.#idle[at]
+      if (!best || (overtime ? q.finished < best.finished : q.finished > best.finished)) at = i
+    }
+    if (overtime && at >= 0 && this.#idle[at]!.finished > 0 && this.#idle.filter((q) => q.finished > 0).length <= 1)
+      at = -1
+    let proc = at >= 0 ? this.#idle.splice(at, 1)[0] : undefined
     if (!proc) {
       proc = new ClangProcess()
       this.#all.add(proc)
@@ -525,9 +573,18 @@ export class Toolchain implements Compiler {
           slot.proc = undefined
         }
         // an idle process goes back to a normal policy; one that cannot, or one too many, is ended
+        if (reusable) p.finished++
         if (reusable && !p.dead) p.prioritise(false)
-        if (reusable && !p.dead && !p.stuck && this.#idle.length < this.#concurrency) this.#idle.push(p)
-        else if (reusable && !p.dead) {
+        if (reusable && !p.dead && !p.stuck) {
+          // at most `concurrency` kept, the warmest ones
+          this.#idle.push(p)
+          if (this.#idle.length > this.#concurrency) {
+            const coldest = this.#idle.reduce((a, b) => (b.finished < a.finished ? b : a))
+            this.#idle.splice(this.#idle.indexOf(coldest), 1)
+            coldest.kill()
+            this.#all.delete(coldest)
+          }
+        } else if (reusable && !p.dead) {
           p.kill()
           this.#all.delete(p)
         } else {
@@ -719,13 +776,15 @@ export class Toolchain implements Compiler {
         free()
       }
     }
-    let lease: { slot: Slot; release: () => void }
+    let lease: { slot: Slot; release: (abandoned?: boolean) => void }
     try {
       lease = await this.#admit(job.owner ?? '', job.signal)
     } catch {
       return { code: 130 }
     }
     this.#running++
+    // a compile that does not come to its own end (Ctrl-C, a kill, a limit) was abandoned
+    let finished = false
     try {
       const tree = await job.tree()
       if (job.signal?.aborted) return { code: 130 }
@@ -736,6 +795,7 @@ export class Toolchain implements Compiler {
         // (a key the lookup before the lane already missed is not counted twice)
         const hit = key === probed ? undefined : this.cache?.get(key)
         if (hit) {
+          finished = true
           if (hit.output.length > 0) output(hit.output)
           return { code: 0, tree: treeOf(hit.files) }
         }
@@ -754,6 +814,8 @@ export class Toolchain implements Compiler {
         job.signal,
         lease.slot,
       )
+      // 70: the compiler process failed, not the owner's doing
+      finished = !job.signal?.aborted && (result.tree !== undefined || result.code === 70)
       if (result.tree) delete result.tree[HIDDEN_DIR]
       const produced = plan && result.tree ? fileAt(result.tree, plan.out) : undefined
       if (key && result.code === 0 && produced && saidBytes <= limit) {
@@ -762,7 +824,7 @@ export class Toolchain implements Compiler {
       return result
     } finally {
       this.#running--
-      lease.release()
+      lease.release(!finished)
     }
   }
 
