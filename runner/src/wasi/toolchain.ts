@@ -314,6 +314,8 @@ export class Toolchain implements Compiler {
   readonly #queue: Slot[] = []
   readonly #active = new Set<Slot>()
   readonly #usage = new Map<string, { ms: number; at: number }>()
+  /** When an owner last abandoned a compile (Ctrl-C, a kill, a limit); kept for a half-life. */
+  readonly #abandoned = new Map<string, number>()
   #ticker: ReturnType<typeof setInterval> | undefined
   /** Warm-up compiles running now, and compiles waiting for one of their processes. */
   #warming = 0
@@ -372,7 +374,15 @@ export class Toolchain implements Compiler {
     this.#usage.set(slot.owner, { ms: this.usage(slot.owner, now) + ms, at: now })
   }
 
+  /**
+   * Under its share, and no compile of its abandoned for a half-life: an owner that Ctrl-Cs its
+   * compiles and starts them again (a compile bomb) compiles in the overtime lane, under
+   * SCHED_IDLE, from its first Ctrl-C on, so a visitor's compiles in the regular slots share the
+   * CPU with none of its kind (docs/budgets.md, "Fair compiles and CPU").
+   */
   #light(owner: string, now: number): boolean {
+    const abandoned = this.#abandoned.get(owner)
+    if (abandoned !== undefined && now - abandoned < this.#limits.halfLifeMs) return false
     return this.usage(owner, now) < this.#limits.shareMs
   }
 
@@ -398,6 +408,7 @@ export class Toolchain implements Compiler {
    */
   #schedule(): void {
     const now = performance.now()
+    for (const [owner, at] of this.#abandoned) if (now - at >= this.#limits.halfLifeMs) this.#abandoned.delete(owner)
     for (const s of this.#active) this.#charge(s, now)
     const L = this.#limits
     const count = (lane: Lane) => [...this.#active].filter((s) => s.lane === lane).length
@@ -478,6 +489,7 @@ export class Toolchain implements Compiler {
       const unserved = now - slot.askedAt - slot.charged
       if (abandoned && unserved > 0)
         this.#usage.set(slot.owner, { ms: this.usage(slot.owner, now) + unserved, at: now })
+      if (abandoned) this.#abandoned.set(slot.owner, now)
       const i = this.#queue.indexOf(slot)
       if (i >= 0) this.#queue.splice(i, 1)
       this.#schedule()
