@@ -8,6 +8,7 @@
  * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
  * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
  */
+import { availableParallelism } from 'node:os'
 import { cpuMs, setIdle } from './proc-stats.ts'
 
 export interface CpuGovernorOptions {
@@ -33,6 +34,8 @@ export interface CpuGovernorOptions {
    * the input and output limits of demoted sessions apply only while some such session exists.
    */
   activeMs?: number
+  /** Cores the sessions share (default: the machine's). */
+  cores?: number
 }
 
 interface Tracked {
@@ -67,6 +70,7 @@ export class CpuGovernor {
       demotedInputCredit: options.demotedInputCredit ?? 1 / 8,
       demotedOutputBytesPerSec: options.demotedOutputBytesPerSec ?? 64 * 1024,
       activeMs: options.activeMs ?? 100,
+      cores: options.cores ?? availableParallelism(),
     }
   }
 
@@ -180,8 +184,10 @@ export class CpuGovernor {
   /** One sample of every session (run by the timer; public for tests). */
   sample(now = performance.now()): void {
     let contended = false
+    const seenPids = new Map<Tracked, number[]>()
     for (const t of this.#sessions.values()) {
       const pids = t.pids()
+      seenPids.set(t, pids)
       let used = 0
       let hostUsed = 0
       const seen = new Map<number, number>()
@@ -198,9 +204,24 @@ export class CpuGovernor {
       t.last = seen
       t.samples.push({ at: now, ms: used })
       while (t.samples.length > 0 && t.samples[0]!.at <= now - this.#o.windowMs) t.samples.shift()
-      const recent = t.samples.reduce((sum, s) => sum + s.ms, 0)
-      if (!t.idle && recent >= this.#o.demoteMs) t.idle = true
-      else if (t.idle && recent <= this.#o.restoreMs) {
+      t.hostSamples.push({ at: now, ms: hostUsed })
+      while (t.hostSamples.length > 0 && t.hostSamples[0]!.at <= now - this.#o.windowMs) t.hostSamples.shift()
+    }
+    // With more sessions busy than cores, the fixed thresholds are never reached: fifty sessions
+    // splitting two cores get ≈ 0.4 s each in 10 s, and all of them then weigh as much as a
+    // visitor's build. A session's share is then the cores' time divided among the busy sessions
+    // (docs/budgets.md, "Fair CPU").
+    const recentOf = (t: Tracked) => t.samples.reduce((sum, s) => sum + s.ms, 0)
+    const busy = [...this.#sessions.values()].filter((t) => recentOf(t) >= this.#o.activeMs).length
+    const fair = busy > this.#o.cores ? (this.#o.cores * this.#o.windowMs) / busy : Number.POSITIVE_INFINITY
+    const demoteAt = Math.min(this.#o.demoteMs, fair)
+    const hostDemoteAt = Math.min(this.#o.hostDemoteMs, fair)
+    const restoreAt = Math.min(this.#o.restoreMs, fair / 4)
+    for (const t of this.#sessions.values()) {
+      const pids = seenPids.get(t) ?? []
+      const recent = recentOf(t)
+      if (!t.idle && recent >= demoteAt) t.idle = true
+      else if (t.idle && recent <= restoreAt) {
         t.idle = false
         this.#apply(t, false)
       }
@@ -208,13 +229,11 @@ export class CpuGovernor {
       if (t.idle) this.#apply(t, true)
       // the session host itself only when its own work burns the CPU (a make or line-editor
       // attack runs in it): a session whose programs spin keeps a host that answers at once
-      t.hostSamples.push({ at: now, ms: hostUsed })
-      while (t.hostSamples.length > 0 && t.hostSamples[0]!.at <= now - this.#o.windowMs) t.hostSamples.shift()
       const hostRecent = t.hostSamples.reduce((sum, s) => sum + s.ms, 0)
       const host = pids[0]
       if (host !== undefined) {
-        if (!t.hostIdle && hostRecent >= this.#o.hostDemoteMs) t.hostIdle = true
-        else if (t.hostIdle && hostRecent <= this.#o.restoreMs) {
+        if (!t.hostIdle && hostRecent >= hostDemoteAt) t.hostIdle = true
+        else if (t.hostIdle && hostRecent <= restoreAt) {
           t.hostIdle = false
           setIdle(host, false)
         }
