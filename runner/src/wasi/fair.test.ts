@@ -153,6 +153,19 @@ describe('fair compiles', () => {
     expect(toolchain.usage('fine')).toBeLessThanOrEqual(performance.now() - before)
   }, 300_000)
 
+  test('sessions that stopped compiling are forgotten: what the scheduler keeps does not grow with every session served', async () => {
+    const toolchain = new Toolchain(2, true, { halfLifeMs: 200, cache: false })
+    toolchains.push(toolchain)
+    const fs = workspace()
+    for (let i = 0; i < 5; i++) expect(await compile(toolchain, fs, `s${i}`, 'ok.c').done).toBe(0)
+    expect(toolchain.owners).toBeGreaterThan(0)
+    // a few half-lives later their compile time no longer counts
+    await Bun.sleep(3_000)
+    expect(await compile(toolchain, fs, 'late', 'ok.c').done).toBe(0)
+    expect(toolchain.owners).toBe(1)
+    expect(toolchain.usage('late')).toBeGreaterThan(0)
+  }, 120_000)
+
   test('waiting in order: among light sessions the least recent compile time goes first, then arrival', async () => {
     const toolchain = new Toolchain(1, true, {
       sliceMs: 600_000,

@@ -354,6 +354,25 @@ export class Toolchain implements Compiler {
     return [...[...this.#active].map(view), ...this.#queue.map(view)]
   }
 
+  #forgotAt = 0
+
+  /**
+   * Owners are sessions: what is kept of one that stopped compiling goes once it no longer counts
+   * (usage decayed under 1 ms, an abandoned compile a half-life old), so the maps stay as large
+   * as the set of recently compiling sessions, not every session the process ever served.
+   */
+  #forget(now: number): void {
+    if (now - this.#forgotAt < Math.min(10_000, this.#limits.halfLifeMs)) return
+    this.#forgotAt = now
+    for (const [owner, at] of this.#abandoned) if (now - at >= this.#limits.halfLifeMs) this.#abandoned.delete(owner)
+    for (const owner of this.#usage.keys()) if (this.usage(owner, now) < 1) this.#usage.delete(owner)
+  }
+
+  /** Owners whose recent compile time is still kept (for tests and diagnostics). */
+  get owners(): number {
+    return this.#usage.size
+  }
+
   /** An owner's recent compile time: CPU ms of clang on its jobs, decayed with the half-life. */
   usage(owner: string, now = performance.now()): number {
     const u = this.#usage.get(owner)
@@ -408,7 +427,7 @@ export class Toolchain implements Compiler {
    */
   #schedule(): void {
     const now = performance.now()
-    for (const [owner, at] of this.#abandoned) if (now - at >= this.#limits.halfLifeMs) this.#abandoned.delete(owner)
+    this.#forget(now)
     for (const s of this.#active) this.#charge(s, now)
     const L = this.#limits
     const count = (lane: Lane) => [...this.#active].filter((s) => s.lane === lane).length
