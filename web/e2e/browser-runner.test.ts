@@ -120,15 +120,20 @@ describe('browser runner', () => {
     await type(page, './calc')
     await waitForText(page, 'calc')
     await type(page, '2 + 3 * 4')
-    await page.waitForFunction(
-      () => {
-        const b = window.__shellfolio?.term.buffer.active
-        for (let y = 0; b && y < b.length; y++) if (b.getLine(y)?.translateToString(true).trim() === '14') return true
-        return false
-      },
-      null,
-      { timeout: 30_000 },
-    )
+    await page
+      .waitForFunction(
+        () => {
+          const b = window.__shellfolio?.term.buffer.active
+          for (let y = 0; b && y < b.length; y++) if (b.getLine(y)?.translateToString(true).trim() === '14') return true
+          return false
+        },
+        null,
+        { timeout: 30_000 },
+      )
+      .catch(async (error: Error) => {
+        // what the visitor saw: a lost line and a slow start look different on screen
+        throw new Error(`${error.message}\nthe terminal showed:\n${await screenText(page)}`)
+      })
     await type(page, 'quit')
     await page.waitForFunction(
       () => {
