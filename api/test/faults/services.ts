@@ -10,8 +10,29 @@ import { REPO_ROOT } from '../../src/config.ts'
  * is the real process going away.
  */
 
-/** A free TCP port on loopback (taken and released at once). */
+const listenable = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+
+/**
+ * A free TCP port on loopback, below the kernel's ephemeral range: these suites stop a server and
+ * start it again on the same port, and a port from the ephemeral range can be taken meanwhile as
+ * the local end of any outgoing connection on the machine (PostgreSQL then fails to bind).
+ */
 export async function freePort(): Promise<number> {
+  const range = await Bun.file('/proc/sys/net/ipv4/ip_local_port_range')
+    .text()
+    .catch(() => '32768 60999')
+  const low = Number(range.trim().split(/\s+/)[0]) || 32768
+  if (low > 12_000) {
+    for (let i = 0; i < 50; i++) {
+      const port = 10_000 + Math.floor(Math.random() * (low - 10_000))
+      if (await listenable(port)) return port
+    }
+  }
   return new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
@@ -73,7 +94,7 @@ export async function startPgCluster(): Promise<PgCluster> {
   const data = join(dir, 'data')
   await run(asPostgres([join(bin, 'initdb'), '-D', data, '-A', 'trust', '-U', 'root', '--no-sync']), 'initdb')
   const ctl = (...args: string[]) =>
-    run(
+    runWithLog(
       asPostgres([
         join(bin, 'pg_ctl'),
         '-D',
@@ -86,6 +107,14 @@ export async function startPgCluster(): Promise<PgCluster> {
       ]),
       `pg_ctl ${args.join(' ')}`,
     )
+  // pg_ctl only says "examine the log output": a failure carries the server log's last lines.
+  const runWithLog = (cmd: string[], what: string) =>
+    run(cmd, what).catch(async (err: Error) => {
+      const log = await Bun.file(join(dir, 'log'))
+        .text()
+        .catch(() => '')
+      throw new Error(`${err.message}\nserver log:\n${log.split('\n').slice(-15).join('\n')}`)
+    })
   await ctl('-w', 'start')
   await run(
     ['psql', `postgres://root@127.0.0.1:${port}/postgres`, '-qc', 'create database shellfolio'],
