@@ -42,6 +42,10 @@ interface Connection {
   /** Early frames were dropped and the client was told. */
   earlyOverflow: boolean
   closed: boolean
+  /** Bun's socket: reading it stops while the client sends over its input rate. */
+  raw: RawSocket
+  /** Reading is paused until `until` (performance.now()), when `timer` resumes it. */
+  paused?: { until: number; timer: ReturnType<typeof setTimeout> } | undefined
 }
 
 interface RawSocket {
@@ -50,6 +54,9 @@ interface RawSocket {
   sendText(data: string): number
   getBufferedAmount(): number
   close(code?: number, reason?: string): void
+  /** Stops / restarts reading the socket: the client sees TCP backpressure (Bun ≥ 1.4). */
+  pause?(): void
+  resume?(): void
 }
 
 /** Bytes an early frame counts for (a text frame arrives parsed: its JSON length). */
@@ -104,15 +111,32 @@ const refuse = (socket: TerminalSocket, { messages, close, reason }: Refusal) =>
 export function terminalModule({ config, terminal, auth }: TerminalModuleOptions) {
   const connections = new WeakMap<object, Connection>()
 
+  /**
+   * A client over its input rate is not read for `ms` (docs/budgets.md, "API and transport"): its
+   * flood waits in its own TCP buffers instead of costing this event loop a frame at a time.
+   */
+  const throttle = (conn: Connection, ms: number) => {
+    if (ms <= 0 || conn.closed || !conn.raw.pause || !conn.raw.resume) return
+    const until = performance.now() + ms
+    if (conn.paused) {
+      // frames read before the pause still arrive: each may push the end further out
+      if (until <= conn.paused.until) return
+      clearTimeout(conn.paused.timer)
+    } else conn.raw.pause()
+    conn.paused = {
+      until,
+      timer: setTimeout(() => {
+        conn.paused = undefined
+        if (!conn.closed) conn.raw.resume?.()
+      }, ms),
+    }
+  }
+
   const handle = (conn: Connection, message: unknown) => {
     const session = conn.session
     if (!session) return
-    if (message instanceof Uint8Array) {
-      session.input(message)
-      return
-    }
-    if (message instanceof ArrayBuffer) {
-      session.input(new Uint8Array(message))
+    if (message instanceof Uint8Array || message instanceof ArrayBuffer) {
+      throttle(conn, session.input(message instanceof Uint8Array ? message : new Uint8Array(message)))
       return
     }
     const parsed = parseClientMessage(message)
@@ -256,6 +280,7 @@ export function terminalModule({ config, terminal, auth }: TerminalModuleOptions
             earlyBytes: 0,
             earlyOverflow: false,
             closed: false,
+            raw,
           }
           connections.set(ws.raw, conn)
           const query = ws.data.query as Record<string, string | undefined>
@@ -314,6 +339,7 @@ export function terminalModule({ config, terminal, auth }: TerminalModuleOptions
           const conn = connections.get(ws.raw)
           if (!conn) return
           conn.closed = true
+          clearTimeout(conn.paused?.timer)
           conn.session?.detach(conn.socket)
         },
       })

@@ -77,6 +77,10 @@ export class LiveSession {
   /** Input bytes the session may take right now (a token bucket, `INPUT_LIMITS`). */
   private inputCredit: number = INPUT_LIMITS.burstBytes
   private inputAt = performance.now()
+  /** Bytes refused over the rate since the bucket was last full: past a burst's worth, a flood. */
+  private refusedOverRate = 0
+  /** Bytes refused over the rate since a frame was last taken. */
+  private refusedSinceTaken = 0
   /** Resolves once the session ended and its recording and history row are stored. */
   readonly finished: Promise<void>
   private finish!: () => void
@@ -210,10 +214,11 @@ export class LiveSession {
 
   /**
    * Keystrokes from the client. Input the runner refuses (its input budget is full: the program is
-   * not reading, docs/budgets.md) is dropped, and the client is told once per burst.
+   * not reading, docs/budgets.md) is dropped, and the client is told once per burst. Returns how
+   * long (ms) the caller should stop reading this client: > 0 while it floods past the rate.
    */
-  input(data: Uint8Array): void {
-    if (this.ended) return
+  input(data: Uint8Array): number {
+    if (this.ended) return 0
     this.touch()
     // why: a client sending as fast as its link allows would otherwise keep this event loop busy
     // moving bytes no program reads (docs/budgets.md); the bucket refills at a typist's paste rate
@@ -223,12 +228,16 @@ export class LiveSession {
       this.inputCredit + ((now - this.inputAt) / 1000) * INPUT_LIMITS.bytesPerSecond,
     )
     this.inputAt = now
+    if (this.inputCredit >= INPUT_LIMITS.burstBytes) this.refusedOverRate = 0
     const affordable = data.length <= this.inputCredit
-    if (affordable) this.inputCredit -= data.length
+    if (affordable) {
+      this.inputCredit -= data.length
+      this.refusedSinceTaken = 0
+    }
     if (affordable && this.runner.write(data) !== false) {
       this.recorder.input(data)
       this.overflowing = false
-      return
+      return 0
     }
     if (!affordable) {
       // Over the rate, the chunk is dropped but its Ctrl-C (Ctrl-\, Ctrl-Z) still reaches the
@@ -241,13 +250,27 @@ export class LiveSession {
       }
     }
     metrics.terminalInputRefused.inc({ runner: this.record.runner }, data.length)
-    if (this.overflowing) return
-    this.overflowing = true
-    this.send({
-      type: 'error',
-      code: 'INPUT_OVERFLOW',
-      message: 'input arrives faster than the session takes it; some was dropped',
-    })
+    if (!this.overflowing) {
+      this.overflowing = true
+      this.send({
+        type: 'error',
+        code: 'INPUT_OVERFLOW',
+        message: 'input arrives faster than the session takes it; some was dropped',
+      })
+    }
+    if (affordable) return 0
+    // A paste past the burst is dropped at once (a Ctrl-C after it is read at once too); a client
+    // that goes on sending over the rate (more than another burst refused before its bucket
+    // refilled) is not read until a whole frame is affordable again: its flood waits in its own
+    // TCP buffers, not in this event loop (docs/budgets.md, "API and transport").
+    this.refusedOverRate += data.length
+    this.refusedSinceTaken += data.length
+    if (this.refusedOverRate <= INPUT_LIMITS.burstBytes) return 0
+    // frames the socket had already read arrive during the pause: each lengthens it by its share
+    // of the rate, so what the API reads of a flood stays near the rate (at most 2 s: the client's
+    // Ctrl-C waits behind its own flood)
+    const owed = INPUT_LIMITS.maxFrame - this.inputCredit + this.refusedSinceTaken
+    return Math.min(2_000, Math.ceil((owed / INPUT_LIMITS.bytesPerSecond) * 1000))
   }
 
   async resize(cols: number, rows: number): Promise<void> {

@@ -13,6 +13,7 @@ import {
   TermClient,
 } from '../../test/terminal-kit.ts'
 import { terminalSessions } from '../db/schema/index.ts'
+import { metrics } from '../metrics/index.ts'
 import { parseAsciicast } from './recording.ts'
 
 /** A visitor's terminal (80×24, as connect() opens) fed `chunks`. */
@@ -555,6 +556,25 @@ describe.each(BACKENDS)('input rate (%s)', (kind) => {
     await c.until(() => fake.received >= INPUT_LIMITS.burstBytes, 10_000, 'the burst to arrive')
     expect(fake.received).toBeLessThan(frames * frame.length)
     await c.until(() => fake.interrupts === 1, 10_000, 'the Ctrl-C to arrive')
+  })
+
+  test('a client that goes on flooding past the rate is not read meanwhile: the flood waits in its own buffers', async () => {
+    await using server = await startServer(backend)
+    const { client } = await connect(server)
+    using c = client
+    await c.control('ready')
+    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const refused = () => metrics.terminalInputRefused.get({ runner: 'wasi' })
+    const before = await refused()
+    const frame = new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61)
+    for (let i = 0; i < 512; i++) c.ws.send(frame) // 32 MiB at once
+    await Bun.sleep(2_000)
+    // What the API read in 2 s: the burst, a burst's worth refused, then about the rate; without
+    // the pause it reads (and drops) the whole 32 MiB as fast as the loopback carries it.
+    const read = fake.received + (await refused()) - before
+    expect(read).toBeGreaterThanOrEqual(2 * INPUT_LIMITS.burstBytes)
+    expect(read).toBeLessThan(2 * INPUT_LIMITS.burstBytes + 3 * INPUT_LIMITS.bytesPerSecond + 4 * frame.length)
+    expect(c.controls.find((m) => m.type === 'error')).toMatchObject({ code: 'INPUT_OVERFLOW' })
   })
 })
 
