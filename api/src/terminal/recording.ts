@@ -126,26 +126,47 @@ export class CommandLines {
 
   feed(chunk: Uint8Array): void {
     if (this.lines.length >= COMMAND_MAX_LINES) return
-    for (const ch of this.decoder.decode(chunk, { stream: true })) {
+    // why bytes, not characters: every key a visitor sends passes here, floods included; the keys
+    // that edit a line are ASCII, which never occurs inside a multi-byte UTF-8 character, so text
+    // is decoded a run at a time (and not at all once the line is full) (docs/budgets.md)
+    let run = -1
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i] as number
       if (this.escape) {
         // An escape sequence ends with a letter or ~ (CSI/SS3 keys); the line is not rebuilt faithfully.
-        if (/[A-Za-z~]/.test(ch)) this.escape = false
+        if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x7e) this.escape = false
         continue
       }
-      if (ch === '\x1b') {
+      if (b >= 0x20 && b !== 0x7f) {
+        if (run < 0) run = i
+        continue
+      }
+      if (run >= 0) this.text(chunk.subarray(run, i))
+      run = -1
+      if (b === 0x1b) {
         this.escape = true
         this.garbled = true
-      } else if (ch === '\r' || ch === '\n') this.submit()
-      else if (ch === '\x7f' || ch === '\b') this.line = [...this.line].slice(0, -1).join('')
-      else if (ch === '\x15' || ch === '\x03') {
+      } else if (b === 0x0d || b === 0x0a) this.submit()
+      else if (b === 0x7f || b === 0x08) this.line = [...this.line].slice(0, -1).join('')
+      else if (b === 0x15 || b === 0x03) {
+        this.decoder.decode()
         this.line = ''
         this.garbled = false
-      } else if (ch === '\t') this.garbled = true
-      else if (ch >= ' ' && this.line.length < COMMAND_MAX_CHARS) this.line += ch
+      } else if (b === 0x09) this.garbled = true
     }
+    if (run >= 0) this.text(chunk.subarray(run))
+  }
+
+  /** Printable text typed on the line, kept up to `COMMAND_MAX_CHARS`. */
+  private text(bytes: Uint8Array): void {
+    const room = COMMAND_MAX_CHARS - this.line.length
+    if (room <= 0) return
+    const text = this.decoder.decode(bytes.length > room * 4 ? bytes.subarray(0, room * 4) : bytes, { stream: true })
+    this.line += text.length > room ? text.slice(0, room) : text
   }
 
   private submit(): void {
+    this.decoder.decode() // a character cut by a full line does not spill into the next one
     const line = this.line.trim()
     if (line && !this.garbled && this.lines.length < COMMAND_MAX_LINES) this.lines.push(line)
     this.line = ''

@@ -14,7 +14,11 @@ test('the submitted lines are rebuilt from keystrokes; edited-by-escape lines ar
   }
   lines.feed(encode('ls\tx\r'))
   lines.feed(encode('echo é\r'))
-  expect(lines.lines).toEqual(['echo one', 'pwd', 'cd dir', 'ls', 'echo é'])
+  // a character split between two frames
+  const split = encode('echo ü\r')
+  lines.feed(split.subarray(0, 6))
+  lines.feed(split.subarray(6))
+  expect(lines.lines).toEqual(['echo one', 'pwd', 'cd dir', 'ls', 'echo é', 'echo ü'])
   const many = new CommandLines()
   many.feed(encode(`${'x'.repeat(COMMAND_MAX_CHARS + 50)}\r`))
   for (let i = 0; i < COMMAND_MAX_LINES + 10; i++) many.feed(encode(`echo ${i}\r`))
