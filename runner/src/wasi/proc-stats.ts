@@ -6,7 +6,7 @@
  */
 
 import type { Pointer } from 'bun:ffi'
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 
 /** How often budgets are sampled (ms). */
 export const SAMPLE_MS = 150
@@ -17,6 +17,59 @@ const TICKS = 100
 /** Bytes per page, the unit of /proc/<pid>/statm. */
 const PAGE = Number(Bun.spawnSync(['getconf', 'PAGESIZE']).stdout.toString().trim()) || 4096
 
+/** Open /proc files by path, and when each was last read (`procText`). */
+const open = new Map<string, { fd: number; used: number }>()
+const buffer = Buffer.alloc(4096)
+let sweeper: ReturnType<typeof setInterval> | undefined
+
+/**
+ * The text of a small /proc file, or undefined once its process is gone. The file stays open and
+ * is read again from offset 0 (one pread instead of open, fstat, read and close: a third of the
+ * kernel's time for `statm`); the API reads these for every WASI session several times a second
+ * (docs/budgets.md). A descriptor is bound to the process it was opened for: when that process is
+ * gone the path is opened again (a reused pid names another process, as a fresh read would);
+ * descriptors unused for 10 s are closed.
+ */
+function procText(path: string, retry = true): string | undefined {
+  let entry = open.get(path)
+  const cached = entry !== undefined
+  if (!entry) {
+    try {
+      entry = { fd: openSync(path, 'r'), used: 0 }
+    } catch {
+      return undefined
+    }
+    open.set(path, entry)
+    sweeper ??= setInterval(sweep, 10_000)
+    sweeper.unref?.()
+  }
+  entry.used = performance.now()
+  try {
+    const n = readSync(entry.fd, buffer, 0, buffer.length, 0)
+    if (n > 0) return buffer.toString('latin1', 0, n)
+  } catch {
+    // the process it was opened for is gone
+  }
+  closeSync(entry.fd)
+  open.delete(path)
+  // pids wrap (32 768 here): the path may name a new process now, as a fresh read of it would
+  return cached && retry ? procText(path, false) : undefined
+}
+
+function sweep(): void {
+  const stale = performance.now() - 10_000
+  for (const [path, entry] of open) {
+    if (entry.used < stale) {
+      closeSync(entry.fd)
+      open.delete(path)
+    }
+  }
+  if (open.size === 0 && sweeper) {
+    clearInterval(sweeper)
+    sweeper = undefined
+  }
+}
+
 /**
  * Resident set size in bytes, or undefined once the process is gone. From `statm` (its second
  * field, resident pages: the figure `status` shows as VmRSS), which costs the kernel less than half
@@ -24,24 +77,19 @@ const PAGE = Number(Bun.spawnSync(['getconf', 'PAGESIZE']).stdout.toString().tri
  * times a second (docs/budgets.md).
  */
 export function rssBytes(pid: number): number | undefined {
-  try {
-    const resident = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1])
-    return Number.isFinite(resident) ? resident * PAGE : 0
-  } catch {
-    return undefined
-  }
+  const statm = procText(`/proc/${pid}/statm`)
+  if (statm === undefined) return undefined
+  const resident = Number(statm.split(' ')[1])
+  return Number.isFinite(resident) ? resident * PAGE : 0
 }
 
 /** User + system CPU time in ms of every thread of the process, or undefined once it is gone. */
 export function cpuMs(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // the command name may hold spaces: fields start after the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
-  } catch {
-    return undefined
-  }
+  const stat = procText(`/proc/${pid}/stat`)
+  if (stat === undefined) return undefined
+  // the command name may hold spaces: fields start after the last ')'
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS
 }
 
 /**
@@ -129,12 +177,8 @@ export function setIdle(pid: number, idle: boolean): boolean {
 
 /** Whether the main thread of `pid` runs under SCHED_IDLE (field 41 of /proc/<pid>/stat). */
 export function isIdle(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) === SCHED_IDLE
-  } catch {
-    return false
-  }
+  const stat = procText(`/proc/${pid}/stat`)
+  return stat !== undefined && Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38]) === SCHED_IDLE
 }
 
 /** MiB, rounded, for messages. */
