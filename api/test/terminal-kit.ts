@@ -183,6 +183,10 @@ export class FakeRunner implements Runner {
   }
 }
 
+/** The fake WASI session the server opened last (its runner runs in this process). */
+export const lastFakeSession = (server: TerminalServer): FakeSession =>
+  (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+
 export interface TerminalServer extends AsyncDisposable {
   url: string
   ws: string

@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { CLOSE, WATCH_LIMITS } from '@shellfolio/runner/terminal-protocol'
 import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
-import {
-  connect,
-  type FakeRunner,
-  type FakeSession,
-  startServer,
-  TermClient,
-  type TerminalServer,
-} from '../../test/terminal-kit.ts'
+import { connect, lastFakeSession, startServer, TermClient, type TerminalServer } from '../../test/terminal-kit.ts'
 
 /**
  * Read-only spectators (docs/terminal-protocol.md, "Watching"): watch links, the spectator socket,
@@ -67,7 +60,7 @@ describe.each(BACKENDS)('watching a terminal session (%s)', (kind) => {
     owner.type('print live-line\r')
     await spectator.output('live-line')
 
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     const received = fake.received
     spectator.type('print from-spectator\r')
     spectator.send({ type: 'resize', cols: 10, rows: 5 })

@@ -6,7 +6,7 @@ import { BACKENDS, type Backend, openBackend } from '../../test/harness.ts'
 import {
   connect,
   FakeRunner,
-  type FakeSession,
+  lastFakeSession,
   PLACEMENTS,
   type ServerOptions,
   startServer,
@@ -143,7 +143,7 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     c.ws.send(new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61))
     await c.until(() => fake.received === INPUT_LIMITS.maxFrame, 10_000, 'the 64 KiB frame to arrive')
     c.ws.send(new Uint8Array(INPUT_LIMITS.maxFrame + 1).fill(0x62))
@@ -198,7 +198,7 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     c.type('print typed-early\r')
     await c.control('ready')
     await c.output('typed-early\r\n')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     expect(fake.options.size).toEqual({ cols: 132, rows: 43 })
   })
 
@@ -248,7 +248,7 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     c.send({ type: 'resize', cols: 120, rows: 40 })
     c.type('print still-alive\r')
     await c.output('still-alive')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     expect(fake.resizes).toEqual([{ cols: 120, rows: 40 }])
     expect(fake.options.size).toEqual({ cols: 80, rows: 24 })
   })
@@ -428,7 +428,7 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     const expiresAt = Date.parse(ready.expiresAt as string)
     expect(expiresAt).toBeGreaterThanOrEqual(started + 300)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 400)
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     expect(fake.options.timeLimitMs).toBe(400)
     expect((await c.control('notice')).message).toContain('time limit')
     expect(await c.control('exit')).toEqual({ type: 'exit', code: null, reason: 'timeout' })
@@ -455,7 +455,7 @@ describe.each(CASES)('terminal over WebSocket (%s, runners %s)', (kind, placemen
     using c = client
     await c.control('ready')
     c.type('flood\r')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     const live = server.manager.get(sessionId)
     // why `produced >= high`: a resume replay also pauses the runner for a moment (session.ts);
     // the pause asserted here is the watermark's, once the flood has filled the window.
@@ -509,7 +509,7 @@ describe.each(BACKENDS)('input the runner refuses (%s, runners in process)', (ki
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     fake.refuseInput = true
     c.type('lost-1')
     c.type('lost-2')
@@ -541,7 +541,7 @@ describe.each(BACKENDS)('input rate (%s)', (kind) => {
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     const frame = new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61)
     const frames = 48 // 3 MiB, sent at once
     for (let i = 0; i < frames; i++) c.ws.send(frame)
@@ -563,7 +563,7 @@ describe.each(BACKENDS)('input rate (%s)', (kind) => {
     const { client } = await connect(server)
     using c = client
     await c.control('ready')
-    const fake = (server.backing('wasi') as FakeRunner).sessions.at(-1) as FakeSession
+    const fake = lastFakeSession(server)
     const refused = () => metrics.terminalInputRefused.get({ runner: 'wasi' })
     const before = await refused()
     const frame = new Uint8Array(INPUT_LIMITS.maxFrame).fill(0x61)
