@@ -7,6 +7,7 @@
 
 import type { Pointer } from 'bun:ffi'
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
+import { moveToIdleGroup } from './idle-group.ts'
 
 /** How often budgets are sampled (ms). */
 export const SAMPLE_MS = 150
@@ -157,9 +158,10 @@ function tasks(pid: number): number[] {
 }
 
 /**
- * Moves every thread of `pid` to SCHED_IDLE (`idle`: it runs only on CPU nobody else at a normal
- * policy wants) or back to SCHED_OTHER at its nice value. Threads and children started later
- * inherit the policy of the thread that starts them. Returns false when it could not be done:
+ * Moves every thread of `pid` to SCHED_IDLE (`idle`: the smallest weight, 3 against 110 at nice
+ * 10) and into the idle cgroup where the machine allows one (all demoted work then weighs as one
+ * such thread: idle-group.ts), or back to SCHED_OTHER at its nice value and its home group.
+ * Threads and children started later inherit both. Returns false when it could not be done:
  * the process is gone, or going back was refused (an unprivileged process needs RLIMIT_NICE ≥ 10
  * or CAP_SYS_NICE to leave SCHED_IDLE at nice 10; docs/budgets.md).
  */
@@ -172,6 +174,9 @@ export function setIdle(pid: number, idle: boolean): boolean {
   for (const tid of ids) {
     if (c.sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, c.param) !== 0) ok = false
   }
+  // and into (or out of) the cgroup where all demoted work weighs as one idle thread, where the
+  // machine lets this process make one (idle-group.ts)
+  moveToIdleGroup(pid, idle)
   return ok
 }
 

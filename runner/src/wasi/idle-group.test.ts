@@ -1,0 +1,91 @@
+/**
+ * The idle cgroup (idle-group.ts, docs/budgets.md "Fair CPU"): demoted work is moved into one CPU
+ * cgroup marked idle, where all of it weighs as one idle thread, and back home when restored.
+ * Where the machine does not let this process make the group, demotion is SCHED_IDLE alone and the
+ * reason is given. Real processes, the real cgroup file system.
+ */
+import { afterAll, expect, test } from 'bun:test'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { cpuGroupOf, type IdleGroup, idleGroup, idleGroupUnavailable, releaseIdleGroup } from './idle-group.ts'
+import { isIdle, setIdle } from './proc-stats.ts'
+
+const sleeper = Bun.spawn(['sleep', '600'])
+
+/** Moves are written off the event loop: the group a process is in, once it is `want` (or what it is after 10 s). */
+async function settled(pid: number, group: IdleGroup, want: string): Promise<string | undefined> {
+  const end = Date.now() + 10_000
+  while (cpuGroupOf(pid, group) !== want && Date.now() < end) await Bun.sleep(10)
+  return cpuGroupOf(pid, group)
+}
+afterAll(async () => {
+  sleeper.kill('SIGKILL')
+  await sleeper.exited
+  const dir = idleGroup()?.dir
+  releaseIdleGroup()
+  if (dir) expect(existsSync(dir)).toBe(false)
+})
+
+test('a demoted process goes into the idle cgroup and back home when restored; without one, SCHED_IDLE alone and why', async () => {
+  const group = idleGroup()
+  // root with a cgroup v1 `cpu` hierarchy (this project's CI machine) can always make one
+  const writable = process.getuid?.() === 0 && existsSync('/sys/fs/cgroup/cpu/cgroup.procs')
+  if (writable) expect(group).not.toBeNull()
+  if (group === null) {
+    expect(idleGroupUnavailable()).not.toBe('')
+    expect(setIdle(sleeper.pid, true)).toBe(true)
+    expect(isIdle(sleeper.pid)).toBe(true)
+    return
+  }
+  const idle = ['cpu.idle', 'cpu.shares', 'cpu.weight'].find((f) => existsSync(join(group.dir, f)))
+  expect(idle).toBeDefined()
+  const value = readFileSync(join(group.dir, idle as string), 'utf8').trim()
+  // marked idle, or the smallest weight where the kernel has no cpu.idle
+  expect(idle === 'cpu.idle' ? value === '1' : Number(value) <= 2).toBe(true)
+  expect(cpuGroupOf(sleeper.pid, group)).toBe(group.home)
+  expect(setIdle(sleeper.pid, true)).toBe(true)
+  expect(isIdle(sleeper.pid)).toBe(true)
+  expect(await settled(sleeper.pid, group, group.name)).toBe(group.name)
+  // demoting again leaves it there
+  expect(setIdle(sleeper.pid, true)).toBe(true)
+  expect(cpuGroupOf(sleeper.pid, group)).toBe(group.name)
+  expect(setIdle(sleeper.pid, false)).toBe(true)
+  expect(isIdle(sleeper.pid)).toBe(false)
+  expect(await settled(sleeper.pid, group, group.home)).toBe(group.home)
+  // demoted and restored at once: the last wish wins
+  setIdle(sleeper.pid, true)
+  setIdle(sleeper.pid, false)
+  await Bun.sleep(200)
+  expect(cpuGroupOf(sleeper.pid, group)).toBe(group.home)
+})
+
+test('threads and children a demoted process starts later are in the idle group too', async () => {
+  const group = idleGroup()
+  if (group === null) {
+    expect(idleGroupUnavailable()).not.toBe('')
+    return
+  }
+  // a shell, demoted, then asked to start a child
+  const shell = Bun.spawn(['sh', '-c', 'read go; sleep 600'], { stdin: 'pipe' })
+  try {
+    expect(setIdle(shell.pid, true)).toBe(true)
+    expect(await settled(shell.pid, group, group.name)).toBe(group.name)
+    shell.stdin.write('go\n')
+    shell.stdin.flush()
+    let child: number | undefined
+    const end = Date.now() + 10_000
+    while (child === undefined && Date.now() < end) {
+      const children = readFileSync(`/proc/${shell.pid}/task/${shell.pid}/children`, 'utf8').trim()
+      child = children ? Number(children.split(' ')[0]) : undefined
+      if (child === undefined) await Bun.sleep(20)
+    }
+    expect(child).toBeDefined()
+    expect(cpuGroupOf(child as number, group)).toBe(group.name)
+    process.kill(child as number, 'SIGKILL')
+    // gone (reaped) before this process exits, so the group it leaves is empty and removed
+    while (existsSync(`/proc/${child}`) && Date.now() < end + 10_000) await Bun.sleep(20)
+  } finally {
+    shell.kill('SIGKILL')
+    await shell.exited
+  }
+})
