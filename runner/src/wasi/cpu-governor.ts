@@ -1,10 +1,11 @@
 /**
  * CPU demotion of WASI sessions that burned a lot of CPU recently (docs/budgets.md, "Fair CPU"):
  * every `sampleMs` the CPU time of each session's processes (its session host and program hosts)
- * is read from /proc; a session that used `demoteMs` or more in the last `windowMs` has its
- * program hosts (and its compiles, through the toolchain's `lowPriority`) moved to SCHED_IDLE,
- * so they run only on CPU that fresh and light sessions leave unused; once it used `restoreMs` or
- * less in the window they go back to a normal policy. The session host keeps its nice 10 while only
+ * is read from /proc; a session that used `demoteMs` or more in the last `windowMs`, or whose
+ * history (CPU time decayed with `historyHalfLifeMs`) reached `historyDemoteMs`, has its program
+ * hosts (and its compiles, through the toolchain's `lowPriority`) moved to SCHED_IDLE and the idle
+ * cgroup, so they run on CPU that fresh and light sessions leave unused; once both are low again
+ * they go back to a normal policy. The session host keeps its nice 10 while only
  * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
  * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
  */
@@ -36,6 +37,19 @@ export interface CpuGovernorOptions {
   activeMs?: number
   /** Cores the sessions share (default: the machine's). */
   cores?: number
+  /**
+   * Half-life of a session's CPU history (default 60 s): its CPU time decayed with it, what the
+   * session has had over the last minute or two, the session host's own apart.
+   */
+  historyHalfLifeMs?: number
+  /**
+   * History from which a session (its programs; its session host on the host's own history) is
+   * demoted whatever its rate now (default 1 s: a visitor's make of minirt spends ≈ 0.2 s of it, the
+   * render after it ≈ 0.8 s); back at half of it. Fifty sessions splitting two cores each stay
+   * under the window's thresholds, yet each has had ≈ 3.5 s within a couple of minutes
+   * (docs/budgets.md, "Fair CPU").
+   */
+  historyDemoteMs?: number
 }
 
 interface Tracked {
@@ -49,6 +63,10 @@ interface Tracked {
   /** The session host's own CPU time per sample in the window, and whether it is demoted. */
   hostSamples: { at: number; ms: number }[]
   hostIdle: boolean
+  /** CPU time decayed with `historyHalfLifeMs` (the session's, its host's own), as of `historyAt`. */
+  history: number
+  hostHistory: number
+  historyAt: number
   /** Output acknowledgements held back while demoted, and when the next may go (performance.now()). */
   acks: { bytes: number; send?: (bytes: number) => void; timer?: ReturnType<typeof setTimeout>; next: number }
 }
@@ -71,6 +89,8 @@ export class CpuGovernor {
       demotedOutputBytesPerSec: options.demotedOutputBytesPerSec ?? 64 * 1024,
       activeMs: options.activeMs ?? 100,
       cores: options.cores ?? availableParallelism(),
+      historyHalfLifeMs: options.historyHalfLifeMs ?? 60_000,
+      historyDemoteMs: options.historyDemoteMs ?? 1_000,
     }
   }
 
@@ -90,6 +110,9 @@ export class CpuGovernor {
       idle: false,
       hostSamples: [],
       hostIdle: false,
+      history: 0,
+      hostHistory: 0,
+      historyAt: performance.now(),
       acks: { bytes: 0, next: 0 },
     })
     if (!this.#timer) {
@@ -206,6 +229,10 @@ export class CpuGovernor {
       while (t.samples.length > 0 && t.samples[0]!.at <= now - this.#o.windowMs) t.samples.shift()
       t.hostSamples.push({ at: now, ms: hostUsed })
       while (t.hostSamples.length > 0 && t.hostSamples[0]!.at <= now - this.#o.windowMs) t.hostSamples.shift()
+      const decay = 2 ** (-Math.max(0, now - t.historyAt) / this.#o.historyHalfLifeMs)
+      t.history = t.history * decay + used
+      t.hostHistory = t.hostHistory * decay + hostUsed
+      t.historyAt = now
     }
     // With more sessions busy than cores, the fixed thresholds are never reached: fifty sessions
     // splitting two cores get ≈ 0.4 s each in 10 s, and all of them then weigh as much as a
@@ -217,11 +244,16 @@ export class CpuGovernor {
     const demoteAt = Math.min(this.#o.demoteMs, fair)
     const hostDemoteAt = Math.min(this.#o.hostDemoteMs, fair)
     const restoreAt = Math.min(this.#o.restoreMs, fair / 4)
+    // The window catches a session burning CPU now; the history one that has had its share over
+    // the last minutes at any rate: with fifty sessions splitting two cores none of them reaches
+    // the window's threshold, and a visitor arriving then would weigh as much as each of them
+    // (docs/budgets.md, "Fair CPU"). Back only once both say so.
+    const historyAt = this.#o.historyDemoteMs
     for (const t of this.#sessions.values()) {
       const pids = seenPids.get(t) ?? []
       const recent = recentOf(t)
-      if (!t.idle && recent >= demoteAt) t.idle = true
-      else if (t.idle && recent <= restoreAt) {
+      if (!t.idle && (recent >= demoteAt || t.history >= historyAt)) t.idle = true
+      else if (t.idle && recent <= restoreAt && t.history <= historyAt / 2) {
         t.idle = false
         this.#apply(t, false)
       }
@@ -232,8 +264,8 @@ export class CpuGovernor {
       const hostRecent = t.hostSamples.reduce((sum, s) => sum + s.ms, 0)
       const host = pids[0]
       if (host !== undefined) {
-        if (!t.hostIdle && hostRecent >= hostDemoteAt) t.hostIdle = true
-        else if (t.hostIdle && hostRecent <= restoreAt) {
+        if (!t.hostIdle && (hostRecent >= hostDemoteAt || t.hostHistory >= historyAt)) t.hostIdle = true
+        else if (t.hostIdle && hostRecent <= restoreAt && t.hostHistory <= historyAt / 2) {
           t.hostIdle = false
           setIdle(host, false)
         }

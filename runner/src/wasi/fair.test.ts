@@ -94,6 +94,39 @@ describe('fair compiles', () => {
     expect(toolchain.lanes()).toEqual([])
   }, 300_000)
 
+  test("a compile bomb Ctrl-C'd in the overtime lane never costs the regular compiles their warm processes", async () => {
+    const toolchain = new Toolchain(2, true, { sliceMs: 600_000, cache: false })
+    toolchains.push(toolchain)
+    const fs = workspace()
+    // `bomb` abandons a compile: its next ones go to the overtime lane (for a half-life)
+    const first = new AbortController()
+    const b1 = compile(toolchain, fs, 'bomb', 'x.c', first.signal)
+    await eventually(() => laneOf(toolchain, 'bomb')?.pid !== undefined, 120_000, 'the first bomb running')
+    first.abort()
+    expect(await b1.done).toBe(130)
+    // two visitors' compiles at once leave two warm processes for the regular slots
+    const visitors = [compile(toolchain, fs, 'v1', 'ok.c'), compile(toolchain, fs, 'v2', 'ok.c')]
+    expect(await Promise.all(visitors.map((v) => v.done))).toEqual([0, 0])
+    const warm = toolchain.pids
+    expect(warm).toHaveLength(2)
+    // the bomb again: in the overtime lane, in a process of its own
+    const again = new AbortController()
+    const b2 = compile(toolchain, fs, 'bomb', 'x.c', again.signal)
+    await eventually(() => laneOf(toolchain, 'bomb')?.pid !== undefined, 120_000, 'the second bomb running')
+    expect(laneOf(toolchain, 'bomb')?.lane).toBe('overtime')
+    expect(warm).not.toContain(laneOf(toolchain, 'bomb')?.pid)
+    again.abort()
+    expect(await b2.done).toBe(130)
+    // its process is gone, both warm ones are still there, and the next visitor compiles in one
+    for (const pid of warm) expect(toolchain.pids).toContain(pid)
+    const stop = new AbortController()
+    const v3 = compile(toolchain, fs, 'v3', 'x.c', stop.signal)
+    await eventually(() => laneOf(toolchain, 'v3')?.pid !== undefined, 120_000, 'the next visitor running')
+    expect(warm).toContain(laneOf(toolchain, 'v3')?.pid ?? -1)
+    stop.abort()
+    expect(await v3.done).toBe(130)
+  }, 300_000)
+
   test('a session past its share waits behind one that is not, and compiles in the overtime lane', async () => {
     // one regular slot, no slicing: the order of grants is all there is to see
     const toolchain = new Toolchain(1, true, { sliceMs: 600_000, shareMs: 1_000, overtime: 1, spill: 0, cache: false })
@@ -292,8 +325,11 @@ describe('compile time limit: CPU time, not waiting', () => {
 })
 
 describe('fair CPU', () => {
+  /** The window's rule alone: the history's is tested on its own below. */
+  const WINDOW_ONLY = { historyDemoteMs: Number.POSITIVE_INFINITY }
+
   test('a session burning CPU has its programs moved to SCHED_IDLE, a quiet one keeps its weight; back once it stops', async () => {
-    const governor = new CpuGovernor({ sampleMs: 100, windowMs: 1_000, demoteMs: 300, restoreMs: 50 })
+    const governor = new CpuGovernor({ ...WINDOW_ONLY, sampleMs: 100, windowMs: 1_000, demoteMs: 300, restoreMs: 50 })
     const spinHost = Bun.spawn(['sleep', '600'])
     const spinner = Bun.spawn(['sh', '-c', 'while :; do :; done'])
     const quietHost = Bun.spawn(['sleep', '600'])
@@ -317,6 +353,7 @@ describe('fair CPU', () => {
 
   test('a session over its share gets less input credit and its output acknowledged at the demoted rate while another is active; full speed with nobody to yield to', async () => {
     const governor = new CpuGovernor({
+      ...WINDOW_ONLY,
       sampleMs: 100,
       windowMs: 1_000,
       demoteMs: 300,
@@ -372,7 +409,7 @@ describe('fair CPU', () => {
     // four spinning sessions on this machine's two cores get ≈ 500 ms each in a 1 s window: under
     // the fixed 800 ms while the governor believes there are four cores; past the share (250 ms)
     // of one
-    const options = { sampleMs: 100, windowMs: 1_000, demoteMs: 800, restoreMs: 50, hostDemoteMs: 800 }
+    const options = { ...WINDOW_ONLY, sampleMs: 100, windowMs: 1_000, demoteMs: 800, restoreMs: 50, hostDemoteMs: 800 }
     const spinners = Array.from({ length: 4 }, () => Bun.spawn(['sh', '-c', 'while :; do :; done']))
     try {
       const roomy = new CpuGovernor({ ...options, cores: 4 })
@@ -398,6 +435,7 @@ describe('fair CPU', () => {
 
   test('a session host whose own work burns CPU (a make attack) is moved to SCHED_IDLE too; back once it stops', async () => {
     const governor = new CpuGovernor({
+      ...WINDOW_ONLY,
       sampleMs: 100,
       windowMs: 1_000,
       demoteMs: 300,
@@ -413,6 +451,44 @@ describe('fair CPU', () => {
     } finally {
       governor.close()
       busyHost.kill('SIGKILL')
+    }
+  }, 60_000)
+
+  test("a session that has had its share over the last minutes is demoted at a rate under the window's thresholds; a fresh one at that rate is not", async () => {
+    // 40% of a core never reaches the window's 800 ms in 1 s; with a 2 s half-life its history
+    // passes 1 s after a few seconds
+    const governor = new CpuGovernor({
+      sampleMs: 100,
+      windowMs: 1_000,
+      demoteMs: 800,
+      restoreMs: 50,
+      hostDemoteMs: 800,
+      historyHalfLifeMs: 2_000,
+      historyDemoteMs: 1_000,
+    })
+    const duty = 'setInterval(() => { const t = performance.now(); while (performance.now() - t < 40); }, 100)'
+    const host = () => Bun.spawn(['sleep', '600'])
+    const longHost = host()
+    const long = Bun.spawn([process.execPath, '-e', duty])
+    const freshHost = host()
+    let fresh: ReturnType<typeof Bun.spawn> | undefined
+    try {
+      governor.track('long', () => [longHost.pid, long.pid])
+      await eventually(() => governor.isIdle('long') && isIdle(long.pid), 30_000, 'the long-running session demoted')
+      expect(governor.recentMs('long')).toBeLessThan(800)
+      // the same work started now: its history is short, it keeps its weight
+      fresh = Bun.spawn([process.execPath, '-e', duty])
+      const freshPid = fresh.pid
+      governor.track('fresh', () => [freshHost.pid, freshPid])
+      await Bun.sleep(500)
+      expect(governor.isIdle('fresh')).toBe(false)
+      expect(isIdle(freshPid)).toBe(false)
+      // the long one stops: back once its history has decayed to half the threshold
+      long.kill('SIGSTOP')
+      await eventually(() => !governor.isIdle('long') && !isIdle(long.pid), 30_000, 'the long-running session restored')
+    } finally {
+      governor.close()
+      for (const p of [longHost, long, freshHost, ...(fresh ? [fresh] : [])]) p.kill('SIGKILL')
     }
   }, 60_000)
 })

@@ -301,7 +301,16 @@ export class Toolchain implements Compiler {
   /** Cache lookups before a lane: trees held at once for them (each ≤ the workspace). */
   readonly #probes = new Semaphore(4)
   readonly #useProcesses: boolean
+  /** Idle processes for regular compiles, the warmest kept. */
   readonly #idle: ClangProcess[] = []
+  /**
+   * Idle processes for the overtime lane, apart: the compiles there are the ones Ctrl-C and the
+   * limits kill, and a killed process is replaced by a cold one; had they taken warm processes from
+   * the regular pool, a compile bomb restarted every few seconds would leave visitors' compiles only
+   * cold processes (a first compile of 12 s waiting for LLVM and 7.5 s of CPU in the containment
+   * bench, against ≈ 1 s warm; docs/budgets.md, "Fair compiles and CPU").
+   */
+  readonly #overtimeIdle: ClangProcess[] = []
   readonly #all = new Set<ClangProcess>()
   readonly #limits: Required<Omit<ToolchainOptions, 'lowPriority' | 'cache'>>
   readonly #lowPriority: ((owner: string) => boolean) | undefined
@@ -553,23 +562,14 @@ export class Toolchain implements Compiler {
     // into yet another process
     while (!warmUp && this.#warming > 0 && !this.#idle.some((q) => !q.dead))
       await new Promise<void>((resolve) => this.#warmWaiters.push(resolve))
-    for (let i = this.#idle.length - 1; i >= 0; i--) if (this.#idle[i]!.dead) this.#idle.splice(i, 1)
-    // a compile in a regular slot takes the process that finished the most compiles (the engine has
-    // compiled LLVM's hot code in it: a cold one needs 2-3x the CPU for the same file); one in the
-    // overtime lane the one that finished the fewest, and a fresh process rather than the last warm
-    // one — compiles there are the ones Ctrl-C and the limits kill, and a killed process is replaced
-    // by a cold one (docs/budgets.md, "Fair compiles and CPU")
+    // a compile takes the process of its pool that finished the most compiles (the engine has
+    // compiled LLVM's hot code in it: a cold one needs 2-3x the CPU for the same file); a regular
+    // compile may take one from the overtime pool, never the other way round (`#overtimeIdle`)
     const overtime = slot?.lane === 'overtime'
-    let at = -1
-    for (const [i, q] of this.#idle.entries()) {
-      const best = this.#idle[at]
-      if (!best || (overtime ? q.finished < best.finished : q.finished > best.finished)) at = i
-    }
-    if (overtime && at >= 0 && this.#idle[at]!.finished > 0 && this.#idle.filter((q) => q.finished > 0).length <= 1)
-      at = -1
-    let proc = at >= 0 ? this.#idle.splice(at, 1)[0] : undefined
+    let proc = takeWarmest(overtime ? this.#overtimeIdle : this.#idle)
+    if (!proc && !overtime) proc = takeWarmest(this.#overtimeIdle)
     if (!proc) {
-      proc = new ClangProcess()
+      proc = new ClangProcess(overtime)
       this.#all.add(proc)
     }
     if (slot) {
@@ -607,11 +607,13 @@ export class Toolchain implements Compiler {
         if (reusable) p.finished++
         if (reusable && !p.dead) p.prioritise(false)
         if (reusable && !p.dead && !p.stuck) {
-          // at most `concurrency` kept, the warmest ones
-          this.#idle.push(p)
-          if (this.#idle.length > this.#concurrency) {
-            const coldest = this.#idle.reduce((a, b) => (b.finished < a.finished ? b : a))
-            this.#idle.splice(this.#idle.indexOf(coldest), 1)
+          // back to the pool of the lane it finished in, the warmest kept: as many as there are
+          // regular slots, one for the overtime lane (≈ 0.4–0.5 GiB each; docs/budgets.md)
+          const [pool, keep] = slot?.lane === 'overtime' ? [this.#overtimeIdle, 1] : [this.#idle, this.#concurrency]
+          pool.push(p)
+          if (pool.length > keep) {
+            const coldest = pool.reduce((a, b) => (b.finished < a.finished ? b : a))
+            pool.splice(pool.indexOf(coldest), 1)
             coldest.kill()
             this.#all.delete(coldest)
           }
@@ -702,6 +704,7 @@ export class Toolchain implements Compiler {
     for (const p of this.#all) p.kill()
     this.#all.clear()
     this.#idle.length = 0
+    this.#overtimeIdle.length = 0
   }
 
   #cwdShim(): Promise<Uint8Array> {
@@ -950,4 +953,12 @@ export class Toolchain implements Compiler {
     if (tree) req.fs.applyTree(req.cwd, tree)
     return code
   }
+}
+
+/** Removes and returns the live process of `pool` that finished the most compiles (dead ones are dropped). */
+function takeWarmest(pool: ClangProcess[]): ClangProcess | undefined {
+  for (let i = pool.length - 1; i >= 0; i--) if (pool[i]!.dead) pool.splice(i, 1)
+  let at = -1
+  for (const [i, q] of pool.entries()) if (at < 0 || q.finished > pool[at]!.finished) at = i
+  return at >= 0 ? pool.splice(at, 1)[0] : undefined
 }
