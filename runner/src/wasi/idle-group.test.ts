@@ -89,3 +89,24 @@ test('threads and children a demoted process starts later are in the idle group 
     await shell.exited
   }
 })
+
+test('demotion still works after the collector ran and the heap was reused (the sched_param pointer)', async () => {
+  const p = Bun.spawn(['sleep', '600'])
+  try {
+    expect(setIdle(p.pid, true)).toBe(true)
+    expect(setIdle(p.pid, false)).toBe(true)
+    // what a long-running API does between two demotions: garbage, collected, its memory reused
+    for (let round = 0; round < 5; round++) {
+      let junk: Int32Array[] = Array.from({ length: 20_000 }, () => new Int32Array(1).fill(99))
+      junk = []
+      Bun.gc(true)
+      expect(junk).toHaveLength(0)
+    }
+    Array.from({ length: 20_000 }, () => new Int32Array(1).fill(99))
+    expect(setIdle(p.pid, true)).toBe(true)
+    expect(isIdle(p.pid)).toBe(true)
+  } finally {
+    p.kill('SIGKILL')
+    await p.exited
+  }
+})

@@ -5,7 +5,6 @@
  * WebAssembly.Memory reserves 4 GiB of address space and dies under RLIMIT_AS/RLIMIT_DATA.
  */
 
-import type { Pointer } from 'bun:ffi'
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 import { moveToIdleGroup } from './idle-group.ts'
 
@@ -126,8 +125,16 @@ export function niced(argv: string[]): string[] {
 const SCHED_OTHER = 0
 const SCHED_IDLE = 5
 
-type Libc = { sched_setscheduler: (tid: number, policy: number, param: Pointer) => number; param: Pointer }
+type Libc = { sched_setscheduler: (tid: number, policy: number, param: Int32Array) => number }
 let libc: Libc | null | undefined
+
+/**
+ * struct sched_param { int sched_priority } = 0 for both policies. Passed as the typed array itself
+ * on every call, so bun:ffi takes its address then: a pointer taken once (`ptr()`) outlived the
+ * array it pointed into once the collector reclaimed it, and sched_setscheduler read a stray
+ * priority and refused (EINVAL) — every demotion of a test process failed after a heavy suite.
+ */
+const PARAM = new Int32Array(1)
 
 /** sched_setscheduler(2) through bun:ffi, or null where it cannot be had (not Linux/glibc). */
 function loadLibc(): Libc | null {
@@ -139,9 +146,7 @@ function loadLibc(): Libc | null {
     const lib = ffi.dlopen('libc.so.6', {
       sched_setscheduler: { args: [ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.ptr], returns: ffi.FFIType.i32 },
     })
-    // struct sched_param { int sched_priority } = 0 for both policies; kept alive with the library
-    const param = new Int32Array(1)
-    libc = { sched_setscheduler: lib.symbols.sched_setscheduler, param: ffi.ptr(param) }
+    libc = { sched_setscheduler: lib.symbols.sched_setscheduler as Libc['sched_setscheduler'] }
   } catch {
     libc = null
   }
@@ -172,7 +177,7 @@ export function setIdle(pid: number, idle: boolean): boolean {
   if (ids.length === 0) return false
   let ok = true
   for (const tid of ids) {
-    if (c.sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, c.param) !== 0) ok = false
+    if (c.sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, PARAM) !== 0) ok = false
   }
   // and into (or out of) the cgroup where all demoted work weighs as one idle thread, where the
   // machine lets this process make one (idle-group.ts)
