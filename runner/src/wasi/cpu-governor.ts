@@ -9,6 +9,7 @@
  * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
  * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
  */
+import { availableParallelism } from 'node:os'
 import { cpuMs, setIdle } from './proc-stats.ts'
 
 export interface CpuGovernorOptions {
@@ -34,6 +35,8 @@ export interface CpuGovernorOptions {
    * the input and output limits of demoted sessions apply only while some such session exists.
    */
   activeMs?: number
+  /** Cores the sessions share (default: the machine's). */
+  cores?: number
   /**
    * Half-life of a session's CPU history (default 60 s): its CPU time decayed with it, what the
    * session has had over the last minute or two, the session host's own apart.
@@ -85,6 +88,7 @@ export class CpuGovernor {
       demotedInputCredit: options.demotedInputCredit ?? 1 / 8,
       demotedOutputBytesPerSec: options.demotedOutputBytesPerSec ?? 64 * 1024,
       activeMs: options.activeMs ?? 100,
+      cores: options.cores ?? availableParallelism(),
       historyHalfLifeMs: options.historyHalfLifeMs ?? 60_000,
       historyDemoteMs: options.historyDemoteMs ?? 1_000,
     }
@@ -230,16 +234,16 @@ export class CpuGovernor {
       t.hostHistory = t.hostHistory * decay + hostUsed
       t.historyAt = now
     }
-    // With more sessions busy than cores the window's thresholds are never reached (fifty sessions
-    // splitting two cores get ≈ 0.4 s each in 10 s); the history is what demotes them then. The
-    // window's thresholds were once lowered to the cores' time divided among the busy sessions: that
-    // is the mean, it demoted the ordinary sessions of a crowd as much as its hogs, and once demotion
-    // really took (SCHED_IDLE and the idle cgroup) a hundred light sessions waited behind compiles
-    // for their prompt (docs/budgets.md, "Fair CPU").
+    // With more sessions busy than cores, the fixed thresholds are never reached: fifty sessions
+    // splitting two cores get ≈ 0.4 s each in 10 s, and all of them then weigh as much as a
+    // visitor's build. A session's share is then the cores' time divided among the busy sessions
+    // (docs/budgets.md, "Fair CPU").
     const recentOf = (t: Tracked) => t.samples.reduce((sum, s) => sum + s.ms, 0)
-    const demoteAt = this.#o.demoteMs
-    const hostDemoteAt = this.#o.hostDemoteMs
-    const restoreAt = this.#o.restoreMs
+    const busy = [...this.#sessions.values()].filter((t) => recentOf(t) >= this.#o.activeMs).length
+    const fair = busy > this.#o.cores ? (this.#o.cores * this.#o.windowMs) / busy : Number.POSITIVE_INFINITY
+    const demoteAt = Math.min(this.#o.demoteMs, fair)
+    const hostDemoteAt = Math.min(this.#o.hostDemoteMs, fair)
+    const restoreAt = Math.min(this.#o.restoreMs, fair / 4)
     // The window catches a session burning CPU now; the history one that has had its share over
     // the last minutes at any rate: with fifty sessions splitting two cores none of them reaches
     // the window's threshold, and a visitor arriving then would weigh as much as each of them

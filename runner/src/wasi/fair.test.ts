@@ -405,6 +405,34 @@ describe('fair CPU', () => {
     }
   }, 60_000)
 
+  test('more busy sessions than cores: a session is demoted past its share of the cores, below the fixed threshold', async () => {
+    // four spinning sessions on this machine's two cores get ≈ 500 ms each in a 1 s window: under
+    // the fixed 800 ms while the governor believes there are four cores; past the share (250 ms)
+    // of one
+    const options = { ...WINDOW_ONLY, sampleMs: 100, windowMs: 1_000, demoteMs: 800, restoreMs: 50, hostDemoteMs: 800 }
+    const spinners = Array.from({ length: 4 }, () => Bun.spawn(['sh', '-c', 'while :; do :; done']))
+    try {
+      const roomy = new CpuGovernor({ ...options, cores: 4 })
+      for (const [i, p] of spinners.entries()) roomy.track(`s${i}`, () => [p.pid])
+      await Bun.sleep(2_500)
+      expect(spinners.map((_, i) => roomy.isIdle(`s${i}`))).toEqual([false, false, false, false])
+      roomy.close()
+      const crowded = new CpuGovernor({ ...options, cores: 1 })
+      for (const [i, p] of spinners.entries()) crowded.track(`s${i}`, () => [p.pid])
+      try {
+        await eventually(
+          () => spinners.every((_, i) => crowded.isIdle(`s${i}`)),
+          30_000,
+          'every spinner demoted past its share of one core',
+        )
+      } finally {
+        crowded.close()
+      }
+    } finally {
+      for (const p of spinners) p.kill('SIGKILL')
+    }
+  }, 60_000)
+
   test('a session host whose own work burns CPU (a make attack) is moved to SCHED_IDLE too; back once it stops', async () => {
     const governor = new CpuGovernor({
       ...WINDOW_ONLY,
