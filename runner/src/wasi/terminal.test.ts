@@ -47,7 +47,8 @@ describe('wasi terminal', () => {
     await t.waitFor(/> 42\r\n/, 60_000)
     s.write('\x1a')
     await t.waitFor(/\[1\]\+ +Stopped +\.\/calc\r\n/)
-    await t.waitFor(PROMPT)
+    // the shell's prompt; calc's next `> `, written before the stop, may still arrive right after it
+    await t.waitFor(/\$ (?:> )?$/)
     const stopped = await waitStoppedHosts()
     expect(stopped.length).toBeGreaterThanOrEqual(1)
     s.write('fg\r')
