@@ -11,7 +11,6 @@ import { createLoginGuard, DEFAULT_LOGIN_LIMITS, type LoginLimits } from './logi
 setDefaultTimeout(30_000)
 
 const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE']
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** Login protection and the general rate limit, shared across instances. */
 describe.each(BACKENDS)('throttling (%s)', (kind) => {
@@ -118,7 +117,7 @@ describe.each(BACKENDS)('throttling (%s)', (kind) => {
     await timed(ghost) // warm-up (dummy hash, prepared statements)
     const known: number[] = []
     const unknown: number[] = []
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 9; i++) {
       const a = await timed(user.email)
       const b = await timed(ghost)
       expect(b.status).toBe(a.status)
@@ -126,7 +125,9 @@ describe.each(BACKENDS)('throttling (%s)', (kind) => {
       known.push(a.ms)
       unknown.push(b.ms)
     }
-    const ratio = median(unknown) / median(known)
+    // why: the fastest of interleaved attempts is each path's own cost; a median of a few still
+    // carries a busy machine's stalls (a fresh-clone run saw 0.39 with the lanes beside it)
+    const ratio = Math.min(...unknown) / Math.min(...known)
     expect(ratio).toBeGreaterThan(0.5)
     expect(ratio).toBeLessThan(2)
   })
