@@ -79,8 +79,8 @@ export class LiveSession {
   private inputAt = performance.now()
   /** Bytes refused over the rate since the bucket was last full: past a burst's worth, a flood. */
   private refusedOverRate = 0
-  /** Bytes refused over the rate since a frame was last taken. */
-  private refusedSinceTaken = 0
+  /** Until when (performance.now()) the flood read so far pays for itself at `floodBytesPerSecond`. */
+  private floodPacedUntil = 0
   /** Resolves once the session ended and its recording and history row are stored. */
   readonly finished: Promise<void>
   private finish!: () => void
@@ -230,10 +230,7 @@ export class LiveSession {
     this.inputAt = now
     if (this.inputCredit >= INPUT_LIMITS.burstBytes) this.refusedOverRate = 0
     const affordable = data.length <= this.inputCredit
-    if (affordable) {
-      this.inputCredit -= data.length
-      this.refusedSinceTaken = 0
-    }
+    if (affordable) this.inputCredit -= data.length
     if (affordable && this.runner.write(data) !== false) {
       this.recorder.input(data)
       this.overflowing = false
@@ -261,16 +258,15 @@ export class LiveSession {
     if (affordable) return 0
     // A paste past the burst is dropped at once (a Ctrl-C after it is read at once too); a client
     // that goes on sending over the rate (more than another burst refused before its bucket
-    // refilled) is not read until a whole frame is affordable again: its flood waits in its own
-    // TCP buffers, not in this event loop (docs/budgets.md, "API and transport").
+    // refilled) is read no faster than `floodBytesPerSecond`: each refused frame pauses reading for
+    // its share of that rate, counted from where the frames before it left off, so frames the
+    // socket had already read lengthen the pause (at most 2 s at a time). The rest of the flood
+    // waits in the client's own TCP buffers, not in this event loop (docs/budgets.md, "API and
+    // transport"); its own Ctrl-C waits behind it.
     this.refusedOverRate += data.length
-    this.refusedSinceTaken += data.length
     if (this.refusedOverRate <= INPUT_LIMITS.burstBytes) return 0
-    // frames the socket had already read arrive during the pause: each lengthens it by its share
-    // of the rate, so what the API reads of a flood stays near the rate (at most 2 s: the client's
-    // Ctrl-C waits behind its own flood)
-    const owed = INPUT_LIMITS.maxFrame - this.inputCredit + this.refusedSinceTaken
-    return Math.min(2_000, Math.ceil((owed / INPUT_LIMITS.bytesPerSecond) * 1000))
+    this.floodPacedUntil = Math.max(now, this.floodPacedUntil) + (data.length / INPUT_LIMITS.floodBytesPerSecond) * 1000
+    return Math.min(2_000, Math.ceil(this.floodPacedUntil - now))
   }
 
   async resize(cols: number, rows: number): Promise<void> {

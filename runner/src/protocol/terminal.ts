@@ -101,6 +101,12 @@ export const INPUT_LIMITS = {
   burstBytes: 1024 * 1024,
   /** Sustained input a session takes per second; beyond, input is refused like a full budget. */
   bytesPerSecond: 256 * 1024,
+  /**
+   * How fast the API reads a client that goes on sending past that rate (the rest waits in the
+   * client's own TCP buffers): a flood costs the event loop little, and the flooder's own Ctrl-C,
+   * which waits behind its flood, arrives within seconds (docs/budgets.md, "API and transport").
+   */
+  floodBytesPerSecond: 4 * 1024 * 1024,
 } as const
 
 /**
