@@ -4,7 +4,8 @@
  * is read from /proc; a session that used `demoteMs` or more in the last `windowMs`, or whose
  * history (CPU time decayed with `historyHalfLifeMs`) reached `historyDemoteMs`, has its program
  * hosts (and its compiles, through the toolchain's `lowPriority`) moved to SCHED_IDLE and the idle
- * cgroup, so they run on CPU that fresh and light sessions leave unused; once both are low again
+ * cgroup, so they run on CPU that fresh and light sessions leave unused (and still get the WASI
+ * work's share of the machine when nobody else's WASI work wants it: idle-group.ts); once both are low again
  * they go back to a normal policy. The session host keeps its nice 10 while only
  * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
  * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
@@ -198,10 +199,14 @@ export class CpuGovernor {
     a.timer.unref?.()
   }
 
-  /** A session started a process: a demoted session's new program host is demoted at once. */
+  /**
+   * A session started a process: a demoted session's new program host is demoted at once; one
+   * that is not demoted runs at its normal weight and in the work group even when its session host
+   * (whose policy and group it inherits) is demoted.
+   */
   touch(id: string): void {
     const t = this.#sessions.get(id)
-    if (t?.idle) this.#apply(t, true)
+    if (t && (t.idle || t.hostIdle)) this.#apply(t, t.idle)
   }
 
   /** One sample of every session (run by the timer; public for tests). */

@@ -1,26 +1,36 @@
 /**
- * One CPU cgroup for all the demoted work of this process (docs/budgets.md, "Fair CPU").
+ * The CPU cgroups of this process's WASI work (docs/budgets.md, "Fair CPU").
  *
  * SCHED_IDLE is a per-thread weight: 3 against 110 for a thread at nice 10. Fifty demoted
  * processes of a few busy threads each outweigh, together, a visitor's compile at nice 10 (the
  * containment bench: the visitor's clang got 0.4 of a core with everyone else demoted). In a cgroup
- * marked `cpu.idle` they weigh 3 together, however many they are. The group is made under this
- * process's own CPU cgroup (v1 `cpu` controller, or v2 where the parent lets the `cpu` controller
- * down); where the cgroup file system is not writable (an unprivileged or containerised API)
- * demotion is SCHED_IDLE alone, and `idleGroup()` says why.
+ * marked `cpu.idle` they weigh 3 together, however many they are.
+ *
+ * That group must yield only to the other visitors' work, never to the rest of the machine: as a
+ * direct child of this process's cgroup it lost to every process at normal weight (a Docker
+ * sandbox's loop, another service; two `yes` beside the containment suite kept a demoted visitor's
+ * echo program from printing for a minute). So every WASI process (session hosts, their program
+ * hosts, compilers) runs in `shellfolio-<pid>/work`, demoted ones in `shellfolio-<pid>/idle`
+ * (`cpu.idle`); the machine sees `shellfolio-<pid>` as one entity of normal weight, and inside it
+ * demoted work runs on what the others leave. The groups are made under this process's own CPU
+ * cgroup (v1 `cpu` controller, or v2 where the parent lets the `cpu` controller down); where the
+ * cgroup file system is not writable (an unprivileged or containerised API) demotion is SCHED_IDLE
+ * alone, and `idleGroupUnavailable()` says why.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
 export interface IdleGroup {
-  /** Directory of the group. */
+  /** Directory of the idle group. */
   dir: string
-  /** The CPU cgroup processes are moved back to (this process's own), as /proc/<pid>/cgroup names it. */
+  /** Directory of `shellfolio-<pid>`, which holds the work and idle groups. */
+  root: string
+  /** The work group WASI processes run in when not demoted, as /proc/<pid>/cgroup names it. */
   home: string
-  /** The group's own name as /proc/<pid>/cgroup shows it. */
+  /** The idle group's name as /proc/<pid>/cgroup shows it. */
   name: string
-  /** cgroup.procs of the group and of home. */
+  /** cgroup.procs of the idle group and of the work group. */
   procs: string
   homeProcs: string
   /** The line of /proc/<pid>/cgroup that names the CPU hierarchy starts with this. */
@@ -81,23 +91,22 @@ export function idleGroup(): IdleGroup | null {
       return null
     }
     const parent = join(h.mount, h.path)
+    // groups of processes that are gone (a killed API), and the single idle group of earlier versions
     for (const entry of readdirSync(parent)) {
-      const m = /^shellfolio-idle-(\d+)$/.exec(entry)
-      if (m && !existsSync(`/proc/${m[1]}`)) {
-        try {
-          rmdirSync(join(parent, entry))
-        } catch {
-          // still holds processes: left alone
-        }
-      }
+      const m = /^shellfolio-(?:idle-)?(\d+)$/.exec(entry)
+      if (m && !existsSync(`/proc/${m[1]}`)) removeGroups(join(parent, entry))
     }
     if (h.v2) {
       // v2 hands a controller down only through the parent's subtree_control
       const control = join(parent, 'cgroup.subtree_control')
       if (!readFileSync(control, 'utf8').split(/\s+/).includes('cpu')) writeFileSync(control, '+cpu')
     }
-    const name = `shellfolio-idle-${process.pid}`
-    const dir = join(parent, name)
+    const top = `shellfolio-${process.pid}`
+    const root = join(parent, top)
+    mkdirSync(root, { recursive: true })
+    if (h.v2) writeFileSync(join(root, 'cgroup.subtree_control'), '+cpu')
+    const dir = join(root, 'idle')
+    mkdirSync(join(root, 'work'), { recursive: true })
     mkdirSync(dir, { recursive: true })
     try {
       writeFileSync(join(dir, 'cpu.idle'), '1')
@@ -105,13 +114,13 @@ export function idleGroup(): IdleGroup | null {
       // kernels before 5.15 have no cpu.idle: the smallest weight instead
       writeFileSync(join(dir, h.v2 ? 'cpu.weight' : 'cpu.shares'), h.v2 ? '1' : '2')
     }
-    const home = h.path
     made = {
       dir,
-      home,
-      name: join(home, name),
+      root,
+      home: join(h.path, top, 'work'),
+      name: join(h.path, top, 'idle'),
       procs: join(dir, 'cgroup.procs'),
-      homeProcs: join(parent, 'cgroup.procs'),
+      homeProcs: join(root, 'work', 'cgroup.procs'),
       prefix: h.prefix,
     }
     process.once('exit', releaseIdleGroup)
@@ -122,19 +131,27 @@ export function idleGroup(): IdleGroup | null {
   return made
 }
 
+/** Removes `root`'s work and idle groups and then `root`, each only if empty. */
+function removeGroups(root: string): boolean {
+  for (const dir of [join(root, 'idle'), join(root, 'work'), root]) {
+    try {
+      if (existsSync(dir)) rmdirSync(dir)
+    } catch {
+      // still holds processes: left alone
+      return false
+    }
+  }
+  return true
+}
+
 /**
- * Removes the group once it is empty (at exit; `bun test` emits no exit event, so its tests call
- * it). One that still holds processes stays: they end with this process (PR_SET_PDEATHSIG), and the
- * next start removes the empty group.
+ * Removes the groups once they are empty (at exit; `bun test` emits no exit event, so its tests
+ * call it). Groups that still hold processes stay: they end with this process (PR_SET_PDEATHSIG),
+ * and the next start removes the empty groups.
  */
 export function releaseIdleGroup(): void {
   if (!made) return
-  try {
-    rmdirSync(made.dir)
-    made = undefined
-  } catch {
-    // not empty yet
-  }
+  if (removeGroups(made.root)) made = undefined
 }
 
 /** Why there is no idle group ('' when there is one or it was not asked for yet). */
@@ -159,7 +176,7 @@ const moving = new Map<number, { idle: boolean }>()
 
 /**
  * Moves `pid` (every thread of it; threads and children it starts later follow) into the idle
- * group or back home. The write is made off the event loop, and only when the process is not
+ * group, or into the work group (a new WASI process, or a restored one). The write is made off the event loop, and only when the process is not
  * there yet: a move waits for an RCU grace period under a lock every fork on the machine takes
  * (15 ms at worst on a quiet machine, more under load; written from the API's thread they took
  * `/healthz` p99 from 56 to 371 ms in the containment bench). Returns false when there is no
@@ -194,4 +211,13 @@ export function moveToIdleGroup(pid: number, idle: boolean): boolean {
     }
   })()
   return true
+}
+
+/**
+ * Puts a new WASI process (a session host, whose program hosts follow it, or a compiler) into the
+ * work group, where it competes with the rest of the machine as part of one entity and demoted work
+ * yields to it alone. Nothing happens where there are no groups.
+ */
+export function enterWorkGroup(pid: number): void {
+  moveToIdleGroup(pid, false)
 }

@@ -10,6 +10,7 @@ import {
   type TerminalSize,
 } from '../types.ts'
 import type { CpuGovernor } from './cpu-governor.ts'
+import { enterWorkGroup } from './idle-group.ts'
 import type { Tree } from './memfs.ts'
 import { mib, niced, rssBytes, SAMPLE_MS } from './proc-stats.ts'
 import type { Semaphore } from './semaphore.ts'
@@ -46,6 +47,8 @@ export class SessionHostProcess {
       // why: never hand the server's environment (secrets) to the process running visitors' code
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     })
+    // its program hosts start in the group it is in (idle-group.ts)
+    enterWorkGroup(this.proc.pid)
   }
 
   get ready(): boolean {

@@ -4,6 +4,7 @@ import { CWD_SHIM, clangArgs, DEFAULT_MEMORY_LIMIT, HIDDEN_DIR, SHIM_ARGS } from
 import type { ClangJob, ClangReply } from './clang-host.ts'
 import { runClangHere } from './clang-run.ts'
 import { CompileCache, cacheKey, compilerVersion, digest } from './compile-cache.ts'
+import { enterWorkGroup } from './idle-group.ts'
 import type { MemFs, Tree } from './memfs.ts'
 import { cpuMs, isIdle, mib, niced, rssBytes, SAMPLE_MS, setIdle } from './proc-stats.ts'
 import { Semaphore } from './semaphore.ts'
@@ -255,6 +256,7 @@ class ClangProcess {
     })
     // why: an idle compiler must not keep the process (or a test run) alive
     this.proc.unref()
+    enterWorkGroup(this.proc.pid)
     // threads it starts later inherit the policy of its main thread
     if (idle) this.prioritise(true)
     void this.proc.exited.then(() => {
