@@ -87,6 +87,8 @@ export interface TerminalConfig {
   recordingLimit: number
   /** Pre-started Docker containers (DOCKER_POOL_SIZE, default 2). */
   dockerPoolSize: number
+  /** CPU time one program of the WASI runner may use before it is stopped (WASI_PROGRAM_CPU_MS, default 30 s). */
+  wasiProgramCpuMs: number
 }
 
 export class ConfigError extends Error {
@@ -275,6 +277,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       ticketTtlMs: int('TERMINAL_TICKET_TTL_MS', 30_000, 50, 600_000),
       recordingLimit: int('TERMINAL_RECORDING_LIMIT', 5 * 1024 * 1024, 4096, 1024 * 1024 * 1024),
       dockerPoolSize: int('DOCKER_POOL_SIZE', 2, 0, 64),
+      wasiProgramCpuMs: int('WASI_PROGRAM_CPU_MS', 30_000, 1_000, 3_600_000),
     },
   }
   if (problems.length > 0) throw new ConfigError(problems)

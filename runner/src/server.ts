@@ -35,6 +35,7 @@ const port = int('RUNNER_PORT', 4100, 0, 65535)
 const poolSize = int('DOCKER_POOL_SIZE', 2, 0, 64)
 const capacity = int('RUNNER_CAPACITY', 64, 1, 10_000)
 const detachGraceMs = int('RUNNER_DETACH_GRACE_MS', 120_000, 1_000, 3_600_000)
+const programCpuMs = int('WASI_PROGRAM_CPU_MS', 30_000, 1_000, 3_600_000)
 const kinds = (env.RUNNERS ?? 'wasi,docker').split(',').map((k) => k.trim())
 for (const k of kinds)
   if (!(RUNNER_KINDS as readonly string[]).includes(k)) problems.push(`RUNNERS: unknown runner ${JSON.stringify(k)}`)
@@ -58,7 +59,8 @@ const log = (event: string, fields: Record<string, unknown> = {}) => {
 }
 
 const runners: Runner[] = []
-if (kinds.includes('wasi')) runners.push((await import('./wasi/index.ts')).createWasiRunner())
+if (kinds.includes('wasi'))
+  runners.push((await import('./wasi/index.ts')).createWasiRunner({ programTimeLimitMs: programCpuMs }))
 if (kinds.includes('docker')) {
   const { DockerRunner } = await import('./docker/index.ts')
   // Sessions never outlive this service, so containers of a dead owner (our previous start, after

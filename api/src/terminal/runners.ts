@@ -127,7 +127,7 @@ export async function createRunnerRegistry(
   }
   if (config.runners.includes('wasi')) {
     try {
-      runners.push((await importWasi()).createWasiRunner())
+      runners.push((await importWasi()).createWasiRunner({ programTimeLimitMs: config.terminal.wasiProgramCpuMs }))
     } catch (err) {
       options.logger?.error({ err }, 'the WASI runner could not be loaded')
     }
