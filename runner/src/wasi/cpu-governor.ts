@@ -5,10 +5,10 @@
  * history (CPU time decayed with `historyHalfLifeMs`) reached `historyDemoteMs`, has its program
  * hosts (and its compiles, through the toolchain's `lowPriority`) moved to SCHED_IDLE and the idle
  * cgroup, so they run on CPU that fresh and light sessions leave unused (and still get the WASI
- * work's share of the machine when nobody else's WASI work wants it: idle-group.ts); once both are low again
- * they go back to a normal policy. The session host keeps its nice 10 while only
- * its programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU
- * (a make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
+ * work's share of the machine when nobody else's WASI work wants it: idle-group.ts); once both
+ * are low again they go back to a normal policy. The session host keeps its nice 10 while only its
+ * programs spin, so the shell answers keys and Ctrl-C at once; when its own work burns the CPU (a
+ * make or line-editor attack runs in the host) it is moved to SCHED_IDLE by the same rule.
  */
 import { availableParallelism } from 'node:os'
 import { cpuMs, setIdle } from './proc-stats.ts'

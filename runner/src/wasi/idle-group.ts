@@ -176,11 +176,12 @@ const moving = new Map<number, { idle: boolean }>()
 
 /**
  * Moves `pid` (every thread of it; threads and children it starts later follow) into the idle
- * group, or into the work group (a new WASI process, or a restored one). The write is made off the event loop, and only when the process is not
- * there yet: a move waits for an RCU grace period under a lock every fork on the machine takes
- * (15 ms at worst on a quiet machine, more under load; written from the API's thread they took
- * `/healthz` p99 from 56 to 371 ms in the containment bench). Returns false when there is no
- * group or the process is gone; the move itself completes a moment later.
+ * group, or into the work group (a new WASI process, or a restored one). The write is made off
+ * the event loop, and only when the process is not there yet: a move waits for an RCU grace period
+ * under a lock every fork on the machine takes (15 ms at worst on a quiet machine, more under load;
+ * written from the API's thread they took `/healthz` p99 from 56 to 371 ms in the containment
+ * bench). Returns false when there is no group or the process is gone; the move itself completes a
+ * moment later.
  */
 export function moveToIdleGroup(pid: number, idle: boolean): boolean {
   const group = idleGroup()
