@@ -81,6 +81,8 @@ export class LiveSession {
   private refusedOverRate = 0
   /** Until when (performance.now()) the flood read so far pays for itself at `floodBytesPerSecond`. */
   private floodPacedUntil = 0
+  /** Sends the time-limit notice, until it was sent (finalize sends it if the runner's own limit came first). */
+  private hardNotice: (() => void) | undefined
   /** Resolves once the session ended and its recording and history row are stored. */
   readonly finished: Promise<void>
   private finish!: () => void
@@ -137,9 +139,11 @@ export class LiveSession {
     const lead = noticeLead(config.timeLimitMs)
     // the notice's timer first: when both are due at once (a start slower than the lead), the
     // visitor is still told before the session ends
-    this.timer('hard-notice', left - lead, () =>
-      this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` }),
-    )
+    this.hardNotice = () => {
+      this.hardNotice = undefined
+      this.send({ type: 'notice', message: `this session reaches its time limit in ${minutes(lead)}` })
+    }
+    this.timer('hard-notice', left - lead, () => this.hardNotice?.())
     this.timer('hard', left, () => void this.end('timeout'))
     this.touch()
     this.runner.exited.then(
@@ -356,6 +360,9 @@ export class LiveSession {
     const reason = this.endReason ?? runnerReason
     // A runner's explanation (e.g. its runner service stopped) reaches the visitor with the exit.
     this.exit = message && !this.endReason ? { code, reason, message } : { code, reason }
+    // the runner's own limit, counted from its open, may end the session before this notice's
+    // timer fires on a busy machine: the visitor is told before the exit all the same
+    if (reason === 'timeout') this.hardNotice?.()
     this.flow.stop()
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
