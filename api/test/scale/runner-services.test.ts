@@ -305,9 +305,10 @@ describe('runner services behind the API (RUNNER_URLS)', () => {
     const parts = ((await readyz.json()) as { data: { parts: Record<string, string> } }).data.parts
     expect(parts).toMatchObject({ 'runner.docker': 'up', 'runner.wasi': 'up', 'runner-services': 'down' })
 
-    // The killed service left its containers behind (kill -9); started again, it reaps them.
-    const orphans = containersWith(LABEL_OWNER, `/${dead}/`)
-    expect(orphans.length).toBeGreaterThan(0)
+    // The killed service left its containers behind (kill -9); started again, it reaps them. Any
+    // runner on the same engine reaps containers of a dead owner, so when `make test`'s other lane
+    // runs one its reaper may be first (seen in a fresh-clone run): either way none may be left.
+    // Reaping after a restart is asserted alone in runner/src/docker/restart.test.ts.
     r1 = await startRunner(1)
     const deadline = Date.now() + 30_000
     while (containersWith(LABEL_OWNER, `/${dead}/`).length > 0 && Date.now() < deadline) await Bun.sleep(200)
