@@ -145,18 +145,27 @@ test('demoted work yields to the WASI work of this process, not to the rest of t
     expect(await settled(demoted.pid, group, group.home)).toBe(group.home)
     expect(setIdle(demoted.pid, true)).toBe(true)
     expect(await settled(demoted.pid, group, group.name)).toBe(group.name)
-    // nobody else's WASI work wants the CPU: the demoted program gets the WASI work's share, a
-    // third of the CPU against the two outside (in a group that is a sibling of theirs it got
-    // almost nothing: a demoted echo program did not print for a minute beside a busy suite)
-    const [alone] = (await cpuOver([demoted.pid], 3_000)) as [number]
-    expect(alone).toBeGreaterThan(3_000 * 0.15)
+    // nobody else's WASI work wants the CPU: the demoted program gets the WASI work's share, as
+    // much as either outside process (in a group that is a sibling of theirs it got almost
+    // nothing: a demoted echo program did not print for a minute beside a busy suite). Shares,
+    // not milliseconds: whatever else this machine runs on CPU 0 takes from all of them.
+    const [o1, o2, alone] = (await cpuOver(
+      procs.map((p) => p.pid),
+      3_000,
+    )) as [number, number, number]
+    const outside = (o1 + o2) / 2
+    expect(outside).toBeGreaterThan(0)
+    expect(alone / outside).toBeGreaterThan(0.4)
     // a visitor's busy work in the work group: the demoted program now waits for it
     const visitor = spin()
     procs.push(visitor)
     enterWorkGroup(visitor.pid)
     expect(await settled(visitor.pid, group, group.home)).toBe(group.home)
-    const [yielded, served] = (await cpuOver([demoted.pid, visitor.pid], 3_000)) as [number, number]
-    expect(served).toBeGreaterThan(3_000 * 0.15)
+    const [p1, p2, yielded, served] = (await cpuOver(
+      procs.map((p) => p.pid),
+      3_000,
+    )) as [number, number, number, number]
+    expect(served / ((p1 + p2) / 2)).toBeGreaterThan(0.4)
     expect(yielded).toBeLessThan(served / 5)
   } finally {
     for (const p of procs) p.kill('SIGKILL')
