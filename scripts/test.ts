@@ -29,18 +29,26 @@ const results: Result[] = []
 function failedTests(xml: string): string[] {
   const attr = (tag: string, name: string) =>
     (tag.match(new RegExp(`\\b${name}="([^"]*)"`))?.[1] ?? '')
+      .replace(/&#10;/g, '\n')
       .replace(/&quot;/g, '"')
-      .replace(/&amp;/g, '&')
       .replace(/&lt;/g, '<')
       .replace(/&gt;/g, '>')
       .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, '&')
   const out: string[] = []
   for (const part of xml.split('<testcase').slice(1)) {
     const body = part.split('</testcase>')[0] ?? ''
     if (!/<(failure|error)\b/.test(body)) continue
     const tag = body.slice(0, body.indexOf('>') + 1)
     const where = [attr(tag, 'file'), attr(tag, 'classname')].filter(Boolean)
-    out.push([...new Set(where), attr(tag, 'name')].join(' > '))
+    // why the message and the line: CI may keep only the end of the log, and a timing failure
+    // that does not recur is diagnosed from these alone
+    const failure = body.match(/<(?:failure|error)\b[^>]*>/)?.[0] ?? ''
+    const at = (body.match(/\bat [^&<]*?:\d+:\d+/)?.[0] ?? '').slice(0, 200)
+    const message = attr(failure, 'message').replace(/\s+/g, ' ').trim().slice(0, 300)
+    out.push(
+      [...new Set(where), attr(tag, 'name')].join(' > ') + (message ? `\n      ${message}${at ? ` (${at})` : ''}` : ''),
+    )
   }
   return out
 }
