@@ -59,7 +59,8 @@ describe('the server process', () => {
 
   test('starts on a free port, prints the admin password once, serves /healthz, and stops cleanly on SIGTERM', async () => {
     const proc = start({ ADMIN_EMAIL: 'owner@example.com', LOG_LEVEL: 'info' })
-    const stderr = await readUntil(proc.stderr, /running at (http:\/\/\S+)/)
+    // (the embedded database's first open took 28 s once beside a busy suite)
+    const stderr = await readUntil(proc.stderr, /running at (http:\/\/\S+)/, 90_000)
     expect(stderr).toMatch(/Password \(shown once, store it now\): \S{20,}/)
     const url = stderr.match(/running at (http:\/\/\S+)/)![1]!
     const res = await fetch(`${url}/healthz`, { headers: { 'x-request-id': 'from-test' } })
@@ -83,5 +84,5 @@ describe('the server process', () => {
     // The password is printed once to the operator, never logged.
     const password = stderr.match(/store it now\): (\S+)/)![1]!
     expect(stdout).not.toContain(password)
-  }, 60_000)
+  }, 150_000)
 })
