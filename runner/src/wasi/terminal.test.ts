@@ -76,9 +76,7 @@ describe('wasi terminal', () => {
       const before = raw().length
       await s.resize({ cols: 64, rows: 20 })
       // a frame of the new size: 19 text rows of 64 cells, then the status line
-      const frameOf = (cols: number) =>
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal escapes on purpose
-        new RegExp(`\\x1b\\[H\\x1b\\[32m(?:[ ▀▄█]{${cols}}\\r?\\n){19}`)
+      const frameOf = (cols: number) => new RegExp(`\\x1b\\[H\\x1b\\[32m(?:[ ▀▄█]{${cols}}\\r?\\n){19}`)
       for (let i = 0; i < 200 && !frameOf(64).test(raw().slice(before)); i++) await Bun.sleep(50)
       expect(frameOf(64).test(raw().slice(before))).toBe(true)
       s.write('q')
