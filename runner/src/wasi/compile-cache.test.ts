@@ -26,13 +26,19 @@ describe('compile cache', () => {
   afterAll(() => toolchain.close())
   const cache = toolchain.cache as CompileCache
 
-  async function cc(fs: MemFs, owner: string, argv: string): Promise<{ code: number; out: string }> {
+  async function cc(
+    fs: MemFs,
+    owner: string,
+    argv: string,
+    signal?: AbortSignal,
+  ): Promise<{ code: number; out: string }> {
     let out = ''
     const code = await toolchain.compile({
       argv: argv.split(' '),
       fs,
       cwd: '/w',
       owner,
+      ...(signal ? { signal } : {}),
       output: (b) => {
         out += new TextDecoder().decode(b)
       },
@@ -97,6 +103,87 @@ describe('compile cache', () => {
       expect(r.out).toContain("use of undeclared identifier 'missing'")
     }
     expect(e.stat('/w/src/main.o')).toBeUndefined()
+  }, 300_000)
+
+  /**
+   * A session with one program in one file (`cc -O2 -Wall -o solo src/solo.c`, the selftest's
+   * make), long enough to compile (a few seconds) that sessions starting together overlap.
+   */
+  const SOLO = [
+    '#include "lib.h"',
+    ...Array.from(
+      { length: 150 },
+      (_, i) => `int f${i}(int x) { int s = 0; for (int j = 0; j < x; j++) s += (j * ${i}) ^ (s >> 3); return s; }`,
+    ),
+    'int main(void) { int unused; return SCALE == 3 && f7(2) >= 0 ? 0 : 1; }',
+    '',
+  ].join('\n')
+  const solo = (header = HEADER) => {
+    const fs = session()
+    fs.writeFile('/w/src/lib.h', header)
+    fs.writeFile('/w/src/solo.c', SOLO)
+    return fs
+  }
+  const BUILD = 'cc -O2 -Wall -o solo src/solo.c'
+
+  test('a one-command build of one source is cached: five sessions building it at once run one compile, see its warning, get the same program', async () => {
+    const [hits, misses, size, shared] = [cache.hits, cache.misses, cache.size, cache.shared]
+    // both compiler processes loaded, as on a server that has compiled before
+    await toolchain.warm()
+    const sessions = Array.from({ length: 5 }, () => solo())
+    const results = await Promise.all(sessions.map((fs, i) => cc(fs, `solo${i}`, BUILD)))
+    expect(results.map((r) => r.code)).toEqual([0, 0, 0, 0, 0])
+    for (const r of results) expect(r.out).toContain("unused variable 'unused'")
+    const program = file(sessions[0] as MemFs, '/w/solo')
+    expect(program?.subarray(0, 4)).toEqual(new Uint8Array([0, 0x61, 0x73, 0x6d]))
+    for (const fs of sessions) expect(file(fs, '/w/solo')).toEqual(program as Uint8Array)
+    // one compile ran; the four others waited for it (at least one while it ran) and took its entry
+    expect(cache.size - size).toBe(1)
+    expect(cache.hits - hits).toBe(4)
+    expect(cache.shared - shared).toBeGreaterThan(0)
+    expect(cache.misses - misses).toBe(1 + (cache.shared - shared))
+    // later, the same build is answered from the manifest without preprocessing
+    const direct = cache.direct
+    expect((await cc(solo(), 'later', BUILD)).code).toBe(0)
+    expect(cache.direct - direct).toBe(1)
+    // an edited header is another program
+    const edited = solo(HEADER.replace('SCALE 3', 'SCALE 4'))
+    const hitsBefore = cache.hits
+    expect((await cc(edited, 'edited', BUILD)).code).toBe(0)
+    expect(cache.hits).toBe(hitsBefore)
+    expect(file(edited, '/w/solo')).not.toEqual(program as Uint8Array)
+  }, 300_000)
+
+  test('a build that could read a library of the workspace (-L) is not cached; Ctrl-C ends a wait; a waiter whose first compile is stopped compiles itself', async () => {
+    const [hits, misses] = [cache.hits, cache.misses]
+    for (const owner of ['l1', 'l2']) expect((await cc(solo(), owner, `${BUILD} -L src`)).code).toBe(0)
+    expect([cache.hits - hits, cache.misses - misses]).toEqual([0, 0])
+    // Ctrl-C of a session that waits ends its wait at once
+    const third = new AbortController()
+    const fourth = cc(solo(), 'fourth', BUILD.replace('-O2', '-Os'))
+    const waiter = cc(solo(), 'third', BUILD.replace('-O2', '-Os'), third.signal)
+    const end = Date.now() + 60_000
+    while (toolchain.waiting === 0 && Date.now() < end) await Bun.sleep(5)
+    expect(toolchain.waiting).toBe(1)
+    third.abort()
+    expect((await waiter).code).toBe(130)
+    expect(toolchain.waiting).toBe(0)
+    expect((await fourth).code).toBe(0)
+    // `first` is stopped (its clang process killed) while `second` waits for it: `second` compiles itself and gets its program
+    const stop = new AbortController()
+    const build = BUILD.replace('-O2', '-O1')
+    const first = cc(solo(), 'first', build, stop.signal)
+    const fs = solo()
+    const second = cc(fs, 'second', build)
+    const again = Date.now() + 60_000
+    while (toolchain.waiting === 0 && Date.now() < again) await Bun.sleep(5)
+    expect(toolchain.waiting).toBe(1)
+    stop.abort()
+    expect((await first).code).toBe(130)
+    const shared = cache.shared
+    expect((await second).code).toBe(0)
+    expect(cache.shared).toBe(shared)
+    expect(file(fs, '/w/solo')?.subarray(0, 4)).toEqual(new Uint8Array([0, 0x61, 0x73, 0x6d]))
   }, 300_000)
 })
 

@@ -39,6 +39,8 @@ export class CompileCache {
   misses = 0
   /** Keys found from a manifest, without running the preprocessor. */
   direct = 0
+  /** Compiles answered by waiting for the same compile of another session (toolchain.ts). */
+  shared = 0
 
   constructor(readonly maxBytes = COMPILE_CACHE_BYTES) {}
 

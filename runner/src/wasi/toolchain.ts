@@ -106,24 +106,46 @@ export interface ToolchainOptions {
 /** Clang options whose value is the next argument. */
 const VALUE_FLAGS = new Set(['-o', '-I', '-D', '-U', '-L', '-isystem', '-iquote', '-idirafter', '-Xlinker', '-Xclang'])
 
-/** A compile the cache can answer: one source to one object, or objects linked to one executable. */
-type CachePlan = { kind: 'compile'; input: string; out: string } | { kind: 'link'; inputs: string[]; out: string }
+/**
+ * A compile the cache can answer: one source to one object, objects linked to one executable, or
+ * one source built and linked to one executable in a single command (`cc -O2 -o flood flood.c`).
+ */
+type CachePlan =
+  | { kind: 'compile' | 'build'; input: string; out: string }
+  | { kind: 'link'; inputs: string[]; out: string }
+
+/**
+ * The flags a one-command build may have to be cached: whatever reads a file is in the preprocessed
+ * text (headers) or the compiler's own sysroot (`-lm` with no `-L`); anything that could make the
+ * linker or a plugin read a file of the workspace (`-L`, `-Wl,@file`, `-fprofile-use=…`) is not,
+ * so such a build is not cached. The two `-Wl,` flags are the ones clangArgs adds.
+ */
+const BUILD_FLAG =
+  /^-(?:O[0-3sz]?|g[0-3]?|w|pedantic(?:-errors)?|ansi|std=[\w+]+|W(?!l,|p,|a,)[\w=+-]*|f(?!profile|plugin|sanitize|debug-prefix|macro-prefix|file-prefix)[\w-]+(?:=[\w.+-]+)?|m[\w-]+(?:=[\w.+-]+)?|l[\w-]+|[DUI].+|Wl,--max-memory=\d+|Wl,-z,stack-size=\d+)$/
+/** The value flags a one-command build may have (their values are names, not files read at link). */
+const BUILD_VALUE_FLAGS = new Set(['-o', '-I', '-D', '-U', '-isystem', '-iquote', '-idirafter'])
 
 /** Whether (and how) a compiler command can be cached; anything unusual is not. */
 function cachePlan(args: string[], linking: boolean): CachePlan | undefined {
   let out: string | undefined
   const inputs: string[] = []
   let compile = false
+  // whether every flag is one a one-command build may have (BUILD_FLAG)
+  let buildable = true
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!
     if (a === '-c') compile = true
     else if (a === '-o') out = args[++i]
-    else if (VALUE_FLAGS.has(a)) i++
-    else if (a.startsWith('-M') || a.startsWith('@') || a === '-x' || a === '-include' || a === '-E' || a === '-S')
+    else if (VALUE_FLAGS.has(a)) {
+      if (!BUILD_VALUE_FLAGS.has(a)) buildable = false
+      i++
+    } else if (a.startsWith('-M') || a.startsWith('@') || a === '-x' || a === '-include' || a === '-E' || a === '-S')
       return undefined
     else if (!a.startsWith('-')) inputs.push(a)
+    else if (a !== '-fcolor-diagnostics' && !BUILD_FLAG.test(a)) buildable = false
   }
   const safe = (p: string) => /^[\w.+-]+(\/[\w.+-]+)*$/.test(p) && !p.split('/').includes('..')
+  const source = (p: string | undefined) => p !== undefined && /\.(c|cc|cpp|cxx)$/.test(p) && safe(p)
   if (compile && inputs.length === 1 && /\.(c|cc|cpp|cxx)$/.test(inputs[0]!)) {
     out ??= inputs[0]!.replace(/^.*\//, '').replace(/\.[^.]+$/, '.o')
     return safe(out) && safe(inputs[0]!) ? { kind: 'compile', input: inputs[0]!, out } : undefined
@@ -131,6 +153,12 @@ function cachePlan(args: string[], linking: boolean): CachePlan | undefined {
   if (linking && inputs.length > 0 && inputs.every((f) => /\.[oa]$/.test(f) && safe(f))) {
     out ??= 'a.out'
     return safe(out) ? { kind: 'link', inputs, out } : undefined
+  }
+  // one source and the cwd shim clangArgs adds to every link
+  const own = inputs.filter((f) => f !== `${HIDDEN_DIR}/cwd.o`)
+  if (linking && buildable && own.length === 1 && inputs.length === 2 && source(own[0])) {
+    out ??= 'a.out'
+    return safe(out) ? { kind: 'build', input: own[0] as string, out } : undefined
   }
   return undefined
 }
@@ -318,7 +346,13 @@ export class Toolchain implements Compiler {
   readonly #lowPriority: ((owner: string) => boolean) | undefined
   /** Shared by every owner; undefined when caching is off. */
   readonly cache: CompileCache | undefined
+  /**
+   * Compiles running now that the cache will answer for others, by key: their lane and their end
+   * (`wake` ends the wait early: the compile went to the overtime lane).
+   */
+  readonly #compiling = new Map<string, { slot: Slot; end: Promise<void>; wake: () => void }>()
   #running = 0
+  #waiting = 0
   #nextId = 1
   #seq = 0
   readonly #concurrency: number
@@ -476,6 +510,8 @@ export class Toolchain implements Compiler {
           this.#usage.set(long.owner, { ms: Math.max(this.usage(long.owner, now), 2 * L.shareMs), at: now })
           this.#prioritise(long)
           overtime++
+          // sessions waiting for the same compile (compileTree) compile themselves now
+          for (const c of this.#compiling.values()) if (c.slot === long) c.wake()
           this.#grant(s, 'regular', now)
         }
       } else if (overtime < L.overtime) {
@@ -541,6 +577,11 @@ export class Toolchain implements Compiler {
   }
 
   /** Compiles running right now (slots held). */
+  /** Compiles waiting for the same compile of another session (compileTree), out of any lane. */
+  get waiting(): number {
+    return this.#waiting
+  }
+
   get running(): number {
     return this.#running
   }
@@ -812,67 +853,109 @@ export class Toolchain implements Compiler {
         free()
       }
     }
-    let lease: { slot: Slot; release: (abandoned?: boolean) => void }
-    try {
-      lease = await this.#admit(job.owner ?? '', job.signal)
-    } catch {
-      return { code: 130 }
-    }
-    this.#running++
-    // a compile that does not come to its own end (Ctrl-C, a kill, a limit) was abandoned
-    let finished = false
-    try {
-      const tree = await job.tree()
-      if (job.signal?.aborted) return { code: 130 }
-      if (linking) tree[HIDDEN_DIR] = { 'cwd.o': await this.#cwdShim() }
-      const key = plan && (await this.#cacheKey(plan, args, tree, job.signal, lease.slot))
-      if (job.signal?.aborted) return { code: 130 }
-      if (key) {
-        // (a key the lookup before the lane already missed is not counted twice)
-        const hit = key === probed ? undefined : this.cache?.get(key)
+    // A compile another session is running now with the same key is waited for, not run twice (five
+    // visitors typing `make` in one project at once): its lane is given back meanwhile. Only once,
+    // and only for a compile in the regular lane of an owner not demoted: when that one ends
+    // without an entry (Ctrl-C, an error) or goes to the overtime lane, the waiter compiles itself
+    // (a visitor restarting the same compile cannot keep another waiting).
+    let waited: string | undefined
+    for (;;) {
+      if (waited) {
+        const hit = this.cache?.get(waited)
         if (hit) {
-          finished = true
+          ;(this.cache as CompileCache).shared++
           if (hit.output.length > 0) output(hit.output)
           return { code: 0, tree: treeOf(hit.files) }
         }
       }
-      // diagnostics are kept with the entry (up to the output budget) to be shown again on a hit
-      const said: Uint8Array[] = []
-      let saidBytes = 0
-      const result = await this.#run(
-        args,
-        tree,
-        (bytes) => {
-          if (key && saidBytes <= limit) said.push(bytes)
-          saidBytes += bytes.length
-          output(bytes)
-        },
-        job.signal,
-        lease.slot,
-      )
-      // 70: the compiler process failed, not the owner's doing
-      finished = !job.signal?.aborted && (result.tree !== undefined || result.code === 70)
-      if (result.tree) delete result.tree[HIDDEN_DIR]
-      const produced = plan && result.tree ? fileAt(result.tree, plan.out) : undefined
-      if (key && result.code === 0 && produced && saidBytes <= limit) {
-        this.cache?.set(key, { files: [[plan.out, produced]], output: Buffer.concat(said) })
+      let lease: { slot: Slot; release: (abandoned?: boolean) => void }
+      try {
+        lease = await this.#admit(job.owner ?? '', job.signal)
+      } catch {
+        return { code: 130 }
       }
-      return result
-    } finally {
-      this.#running--
-      lease.release(!finished)
+      this.#running++
+      // a compile that does not come to its own end (Ctrl-C, a kill, a limit) was abandoned
+      let finished = false
+      let other: Promise<void> | undefined
+      let done: (() => void) | undefined
+      let key: string | undefined
+      try {
+        const tree = await job.tree()
+        if (job.signal?.aborted) return { code: 130 }
+        if (linking) tree[HIDDEN_DIR] = { 'cwd.o': await this.#cwdShim() }
+        key = plan && (await this.#cacheKey(plan, args, tree, job.signal, lease.slot))
+        if (job.signal?.aborted) return { code: 130 }
+        if (key) {
+          // (a key the lookup before the lane already missed is not counted twice)
+          const hit = key === probed && waited === undefined ? undefined : this.cache?.get(key)
+          if (hit) {
+            finished = true
+            if (hit.output.length > 0) output(hit.output)
+            return { code: 0, tree: treeOf(hit.files) }
+          }
+          const running = this.#compiling.get(key)
+          if (
+            running &&
+            waited === undefined &&
+            running.slot.lane === 'regular' &&
+            !this.#lowPriority?.(running.slot.owner)
+          )
+            other = running.end
+          else if (!running) {
+            const end = new Promise<void>((resolve) => (done = resolve))
+            this.#compiling.set(key, { slot: lease.slot, end, wake: done as () => void })
+          }
+        }
+        if (other) finished = true
+        else {
+          // diagnostics are kept with the entry (up to the output budget) to be shown again on a hit
+          const said: Uint8Array[] = []
+          let saidBytes = 0
+          const result = await this.#run(
+            args,
+            tree,
+            (bytes) => {
+              if (key && saidBytes <= limit) said.push(bytes)
+              saidBytes += bytes.length
+              output(bytes)
+            },
+            job.signal,
+            lease.slot,
+          )
+          // 70: the compiler process failed, not the owner's doing
+          finished = !job.signal?.aborted && (result.tree !== undefined || result.code === 70)
+          if (result.tree) delete result.tree[HIDDEN_DIR]
+          const produced = plan && result.tree ? fileAt(result.tree, plan.out) : undefined
+          if (plan && key && result.code === 0 && produced && saidBytes <= limit) {
+            this.cache?.set(key, { files: [[plan.out, produced]], output: Buffer.concat(said) })
+          }
+          return result
+        }
+      } finally {
+        if (done && key) {
+          this.#compiling.delete(key)
+          done()
+        }
+        this.#running--
+        lease.release(!finished)
+      }
+      // the same compile in another session: its end is awaited out of the lane
+      this.#waiting++
+      try {
+        await abortable(other, job.signal)
+      } catch {
+        return { code: 130 }
+      } finally {
+        this.#waiting--
+      }
+      waited = key
     }
   }
 
   /**
-   * The cache key of a compile: the compiler's version, the arguments and, for `-c`, the source as
-   * preprocessed by clang (`-E`, in the same slot: every header's text is in it, so an edited file
-   * or header misses); for a link, the bytes of every input. Undefined when preprocessing fails
-   * (the compile then runs and shows its errors).
-   */
-  /**
    * The key of a compile found without running clang: for a link, from its inputs' bytes; for a
-   * `-c`, from the manifest of the same command over the same source and file names whose
+   * `-c` or a build, from the manifest of the same command over the same source and file names whose
    * included files are unchanged. Undefined when unknown.
    */
   #directKey(plan: CachePlan, args: string[], tree: Tree): string | undefined {
@@ -905,10 +988,10 @@ export class Toolchain implements Compiler {
   }
 
   /**
-   * The cache key of a compile: the compiler's version, the arguments and, for `-c`, the source as
-   * preprocessed by clang (`-E`, in the same slot: every header's text is in it, so an edited file
-   * or header misses); for a link, the bytes of every input. Undefined when preprocessing fails
-   * (the compile then runs and shows its errors). A direct lookup (above) comes first.
+   * The cache key of a compile: the compiler's version, the arguments and, for `-c` or a one-source
+   * build, the source as preprocessed by clang (`-E`, in the same slot: every header's text is in
+   * it, so an edited file or header misses); for a link, the bytes of every input. Undefined when
+   * preprocessing fails (the compile then runs and shows its errors). A direct lookup (above) comes first.
    */
   async #cacheKey(
     plan: CachePlan,
@@ -926,15 +1009,17 @@ export class Toolchain implements Compiler {
     const direct = this.#manifestKey(args, tree, source)
     const pp = ['clang']
     for (let i = 1; i < args.length; i++) {
-      if (args[i] === '-c') continue
-      if (args[i] === '-o') i++
-      else pp.push(args[i]!)
+      const a = args[i]!
+      // what only the compile step or the link reads (a build's shim and linker flags) is not preprocessed
+      if (a === '-c' || a === `${HIDDEN_DIR}/cwd.o` || a.startsWith('-Wl,') || /^-l./.test(a)) continue
+      if (a === '-o') i++
+      else pp.push(a)
     }
     pp.push('-E', '-o', `${HIDDEN_DIR}/pp.i`)
     const { code, tree: after } = await this.#run(pp, { ...tree, [HIDDEN_DIR]: {} }, () => {}, signal, slot)
     const text = code === 0 && after ? fileAt(after, `${HIDDEN_DIR}/pp.i`) : undefined
     if (!text) return undefined
-    const key = cacheKey([version, 'compile', ...args, text])
+    const key = cacheKey([version, plan.kind, ...args, text])
     cache.setManifest(direct, {
       key,
       deps: markerFiles(text, tree).map((path) => [path, digest(fileAt(tree, path)!)] as [string, string]),
@@ -955,6 +1040,20 @@ export class Toolchain implements Compiler {
     if (tree) req.fs.applyTree(req.cwd, tree)
     return code
   }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function abortable(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const stop = () => reject(signal.reason)
+    signal.addEventListener('abort', stop, { once: true })
+    promise.then(() => {
+      signal.removeEventListener('abort', stop)
+      resolve()
+    })
+  })
 }
 
 /** Removes and returns the live process of `pool` that finished the most compiles (dead ones are dropped). */
