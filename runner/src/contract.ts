@@ -477,17 +477,19 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
         const count = 5
         const sessions = await Promise.all(Array.from({ length: count }, () => start()))
         await Promise.all(sessions.map(({ s, t }) => build(s, t)))
+        // five programs starting at once (each session's first: a new program host) on a busy
+        // machine took over the default 10 s wait (a fresh-clone make test): the build's wait
         await Promise.all(
           sessions.map(async ({ s, t }, i) => {
             type(s, `./mark s${i}`)
-            await t.waitFor(outputLine(`marked s${i}`))
+            await t.waitFor(outputLine(`marked s${i}`), buildTimeout)
             await t.waitFor(prompt)
           }),
         )
         await Promise.all(
           sessions.map(async ({ s, t }, i) => {
             type(s, './mark')
-            const m = await t.waitFor(/(?:^|[\r\n])marks: ([^\r\n]*)\r?\n/)
+            const m = await t.waitFor(/(?:^|[\r\n])marks: ([^\r\n]*)\r?\n/, buildTimeout)
             expect(m[1]).toBe(`s${i}.mark`)
           }),
         )
