@@ -7,7 +7,7 @@ import { compileProgram, PLACEMENTS, type Stack, startStack, Visitor } from './k
  * fed to the next program on that host: B's stdin-reading program printed A's typing.
  */
 // why: "busy-" "done" so that the echo of the command that writes the source never reads busy-done
-const BUSY = 'int main(void){volatile long i=0;while(i<200000000)i++;puts("busy-" "done");return 0;}'
+const BUSY = 'int main(void){volatile long i=0;while(i<50000000)i++;puts("busy-" "done");return 0;}'
 const ECHO = 'int main(void){int c;while((c=getchar())!=-1)putchar(c);return 0;}'
 
 describe.each(PLACEMENTS)('containment 5: no bytes cross sessions (%s)', (placement) => {
