@@ -90,6 +90,11 @@ export interface RunnerContractOptions {
    */
   buildTimeoutMs?: number
   /**
+   * How many sessions the isolation case opens at once (default 5). The browser runner states
+   * fewer: each of its sessions is a tab that loads and runs its own compiler.
+   */
+  isolationSessions?: number
+  /**
    * Where the contract writes a second, throw-away project (default the system's temporary folder):
    * a placement that ships projects only from some folders (a runner service, `shipRoots`) names one.
    */
@@ -474,7 +479,7 @@ export function runRunnerContract(opts: RunnerContractOptions): void {
     testCase(
       'isolation',
       async () => {
-        const count = 5
+        const count = opts.isolationSessions ?? 5
         const sessions = await Promise.all(Array.from({ length: count }, () => start()))
         await Promise.all(sessions.map(({ s, t }) => build(s, t)))
         // five programs starting at once (each session's first: a new program host) on a busy
