@@ -8,6 +8,9 @@
  * - make of the unmodified project by a second visitor: without (before) and with (after) the
  *   compile cache shared by the process's sessions.
  * Medians of BENCH_SAMPLES (3), the two variants alternating. Nothing asserts a timing.
+ * Then five visitors typing `make` at once in fresh sessions after a start (compile cache on):
+ * each session running its own compiles (before) against a compile another session is running
+ * being waited for (after).
  */
 import { expect, test } from 'bun:test'
 import { join } from 'node:path'
@@ -19,21 +22,19 @@ const SCRIPT = join(import.meta.dir, 'wasi-make-run.ts')
 
 type Run = { prewarm: boolean; cache: boolean; first: number; unmodified: number; hits: number }
 
-async function run(after: boolean): Promise<Run> {
+async function runScript<T>(env: Record<string, string>): Promise<T> {
   const proc = Bun.spawn([process.execPath, SCRIPT], {
-    env: {
-      ...process.env,
-      WASI_MAKE_PREWARM: after ? '1' : '0',
-      WASI_MAKE_CACHE: after ? '1' : '0',
-      WASI_MAKE_ARRIVE_MS: String(ARRIVE_MS),
-    },
+    env: { ...process.env, WASI_MAKE_ARRIVE_MS: String(ARRIVE_MS), ...env },
     stdout: 'pipe',
     stderr: 'inherit',
   })
   const out = await new Response(proc.stdout).text()
   if ((await proc.exited) !== 0) throw new Error(`wasi-make-run failed: ${out.slice(-400)}`)
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Run
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as T
 }
+
+const run = (after: boolean) =>
+  runScript<Run>({ WASI_MAKE_PREWARM: after ? '1' : '0', WASI_MAKE_CACHE: after ? '1' : '0' })
 
 test(
   'WASI make: first make after a server start, and make of an unmodified project, before/after',
@@ -76,6 +77,53 @@ test(
     // Not a timing: the cached runs answered from the cache, the uncached ones could not.
     expect(after.every((r) => r.hits >= 5)).toBe(true)
     expect(before.every((r) => r.hits === 0)).toBe(true)
+  },
+  60 * 60_000,
+)
+
+const VISITORS = 5
+type Crowd = { share: boolean; all: number; each: number[]; misses: number; hits: number; shared: number }
+
+test(
+  'WASI make: five visitors typing make at once after a start, each its own compiles or one compile each',
+  async () => {
+    const started = new Date()
+    const loadStart = loadavg()
+    const before: Crowd[] = []
+    const after: Crowd[] = []
+    for (let i = 0; i < SAMPLES; i++) {
+      for (const share of [false, true]) {
+        const r = await runScript<Crowd>({ WASI_MAKE_VISITORS: String(VISITORS), WASI_MAKE_SHARE: share ? '1' : '0' })
+        ;(share ? after : before).push(r)
+        console.log(
+          `${share ? 'after' : 'before'} ${i + 1}/${SAMPLES}: all ${VISITORS} done in ${round(r.all)} ms; compiles run ${r.misses - r.shared}, waited for ${r.shared}`,
+        )
+      }
+    }
+    const row = (what: string, runs: Crowd[]) => ({
+      case: what,
+      'median ms (all done)': round(median(runs.map((r) => r.all))),
+      samples: runs.map((r) => round(r.all)).join(', '),
+      'compiles run (median)': median(runs.map((r) => r.misses - r.shared)),
+    })
+    const rows = [
+      row(`${VISITORS} visitors at once — before (each session its own compiles)`, before),
+      row(`${VISITORS} visitors at once — after (a compile running elsewhere is waited for)`, after),
+    ]
+    const ratio = median(before.map((r) => r.all)) / median(after.map((r) => r.all))
+    const loadEnd = loadavg()
+    console.log(
+      `\nWASI make (minirt), ${VISITORS} visitors at once, medians of ${SAMPLES}, load ${loadStart} → ${loadEnd}; before/after ${ratio.toFixed(2)}×\n`,
+    )
+    console.log(table(rows, Object.keys(rows[0] as object)))
+    writeResults(
+      'wasi-make-visitors',
+      { started, loadStart, loadEnd },
+      { samples: SAMPLES, visitors: VISITORS, before, after, rows, ratio },
+    )
+    // Not a timing: with sharing, some compiles were waited for; without, none was.
+    expect(after.every((r) => r.shared > 0)).toBe(true)
+    expect(before.every((r) => r.shared === 0)).toBe(true)
   },
   60 * 60_000,
 )

@@ -101,6 +101,11 @@ export interface ToolchainOptions {
   lowPriority?: (owner: string) => boolean
   /** What compiles produced, shared by every owner (default: a 64 MiB cache; false: none). */
   cache?: CompileCache | false
+  /**
+   * A compile another session is running with the same key is waited for instead of run again
+   * (default true; false only to measure what it saves: api/bench/wasi-make.bench.ts).
+   */
+  shareCompiles?: boolean
 }
 
 /** Clang options whose value is the next argument. */
@@ -342,7 +347,8 @@ export class Toolchain implements Compiler {
    */
   readonly #overtimeIdle: ClangProcess[] = []
   readonly #all = new Set<ClangProcess>()
-  readonly #limits: Required<Omit<ToolchainOptions, 'lowPriority' | 'cache'>>
+  readonly #limits: Required<Omit<ToolchainOptions, 'lowPriority' | 'cache' | 'shareCompiles'>>
+  readonly #share: boolean
   readonly #lowPriority: ((owner: string) => boolean) | undefined
   /** Shared by every owner; undefined when caching is off. */
   readonly cache: CompileCache | undefined
@@ -386,6 +392,7 @@ export class Toolchain implements Compiler {
     }
     this.#lowPriority = options.lowPriority
     this.cache = options.cache === false ? undefined : (options.cache ?? new CompileCache())
+    this.#share = options.shareCompiles ?? true
   }
 
   /** Compiles in each lane and waiting, in grant order (for tests and diagnostics). */
@@ -902,7 +909,7 @@ export class Toolchain implements Compiler {
             !this.#lowPriority?.(running.slot.owner)
           )
             other = running.end
-          else if (!running) {
+          else if (!running && this.#share) {
             const end = new Promise<void>((resolve) => (done = resolve))
             this.#compiling.set(key, { slot: lease.slot, end, wake: done as () => void })
           }
