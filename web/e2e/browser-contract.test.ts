@@ -257,7 +257,7 @@ runRunnerContract({
   // isolation: three tabs, each loading LLVM and compiling the fixture at once (five took 28–47 s on
   // the 2-core test machine, 90 s beside the other lane of make test; three are as far apart)
   isolationSessions: 3,
-  buildTimeoutMs: 100_000,
+  buildTimeoutMs: 150_000,
   skip: {
     'time limit':
       'the browser runner has no session time limit to pass: the session lives as long as the tab (the status bar says "no limit (your browser)"); only each program has its 30 s (docs/runners.md, "The browser runner")',
