@@ -121,9 +121,10 @@ test(
       { started, loadStart, loadEnd },
       { samples: SAMPLES, visitors: VISITORS, before, after, rows, ratio },
     )
-    // Not a timing: with sharing, some compiles were waited for; without, none was.
-    expect(after.every((r) => r.shared > 0)).toBe(true)
+    // Not a timing: without sharing no compile is waited for. (With it, whether one is depends on
+    // whether a session reaches a key while another compiles it: 0 or 8–12 of minirt's here.)
     expect(before.every((r) => r.shared === 0)).toBe(true)
+    expect(after.every((r) => r.misses - r.shared <= 10)).toBe(true)
   },
   60 * 60_000,
 )
