@@ -299,10 +299,10 @@ export class TerminalClient {
   }
 
   /** Waits until the terminal output contains `text`. */
-  sees(text: string, timeoutMs?: number): Promise<true> {
+  sees(text: string | RegExp, timeoutMs?: number): Promise<true> {
     return this.until(
-      `output containing ${JSON.stringify(text)}`,
-      () => this.output.includes(text) || undefined,
+      `output containing ${typeof text === 'string' ? JSON.stringify(text) : text}`,
+      () => (typeof text === 'string' ? this.output.includes(text) : text.test(this.output)) || undefined,
       timeoutMs,
     )
   }
