@@ -71,7 +71,8 @@ describe('real WASI runner: a resume during `life` (docs/terminal-protocol.md, R
     await client.output(/\$ $/, 20_000)
     // One frame every 10 s: the screen stays as drawn while the visitor reconnects.
     client.type('./life -d 10000 patterns/glider.rle\r')
-    await client.output(/generation 0 .*q: quit/, 20_000)
+    // (its first frame waits for a new program host to load: over 20 s once beside make test's other lane)
+    await client.output(/generation 0 .*q: quit/, 60_000)
     const seen = await screenOf(client.chunks)
     expect(seen.buffer.active.type).toBe('alternate')
     client.ws.close()
